@@ -1,0 +1,231 @@
+//! The embedded platform: functions run in this process on tokio tasks, at most `concurrency`
+//! instances at a time, with instances reused warm across invocations.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use async_trait::async_trait;
+use faasml_store::{ByteCounter, Store};
+use tokio::sync::Semaphore;
+
+use crate::compute::panic_message;
+use crate::context::{Ctx, CtxParts, InstanceState, Slot};
+use crate::error::{FunctionError, InvokeError};
+use crate::function::Registry;
+use crate::invoker::Invoker;
+use crate::platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
+use crate::record::{InvocationRecord, Outcome, now_micros};
+use crate::state::{EmbeddedState, StateStore};
+
+/// Settings of the [`EmbeddedPlatform`].
+#[derive(Clone)]
+pub struct EmbeddedConfig {
+    /// Most instances running at once (default: the number of cores).
+    pub concurrency: usize,
+    /// Whether finished instances are kept warm for later invocations (default: yes).
+    pub reuse_instances: bool,
+    /// The state store (default: an in-process [`EmbeddedState`]).
+    pub state: Arc<dyn StateStore>,
+    /// Receives start/finish events, e.g. for a progress display.
+    pub observer: Option<Observer>,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            reuse_instances: true,
+            state: Arc::new(EmbeddedState::new()),
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EmbeddedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedConfig")
+            .field("concurrency", &self.concurrency)
+            .field("reuse_instances", &self.reuse_instances)
+            .field("state", &self.state.url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An instance of a function: an id and the state it keeps while warm.
+struct Instance {
+    id: String,
+    state: Arc<InstanceState>,
+}
+
+/// Runs functions in-process; the default platform.
+pub struct EmbeddedPlatform {
+    me: Weak<EmbeddedPlatform>,
+    registry: Registry,
+    store: Store,
+    config: EmbeddedConfig,
+    limit: Arc<Semaphore>,
+    idle: Mutex<HashMap<String, Vec<Instance>>>,
+    started: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for EmbeddedPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedPlatform")
+            .field("functions", &self.registry)
+            .field("store", &self.store.url())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedPlatform {
+    /// A platform running the functions of `registry` against `store`.
+    pub fn new(registry: Registry, store: Store, config: EmbeddedConfig) -> Arc<Self> {
+        let permits = config.concurrency.max(1);
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            registry,
+            store,
+            limit: Arc::new(Semaphore::new(permits)),
+            config,
+            idle: Mutex::default(),
+            started: Mutex::default(),
+        })
+    }
+
+    /// The store functions see.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The registered functions.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Takes a warm instance of `function`, or starts a new (cold) one.
+    fn checkout(&self, function: &str) -> (Instance, bool) {
+        if self.config.reuse_instances {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(instance) = idle.get_mut(function).and_then(Vec::pop) {
+                return (instance, false);
+            }
+        }
+        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        let n = started.entry(function.to_string()).or_insert(0);
+        *n += 1;
+        let short = function.rsplit('.').next().unwrap_or(function);
+        let instance = Instance {
+            id: format!("{short}-{n}"),
+            state: Arc::default(),
+        };
+        (instance, true)
+    }
+
+    fn checkin(&self, function: &str, instance: Instance) {
+        if self.config.reuse_instances {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.entry(function.to_string()).or_default().push(instance);
+        }
+    }
+
+    fn notify(&self, event: &Event<'_>) {
+        if let Some(observer) = &self.config.observer {
+            observer(event);
+        }
+    }
+}
+
+#[async_trait]
+impl Platform for EmbeddedPlatform {
+    fn name(&self) -> &str {
+        "embedded"
+    }
+
+    async fn invoke(&self, request: InvocationRequest) -> Result<InvocationResponse, InvokeError> {
+        let handler = self.registry.get(&request.function).cloned().ok_or_else(|| {
+            InvokeError::UnknownFunction {
+                function: request.function.clone(),
+                known: self.registry.names_joined(),
+            }
+        })?;
+        let me: Arc<dyn Platform> = self.me.upgrade().ok_or_else(|| InvokeError::Platform {
+            function: request.function.clone(),
+            reason: "the embedded platform was shut down".to_string(),
+        })?;
+        let permit = Arc::clone(&self.limit)
+            .acquire_owned()
+            .await
+            .map_err(|e| InvokeError::Platform {
+                function: request.function.clone(),
+                reason: e.to_string(),
+            })?;
+        let (instance, cold) = self.checkout(&request.function);
+        let counter = Arc::new(ByteCounter::default());
+        let ctx = Ctx::from_parts(CtxParts {
+            run_id: request.run_id.clone(),
+            function: request.function.clone(),
+            instance: instance.id.clone(),
+            attempt: request.attempt,
+            cold,
+            store: self.store.counted(Arc::clone(&counter)),
+            state: Arc::clone(&self.config.state),
+            invoker: Invoker::for_instance(me, &request.run_id, &instance.id, request.retry),
+            slot: Some(Slot::new(Arc::clone(&self.limit), permit)),
+            instance_state: Arc::clone(&instance.state),
+        });
+        self.notify(&Event::Started {
+            function: &request.function,
+            instance: &instance.id,
+        });
+        let payload_in = request.payload.len() as u64;
+        let start_us = now_micros();
+        let task = tokio::spawn(handler.call(request.payload, ctx.clone()));
+        let result = match task.await {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => Err(FunctionError::new(
+                "panic",
+                format!("function panicked: {}", panic_message(&*join.into_panic())),
+            )),
+            Err(_) => Err(FunctionError::new("cancelled", "the invocation was cancelled")),
+        };
+        let end_us = now_micros();
+        if let Some(slot) = ctx.slot() {
+            slot.release();
+        }
+        let nested = ctx.invoker().take_records();
+        drop(ctx);
+        let record = InvocationRecord {
+            function: request.function.clone(),
+            instance: instance.id.clone(),
+            parent: request.parent,
+            attempt: request.attempt,
+            cold,
+            start_us,
+            end_us,
+            bytes_read: counter.read(),
+            bytes_written: counter.written(),
+            payload_in,
+            payload_out: result.as_ref().map(|b| b.len() as u64).unwrap_or(0),
+            outcome: match &result {
+                Ok(_) => Outcome::Ok,
+                Err(e) => Outcome::Error {
+                    error_type: e.error_type.clone(),
+                    error_message: e.error_message.clone(),
+                },
+            },
+        };
+        // A failed instance is not trusted again, as a crashed container would not be.
+        if result.is_ok() {
+            self.checkin(&request.function, instance);
+        }
+        self.notify(&Event::Finished(&record));
+        Ok(InvocationResponse {
+            result,
+            record,
+            nested,
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! Errors of functions and of invocations.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a function invocation failed, in the `{error_type, error_message}` shape that travels on
+/// the wire.
+///
+/// Any `std::error::Error` converts into it with `?`, keeping the whole `source` chain in the
+/// message. A failure is retried by default; [`FunctionError::permanent`] marks one that a retry
+/// cannot fix (bad input, corrupt data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionError {
+    /// A short machine-readable kind, e.g. `corrupt-input` or the Rust type of the cause.
+    pub error_type: String,
+    /// The full human-readable message.
+    pub error_message: String,
+    /// Whether a retry may succeed.
+    #[serde(default = "default_true")]
+    pub retryable: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl FunctionError {
+    /// A retryable error of the given kind.
+    pub fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            error_message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// An error that retrying cannot fix, such as invalid input.
+    pub fn permanent(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            retryable: false,
+            ..Self::new(error_type, message)
+        }
+    }
+
+    /// The same error, marked as not worth retrying.
+    pub fn into_permanent(mut self) -> Self {
+        self.retryable = false;
+        self
+    }
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.error_message)
+    }
+}
+
+/// Renders an error and its `source` chain as one line.
+pub(crate) fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for FunctionError {
+    fn from(err: E) -> Self {
+        let type_name = std::any::type_name::<E>();
+        let short = type_name.rsplit("::").next().unwrap_or(type_name);
+        let message = chain_message(&err);
+        // A failed child invocation was already retried by the invoker that reported it.
+        let retryable = !(std::any::Any::type_id(&err) == std::any::TypeId::of::<InvokeError>());
+        Self {
+            error_type: short.to_string(),
+            error_message: message,
+            retryable,
+        }
+    }
+}
+
+/// Why an invocation made through an [`Invoker`](crate::Invoker) did not return an output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvokeError {
+    /// The function ran and failed on its last attempt.
+    #[error("function '{function}' failed after {attempts} attempt(s): {error}")]
+    Failed {
+        /// The function name.
+        function: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        error: FunctionError,
+    },
+    /// No function of that name is registered on the platform.
+    #[error("no function named '{function}' is registered (known: {known})")]
+    UnknownFunction {
+        /// The requested name.
+        function: String,
+        /// The registered names.
+        known: String,
+    },
+    /// The platform could not deliver the invocation.
+    #[error("platform could not invoke '{function}': {reason}")]
+    Platform {
+        /// The function name.
+        function: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The input could not be serialised or the output could not be parsed.
+    #[error("bad payload for '{function}': {reason}")]
+    Payload {
+        /// The function name.
+        function: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The invocation did not finish within the configured timeout.
+    #[error("function '{function}' timed out after {seconds:.1} s")]
+    Timeout {
+        /// The function name.
+        function: String,
+        /// The timeout in seconds.
+        seconds: f64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn conversion_keeps_the_source_chain_and_type() {
+        let err: FunctionError = Outer(std::io::Error::other("disk on fire")).into();
+        assert_eq!(err.error_type, "Outer");
+        assert_eq!(err.error_message, "outer: disk on fire");
+        assert!(err.retryable);
+    }
+
+    #[test]
+    fn failed_children_are_not_retried_again_by_the_parent() {
+        let child = InvokeError::Failed {
+            function: "f".into(),
+            attempts: 3,
+            error: FunctionError::new("x", "boom"),
+        };
+        let err: FunctionError = child.into();
+        assert!(!err.retryable);
+        assert!(err.error_message.contains("'f' failed after 3 attempt(s): boom"));
+    }
+}

@@ -1,0 +1,211 @@
+//! The invoker: typed invocation and fan-out with retries, collecting every attempt's record.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FunctionError, InvokeError};
+use crate::function::FunctionRef;
+use crate::platform::{InvocationRequest, Platform};
+use crate::record::{InvocationRecord, Outcome, now_micros};
+
+/// How often and how patiently an invocation is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts in total, including the first (at least 1).
+    pub max_attempts: u32,
+    /// Pause before the first retry in milliseconds; it doubles for each further retry.
+    pub backoff_ms: u64,
+    /// Time limit of one attempt in milliseconds, if any.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, 10 ms initial backoff, no timeout.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff_ms: 10,
+            timeout_ms: None,
+        }
+    }
+}
+
+/// Invokes functions on a platform on behalf of a caller, with retries, and keeps the records.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    platform: Arc<dyn Platform>,
+    run_id: Arc<str>,
+    parent: Option<Arc<str>>,
+    retry: RetryPolicy,
+    records: Arc<Mutex<Vec<InvocationRecord>>>,
+}
+
+impl Invoker {
+    /// An invoker for the run `run_id`, calling from outside any function.
+    pub fn new(platform: Arc<dyn Platform>, run_id: &str, retry: RetryPolicy) -> Self {
+        Self {
+            platform,
+            run_id: Arc::from(run_id),
+            parent: None,
+            retry,
+            records: Arc::default(),
+        }
+    }
+
+    /// An invoker for the invocations made by `parent` (an instance id) in the same run.
+    pub fn for_instance(
+        platform: Arc<dyn Platform>,
+        run_id: &str,
+        parent: &str,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            parent: Some(Arc::from(parent)),
+            ..Self::new(platform, run_id, retry)
+        }
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The platform invocations go to.
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        &self.platform
+    }
+
+    /// Removes and returns the records collected so far, in completion order.
+    pub fn take_records(&self) -> Vec<InvocationRecord> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn push_records(&self, records: impl IntoIterator<Item = InvocationRecord>) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(records);
+    }
+
+    /// Invokes `function` with `input` and parses its output.
+    pub async fn invoke<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: FunctionRef<I, O>,
+        input: &I,
+    ) -> Result<O, InvokeError> {
+        let payload = serde_json::to_vec(input).map_err(|e| InvokeError::Payload {
+            function: function.name().to_string(),
+            reason: format!("cannot encode the input: {e}"),
+        })?;
+        let output = self.invoke_raw(function.name(), Bytes::from(payload)).await?;
+        serde_json::from_slice(&output).map_err(|e| InvokeError::Payload {
+            function: function.name().to_string(),
+            reason: format!("cannot parse the output: {e}"),
+        })
+    }
+
+    /// Invokes `function` once per input, all at once, and returns the outputs in input order.
+    ///
+    /// Every invocation is awaited even when one fails, so no work is left running unobserved;
+    /// the first failure (in input order) is returned.
+    pub async fn map<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: FunctionRef<I, O>,
+        inputs: Vec<I>,
+    ) -> Result<Vec<O>, InvokeError> {
+        let calls = inputs.iter().map(|input| self.invoke(function, input));
+        futures::future::join_all(calls).await.into_iter().collect()
+    }
+
+    /// Invokes a function by name with a JSON payload, retrying per the policy.
+    pub async fn invoke_raw(&self, function: &str, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut backoff = Duration::from_millis(self.retry.backoff_ms);
+        let mut attempt = 1;
+        loop {
+            let request = InvocationRequest {
+                run_id: self.run_id.to_string(),
+                function: function.to_string(),
+                payload: payload.clone(),
+                attempt,
+                parent: self.parent.as_deref().map(str::to_string),
+                retry: self.retry,
+            };
+            let error = match self.attempt(request).await {
+                Ok(Ok(output)) => return Ok(output),
+                Ok(Err(error)) => error,
+                Err(fatal) => return Err(fatal),
+            };
+            if !error.retryable || attempt >= max_attempts {
+                return Err(InvokeError::Failed {
+                    function: function.to_string(),
+                    attempts: attempt,
+                    error,
+                });
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2);
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: `Err` is fatal (no retry), `Ok(Err)` may be retried.
+    async fn attempt(
+        &self,
+        request: InvocationRequest,
+    ) -> Result<Result<Bytes, FunctionError>, InvokeError> {
+        let function = request.function.clone();
+        let attempt = request.attempt;
+        let payload_in = request.payload.len() as u64;
+        let start_us = now_micros();
+        let call = self.platform.invoke(request);
+        let delivered = match self.retry.timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), call).await {
+                Ok(delivered) => delivered,
+                Err(_) => {
+                    let seconds = ms as f64 / 1000.0;
+                    let error = InvokeError::Timeout {
+                        function: function.clone(),
+                        seconds,
+                    };
+                    Err(error)
+                }
+            },
+            None => call.await,
+        };
+        match delivered {
+            Ok(response) => {
+                self.push_records(response.nested);
+                self.push_records([response.record]);
+                Ok(response.result)
+            }
+            Err(e @ InvokeError::UnknownFunction { .. }) => Err(e),
+            Err(e) => {
+                // The platform could not run it: record the failed delivery, and retry it.
+                let error = FunctionError::new("delivery", e.to_string());
+                self.push_records([InvocationRecord {
+                    function,
+                    instance: "-".to_string(),
+                    parent: self.parent.as_deref().map(str::to_string),
+                    attempt,
+                    cold: false,
+                    start_us,
+                    end_us: now_micros(),
+                    bytes_read: 0,
+                    bytes_written: 0,
+                    payload_in,
+                    payload_out: 0,
+                    outcome: Outcome::Error {
+                        error_type: error.error_type.clone(),
+                        error_message: error.error_message.clone(),
+                    },
+                }]);
+                Ok(Err(error))
+            }
+        }
+    }
+}

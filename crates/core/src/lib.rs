@@ -1,0 +1,59 @@
+//! The faasml runtime: the function model, the invocation context, platforms, and run records.
+//!
+//! A *function* is a plain `async fn(Input, Ctx) -> Result<Output, FunctionError>` with serde
+//! input and output, registered under a name with [`Registry::register`]. A function reaches
+//! everything else through its [`Ctx`]: the object store (bulk data goes there, by key), the
+//! state store, and the invoker it uses to fan work out to other functions. A driver is itself a
+//! function. A [`Platform`] runs invocations: [`EmbeddedPlatform`] runs them in-process with a
+//! concurrency limit; other platforms (HTTP workers, AWS Lambda) implement the same trait.
+//!
+//! The key design decision: every invocation, even in-process, passes its input and output as
+//! JSON bytes, exactly as it would over the wire. A workflow that runs embedded therefore runs
+//! unchanged on a remote platform, and the payload sizes in the run report are the real ones.
+//!
+//! ```
+//! use faasml_core::{EmbeddedPlatform, EmbeddedConfig, FunctionRef, Registry, RunOptions, run};
+//! use faasml_store::Store;
+//!
+//! const DOUBLE: FunctionRef<u32, u32> = FunctionRef::new("doc.double");
+//! const SUM: FunctionRef<Vec<u32>, u32> = FunctionRef::new("doc.sum");
+//!
+//! let mut registry = Registry::new();
+//! registry.register(DOUBLE, |x: u32, _ctx| async move { Ok(2 * x) });
+//! registry.register(SUM, |xs: Vec<u32>, ctx| async move {
+//!     let doubled = ctx.map(DOUBLE, xs).await?;
+//!     Ok(doubled.into_iter().sum())
+//! });
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let store = Store::open("memory://doc").unwrap();
+//!     let platform = EmbeddedPlatform::new(registry, store, EmbeddedConfig::default());
+//!     let outcome = run(platform, SUM, vec![1, 2, 3], RunOptions::new("doc")).await;
+//!     assert_eq!(outcome.output.unwrap(), 12);
+//!     assert_eq!(outcome.report.invocations.len(), 4);
+//! });
+//! ```
+
+mod compute;
+mod context;
+mod embedded;
+mod error;
+mod function;
+mod invoker;
+mod platform;
+mod record;
+mod report;
+mod run;
+mod state;
+
+pub use compute::compute;
+pub use context::{Ctx, InstanceState};
+pub use embedded::{EmbeddedConfig, EmbeddedPlatform};
+pub use error::{FunctionError, InvokeError};
+pub use function::{FunctionRef, Handler, Registry};
+pub use invoker::{Invoker, RetryPolicy};
+pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
+pub use record::{InvocationRecord, Outcome, now_micros};
+pub use report::{RunReport, StageSummary, human_bytes};
+pub use run::{RunOptions, RunOutcome, run};
+pub use state::{EmbeddedState, StateError, StateStore};

@@ -1,0 +1,328 @@
+//! [`Store`]: a cloneable handle to an object store, with the reads and writes faasml needs and
+//! errors that name the store and the key.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::arrays::ArrayFile;
+use crate::counting::{ByteCounter, CountingStore};
+use crate::url::StoreUrl;
+use crate::{Result, StoreError};
+
+/// A handle to an object store: the backend plus the URL it was opened from.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    url: Arc<str>,
+}
+
+/// In-memory stores by name, so that `memory://x` opened twice in one process is one store.
+fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+    STORES.get_or_init(Default::default)
+}
+
+impl Store {
+    /// Opens the store a URL names: `file://DIR` (created if missing), a plain directory, or
+    /// `memory://NAME[/PREFIX]`.
+    pub fn open(url: &str) -> Result<Self> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::File { dir } => {
+                std::fs::create_dir_all(&dir).map_err(|e| StoreError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: format!("cannot create directory {}: {e}", dir.display()),
+                })?;
+                let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+                    StoreError::InvalidUrl {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Ok(Self::from_object_store(Arc::new(fs), url))
+            }
+            StoreUrl::Memory { name, prefix } => {
+                let memory = {
+                    let mut stores = memory_stores()
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    Arc::clone(stores.entry(name).or_default())
+                };
+                let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    memory
+                } else {
+                    Arc::new(PrefixStore::new(memory, prefix.as_str()))
+                };
+                Ok(Self::from_object_store(inner, url))
+            }
+        }
+    }
+
+    /// Wraps an existing [`ObjectStore`]; `url` is used in messages.
+    pub fn from_object_store(inner: Arc<dyn ObjectStore>, url: impl AsRef<str>) -> Self {
+        Self {
+            inner,
+            url: Arc::from(url.as_ref()),
+        }
+    }
+
+    /// The URL this store was opened from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    /// The same store seen through a [`CountingStore`] that counts into `counter`.
+    pub fn counted(&self, counter: Arc<ByteCounter>) -> Self {
+        Self {
+            inner: Arc::new(CountingStore::new(Arc::clone(&self.inner), counter)),
+            url: Arc::clone(&self.url),
+        }
+    }
+
+    /// The same store with every key under `prefix`.
+    pub fn scoped(&self, prefix: &Path) -> Self {
+        Self {
+            inner: Arc::new(PrefixStore::new(Arc::clone(&self.inner), prefix.clone())),
+            url: Arc::from(format!("{}/{prefix}", self.url.trim_end_matches('/'))),
+        }
+    }
+
+    fn backend(&self, op: &'static str, key: &Path, source: object_store::Error) -> StoreError {
+        match source {
+            object_store::Error::NotFound { .. } => StoreError::NotFound {
+                store: self.url.to_string(),
+                key: key.to_string(),
+            },
+            source => StoreError::Backend {
+                store: self.url.to_string(),
+                op,
+                key: key.to_string(),
+                source,
+            },
+        }
+    }
+
+    /// An error saying the object at `key` is corrupt.
+    pub fn corrupt(&self, key: &Path, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            store: self.url.to_string(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: &Path) -> Result<Bytes> {
+        let result = self
+            .inner
+            .get(key)
+            .await
+            .map_err(|e| self.backend("get", key, e))?;
+        result.bytes().await.map_err(|e| self.backend("get", key, e))
+    }
+
+    /// Reads a byte range of an object; a range past the end is a corrupt-object error.
+    pub async fn get_range(&self, key: &Path, range: Range<u64>) -> Result<Bytes> {
+        let want = range.end.saturating_sub(range.start);
+        let bytes = self
+            .inner
+            .get_range(key, range.clone())
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => self.backend("get", key, e),
+                other => self.corrupt(
+                    key,
+                    format!("cannot read bytes {}..{}: {other}", range.start, range.end),
+                ),
+            })?;
+        if bytes.len() as u64 != want {
+            return Err(self.corrupt(
+                key,
+                format!(
+                    "truncated: wanted bytes {}..{}, got {}",
+                    range.start,
+                    range.end,
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Size and other metadata of an object.
+    pub async fn head(&self, key: &Path) -> Result<ObjectMeta> {
+        self.inner
+            .head(key)
+            .await
+            .map_err(|e| self.backend("head", key, e))
+    }
+
+    /// Whether an object exists.
+    pub async fn exists(&self, key: &Path) -> Result<bool> {
+        match self.head(key).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes an object atomically: readers see the old object or the whole new one.
+    pub async fn put(&self, key: &Path, bytes: impl Into<PutPayload>) -> Result<()> {
+        self.inner
+            .put(key, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("put", key, e))
+    }
+
+    /// Every object under `prefix`, sorted by key.
+    pub async fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
+        let prefix_opt = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let mut objects: Vec<ObjectMeta> = self
+            .inner
+            .list(prefix_opt)
+            .try_collect()
+            .await
+            .map_err(|e| self.backend("list", prefix, e))?;
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(objects)
+    }
+
+    /// Deletes every object under `prefix`; returns how many were deleted.
+    pub async fn delete_prefix(&self, prefix: &Path) -> Result<usize> {
+        let objects = self.list(prefix).await?;
+        for meta in &objects {
+            match self.inner.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.backend("delete", &meta.location, e)),
+            }
+        }
+        Ok(objects.len())
+    }
+
+    /// Reads and parses a JSON object.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &Path) -> Result<T> {
+        let bytes = self.get(key).await?;
+        serde_json::from_slice(&bytes).map_err(|e| self.corrupt(key, format!("bad JSON: {e}")))
+    }
+
+    /// Writes a value as a JSON object.
+    pub async fn put_json<T: Serialize>(&self, key: &Path, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value)
+            .map_err(|e| StoreError::Encode(format!("JSON for '{key}': {e}")))?;
+        self.put(key, bytes).await
+    }
+
+    /// Reads a safetensors object.
+    pub async fn get_arrays(&self, key: &Path) -> Result<ArrayFile> {
+        let bytes = self.get(key).await?;
+        ArrayFile::decode(&bytes).map_err(|e| self.corrupt(key, e.0))
+    }
+
+    /// Writes arrays as a safetensors object.
+    pub async fn put_arrays(&self, key: &Path, arrays: &ArrayFile) -> Result<()> {
+        self.put(key, arrays.encode()?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn conformance(store: &Store) {
+        let key = Path::from("a/b/one.bin");
+        assert!(!store.exists(&key).await.unwrap());
+        assert!(matches!(
+            store.get(&key).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        store.put(&key, b"hello".to_vec()).await.unwrap();
+        store
+            .put(&Path::from("a/b/two.bin"), b"x".to_vec())
+            .await
+            .unwrap();
+        store
+            .put(&Path::from("a/bc/three.bin"), b"y".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(&store.get(&key).await.unwrap()[..], b"hello");
+        assert_eq!(&store.get_range(&key, 1..3).await.unwrap()[..], b"el");
+        assert!(matches!(
+            store.get_range(&key, 3..30).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+        let listed: Vec<String> = store
+            .list(&Path::from("a/b"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.location.to_string())
+            .collect();
+        assert_eq!(listed, vec!["a/b/one.bin", "a/b/two.bin"]);
+        store
+            .put(&Path::from("j.json"), b"{not json".to_vec())
+            .await
+            .unwrap();
+        let err = store
+            .get_json::<serde_json::Value>(&Path::from("j.json"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("j.json") && err.contains("corrupt"), "{err}");
+        store
+            .put(&Path::from("t.safetensors"), b"\x08\0\0\0\0\0\0\0{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(store.delete_prefix(&Path::from("a/b")).await.unwrap(), 2);
+        assert!(store.exists(&Path::from("a/bc/three.bin")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn memory_store_conforms() {
+        conformance(&Store::open("memory://conformance").unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn file_store_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().join("nested/store").display());
+        conformance(&Store::open(&url).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn counting_store_counts_payload_bytes() {
+        let counter = Arc::new(ByteCounter::default());
+        let store = Store::open("memory://counting")
+            .unwrap()
+            .counted(Arc::clone(&counter));
+        let key = Path::from("k");
+        store.put(&key, vec![0u8; 100]).await.unwrap();
+        store.get(&key).await.unwrap();
+        store.get_range(&key, 10..20).await.unwrap();
+        store.head(&key).await.unwrap();
+        assert_eq!((counter.read(), counter.written()), (110, 100));
+    }
+
+    #[tokio::test]
+    async fn memory_stores_with_one_name_are_shared_and_prefixes_isolate() {
+        let a = Store::open("memory://shared").unwrap();
+        a.put(&Path::from("p/x"), b"1".to_vec()).await.unwrap();
+        let b = Store::open("memory://shared/p").unwrap();
+        assert_eq!(&b.get(&Path::from("x")).await.unwrap()[..], b"1");
+    }
+}
