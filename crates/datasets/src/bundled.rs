@@ -1,0 +1,379 @@
+//! The datasets bundled in the repository's `data/` directory.
+//!
+//! MNIST and Fashion-MNIST ship as gzipped IDX files under `data/mnist/` and
+//! `data/fashion-mnist/`, named `train-images-idx3-ubyte.gz`,
+//! `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and
+//! `t10k-labels-idx1-ubyte.gz`. Nothing is downloaded at run time.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::{DatasetError, ImageSet, Result, idx};
+
+/// The environment variable that overrides [`data_dir`].
+pub const DATA_DIR_ENV: &str = "FAASML_DATA_DIR";
+
+/// The repository's data directory as seen from this crate at compile time.
+const COMPILED_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data");
+
+/// The data directory: `$FAASML_DATA_DIR` if set, else the repository's `data/` if it exists, else `./data`.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let compiled = Path::new(COMPILED_DATA_DIR);
+    if compiled.is_dir() {
+        return compiled.to_path_buf();
+    }
+    PathBuf::from("./data")
+}
+
+/// Which half of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// The training split.
+    Train,
+    /// The test split.
+    Test,
+}
+
+impl Split {
+    /// `"train"` or `"test"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+
+    /// Whether a lower-cased file name belongs to this split.
+    fn matches(self, lower_name: &str) -> bool {
+        match self {
+            Split::Train => lower_name.contains("train"),
+            Split::Test => lower_name.contains("t10k") || lower_name.contains("test"),
+        }
+    }
+
+    /// What the file names of this split contain, for error messages.
+    fn marker(self) -> &'static str {
+        match self {
+            Split::Train => "\"train\"",
+            Split::Test => "\"t10k\" or \"test\"",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named dataset that ships with the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundledDataset {
+    /// The name to [`load`] it by, e.g. `"mnist-2k"`.
+    pub name: &'static str,
+    /// The directory under [`data_dir`]: `"mnist"` or `"fashion-mnist"`.
+    pub family: &'static str,
+    /// Which split of the family.
+    pub split: Split,
+    /// Keep only the first this many images, if set.
+    pub limit: Option<usize>,
+    /// A one-line description.
+    pub description: &'static str,
+}
+
+impl BundledDataset {
+    /// The directory holding this dataset's files under [`data_dir`].
+    pub fn dir(&self) -> PathBuf {
+        data_dir().join(self.family)
+    }
+
+    /// Loads the dataset from [`data_dir`].
+    pub fn load(&self) -> Result<ImageSet> {
+        load_idx_dir(&self.dir(), self.split, self.limit)
+    }
+}
+
+/// Shorthand for building catalog entries.
+const fn entry(
+    name: &'static str,
+    family: &'static str,
+    split: Split,
+    limit: Option<usize>,
+    description: &'static str,
+) -> BundledDataset {
+    BundledDataset {
+        name,
+        family,
+        split,
+        limit,
+        description,
+    }
+}
+
+/// Every bundled dataset.
+static CATALOG: [BundledDataset; 8] = [
+    entry(
+        "mnist",
+        "mnist",
+        Split::Train,
+        None,
+        "MNIST handwritten digits, 60000 28x28 training images, 10 classes",
+    ),
+    entry(
+        "mnist-2k",
+        "mnist",
+        Split::Train,
+        Some(2000),
+        "the first 2000 MNIST training images",
+    ),
+    entry(
+        "mnist-10k",
+        "mnist",
+        Split::Train,
+        Some(10_000),
+        "the first 10000 MNIST training images",
+    ),
+    entry(
+        "mnist-test",
+        "mnist",
+        Split::Test,
+        None,
+        "the 10000 MNIST test images",
+    ),
+    entry(
+        "fashion-mnist",
+        "fashion-mnist",
+        Split::Train,
+        None,
+        "Fashion-MNIST clothing, 60000 28x28 training images, 10 classes",
+    ),
+    entry(
+        "fashion-mnist-2k",
+        "fashion-mnist",
+        Split::Train,
+        Some(2000),
+        "the first 2000 Fashion-MNIST training images",
+    ),
+    entry(
+        "fashion-mnist-10k",
+        "fashion-mnist",
+        Split::Train,
+        Some(10_000),
+        "the first 10000 Fashion-MNIST training images",
+    ),
+    entry(
+        "fashion-mnist-test",
+        "fashion-mnist",
+        Split::Test,
+        None,
+        "the 10000 Fashion-MNIST test images",
+    ),
+];
+
+/// Every bundled dataset, in a fixed order.
+pub fn catalog() -> &'static [BundledDataset] {
+    &CATALOG
+}
+
+/// The catalog entry called `name`, or [`DatasetError::UnknownDataset`] listing the known names.
+pub fn lookup(name: &str) -> Result<&'static BundledDataset> {
+    CATALOG
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| DatasetError::UnknownDataset {
+            name: name.to_string(),
+            known: CATALOG
+                .iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Loads the bundled dataset called `name` from [`data_dir`].
+pub fn load(name: &str) -> Result<ImageSet> {
+    lookup(name)?.load()
+}
+
+/// The test set that goes with a bundled dataset: `"mnist-2k"` gives `"mnist-test"`.
+///
+/// Any known name of a family (including its test set) maps to that family's test set.
+pub fn test_set_name(train_name: &str) -> Option<&'static str> {
+    let family = CATALOG.iter().find(|d| d.name == train_name)?.family;
+    CATALOG
+        .iter()
+        .find(|d| d.family == family && d.split == Split::Test && d.limit.is_none())
+        .map(|d| d.name)
+}
+
+/// Finds the single file in `names` of `split` whose name contains `kind`.
+fn find_file(dir: &Path, names: &[String], split: Split, kind: &str) -> Result<PathBuf> {
+    let what = || {
+        format!(
+            "an IDX {kind} file of the {split} split (a name containing {} and {kind:?}, .gz or not)",
+            split.marker()
+        )
+    };
+    let mut found: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let lower = n.to_ascii_lowercase();
+            split.matches(&lower) && lower.contains(kind)
+        })
+        .collect();
+    found.sort();
+    let stem = |n: &str| n.strip_suffix(".gz").unwrap_or(n).to_string();
+    let mut stems: Vec<String> = found.iter().map(|n| stem(n)).collect();
+    stems.dedup();
+    match stems.len() {
+        0 => Err(DatasetError::NotFound {
+            path: dir.to_path_buf(),
+            what: what(),
+        }),
+        1 => {
+            // Prefer the uncompressed file when both forms are present: it loads faster.
+            let pick = found
+                .iter()
+                .find(|n| !n.ends_with(".gz"))
+                .or_else(|| found.first())
+                .map_or_else(|| stems[0].clone(), |n| (*n).clone());
+            Ok(dir.join(pick))
+        }
+        _ => Err(DatasetError::Ambiguous {
+            dir: dir.to_path_buf(),
+            what: what(),
+            candidates: found
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Reads a whole file, mapping a missing file to [`DatasetError::NotFound`].
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DatasetError::NotFound {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+            }
+        } else {
+            DatasetError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+/// Loads the images and labels of `split` from the IDX files in `dir`, keeping the first `limit`.
+///
+/// The files are found by name: containing `"train"` (Train) or `"t10k"`/`"test"` (Test),
+/// and `"images"` or `"labels"`, gzipped or not. So MNIST's `t10k-images-idx3-ubyte.gz`
+/// and EMNIST's `emnist-balanced-train-images-idx3-ubyte` both work.
+pub fn load_idx_dir(dir: &Path, split: Split, limit: Option<usize>) -> Result<ImageSet> {
+    let entries = std::fs::read_dir(dir).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DatasetError::NotFound {
+                path: dir.to_path_buf(),
+                what: format!("a directory holding the IDX files of the {split} split"),
+            }
+        } else {
+            DatasetError::Io {
+                path: dir.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| DatasetError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let is_file = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file());
+        if let (true, Some(name)) = (is_file, entry.file_name().to_str()) {
+            names.push(name.to_string());
+        }
+    }
+    let images_path = find_file(dir, &names, split, "images")?;
+    let labels_path = find_file(dir, &names, split, "labels")?;
+    let images = read_file(&images_path, "IDX images file")?;
+    let labels = read_file(&labels_path, "IDX labels file")?;
+    idx::read_pair_limit(&images, &labels, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_are_unique_and_resolvable() {
+        for d in catalog() {
+            assert_eq!(lookup(d.name).unwrap(), d);
+            assert_eq!(catalog().iter().filter(|e| e.name == d.name).count(), 1);
+            assert!(test_set_name(d.name).is_some());
+        }
+    }
+
+    #[test]
+    fn test_set_names() {
+        assert_eq!(test_set_name("mnist-2k"), Some("mnist-test"));
+        assert_eq!(test_set_name("mnist"), Some("mnist-test"));
+        assert_eq!(test_set_name("fashion-mnist"), Some("fashion-mnist-test"));
+        assert_eq!(
+            test_set_name("fashion-mnist-10k"),
+            Some("fashion-mnist-test")
+        );
+        assert_eq!(test_set_name("cifar"), None);
+    }
+
+    #[test]
+    fn unknown_lists_known() {
+        let e = lookup("emnist").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("mnist-2k") && msg.contains("fashion-mnist-test"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn find_file_rules() {
+        let dir = Path::new("/x");
+        let names: Vec<String> = [
+            "train-images-idx3-ubyte.gz",
+            "train-images-idx3-ubyte",
+            "t10k-images-idx3-ubyte.gz",
+            "emnist-mapping.txt",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            find_file(dir, &names, Split::Train, "images").unwrap(),
+            dir.join("train-images-idx3-ubyte")
+        );
+        assert_eq!(
+            find_file(dir, &names, Split::Test, "images").unwrap(),
+            dir.join("t10k-images-idx3-ubyte.gz")
+        );
+        assert!(matches!(
+            find_file(dir, &names, Split::Test, "labels"),
+            Err(DatasetError::NotFound { .. })
+        ));
+        let two: Vec<String> = vec![
+            "emnist-digits-train-images-idx3-ubyte.gz".into(),
+            "emnist-balanced-train-images-idx3-ubyte.gz".into(),
+        ];
+        assert!(matches!(
+            find_file(dir, &two, Split::Train, "images"),
+            Err(DatasetError::Ambiguous { .. })
+        ));
+    }
+}
