@@ -1,0 +1,106 @@
+//! The error type of the workflows, and how each kind maps to a retryable or permanent failure.
+
+use faasml_core::{FunctionError, InvokeError};
+use faasml_datasets::DatasetError;
+use faasml_ml::MlError;
+use faasml_store::StoreError;
+
+/// What went wrong in a workflow stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkflowError {
+    /// The workflow's parameters are invalid.
+    #[error("invalid parameters: {0}")]
+    InvalidParams(String),
+    /// Nothing usable was found under a data prefix.
+    #[error(
+        "no images under '{prefix}' in {store} (expected PNG objects '<prefix>/<class>/<name>.png' \
+         or IDX files '*images-idx3-ubyte' + '*labels-idx1-ubyte'; bundled datasets: {bundled})"
+    )]
+    NoData {
+        /// The store URL.
+        store: String,
+        /// The prefix that was listed.
+        prefix: String,
+        /// Names of the bundled datasets, which are imported on first use.
+        bundled: String,
+    },
+    /// The dataset has no images, or too few for the requested parallelism.
+    #[error("dataset '{prefix}' is too small: {reason}")]
+    TooSmall {
+        /// The data prefix.
+        prefix: String,
+        /// Why.
+        reason: String,
+    },
+    /// An object could not be decoded as the dataset format it claims to be.
+    #[error("object '{key}' in {store} is corrupt: {source}")]
+    CorruptData {
+        /// The store URL.
+        store: String,
+        /// The key of the object.
+        key: String,
+        /// The decoding error.
+        #[source]
+        source: DatasetError,
+    },
+    /// A stored model could not be read.
+    #[error("model '{key}' in {store} is corrupt: {reason}")]
+    CorruptModel {
+        /// The store URL.
+        store: String,
+        /// The model key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An algorithm rejected its input.
+    #[error(transparent)]
+    Ml(#[from] MlError),
+    /// An invocation of another function failed.
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+    /// A computation panicked or was cancelled.
+    #[error("{0}")]
+    Compute(FunctionError),
+}
+
+impl WorkflowError {
+    /// Whether running the stage again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(StoreError::Backend { .. }) => true,
+            Self::Compute(e) => e.retryable,
+            _ => false,
+        }
+    }
+}
+
+impl From<WorkflowError> for FunctionError {
+    fn from(err: WorkflowError) -> Self {
+        let retryable = err.is_retryable();
+        let kind = match &err {
+            WorkflowError::InvalidParams(_) => "invalid-params",
+            WorkflowError::NoData { .. } => "no-data",
+            WorkflowError::TooSmall { .. } => "too-small",
+            WorkflowError::CorruptData { .. } => "corrupt-data",
+            WorkflowError::CorruptModel { .. } => "corrupt-model",
+            WorkflowError::Store(_) => "store",
+            WorkflowError::Ml(_) => "ml",
+            WorkflowError::Invoke(_) => "invoke",
+            WorkflowError::Compute(e) => return e.clone(),
+        };
+        let message = faasml_core::error_chain(&err);
+        FunctionError {
+            error_type: kind.to_string(),
+            error_message: message,
+            retryable,
+        }
+    }
+}
+
+/// Result type of the workflows.
+pub type Result<T, E = WorkflowError> = std::result::Result<T, E>;

@@ -1,0 +1,481 @@
+//! Image datasets in a store: finding them under a prefix, dealing them into shards, loading a
+//! shard, and importing a dataset into a store.
+//!
+//! Two layouts are understood, and may be mixed under one prefix:
+//! - one PNG object per image with the class as the parent directory, `<prefix>/<class>/<n>.png`
+//!   (the layout of the seed's image bucket), and
+//! - IDX file pairs, `<name>-images-idx3-ubyte` with `<name>-labels-idx1-ubyte` (plain or `.gz`),
+//!   which are read by byte range so that each shard fetches only its own rows.
+
+use std::sync::Arc;
+
+use faasml_datasets::{ImageSet, bundled, idx, png_image};
+use faasml_store::{Path, Store};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WorkflowError};
+
+/// How many objects one function fetches at once.
+const FETCH_CONCURRENCY: usize = 32;
+
+/// Part of an image dataset in a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ImageSource {
+    /// PNG objects, one image each, the class being the parent directory's name.
+    Png {
+        /// The object keys.
+        keys: Vec<String>,
+    },
+    /// Rows `start..end` of an IDX image file and its label file.
+    Idx {
+        /// The images object.
+        images: String,
+        /// The labels object.
+        labels: String,
+        /// First row.
+        start: u64,
+        /// One past the last row.
+        end: u64,
+        /// Whether the objects are gzip-compressed (then read whole, not by range).
+        gzip: bool,
+    },
+}
+
+impl ImageSource {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Png { keys } => keys.len(),
+            Self::Idx { start, end, .. } => end.saturating_sub(*start) as usize,
+        }
+    }
+
+    /// Whether it holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Total number of images in `sources`.
+pub fn count(sources: &[ImageSource]) -> usize {
+    sources.iter().map(ImageSource::len).sum()
+}
+
+fn corrupt(store: &Store, key: &str, source: faasml_datasets::DatasetError) -> WorkflowError {
+    WorkflowError::CorruptData {
+        store: store.url().to_string(),
+        key: key.to_string(),
+        source,
+    }
+}
+
+fn bundled_names() -> String {
+    bundled::catalog()
+        .iter()
+        .map(|d| d.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Finds the images under `prefix`: every PNG object, and every IDX pair as one full range.
+pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
+    let objects = store.list(&Path::from(prefix)).await?;
+    let keys: Vec<String> = objects.iter().map(|m| m.location.to_string()).collect();
+    let mut sources = Vec::new();
+    let png: Vec<String> = keys
+        .iter()
+        .filter(|k| k.to_ascii_lowercase().ends_with(".png"))
+        .cloned()
+        .collect();
+    if !png.is_empty() {
+        sources.push(ImageSource::Png { keys: png });
+    }
+    for images in keys.iter().filter(|k| is_idx_images(k)) {
+        let labels = images.replace("images-idx3", "labels-idx1");
+        if !keys.contains(&labels) {
+            return Err(WorkflowError::NoData {
+                store: store.url().to_string(),
+                prefix: format!("{prefix} (IDX images '{images}' has no labels object '{labels}')"),
+                bundled: bundled_names(),
+            });
+        }
+        let gzip = images.ends_with(".gz");
+        let n = idx_count(store, images, &labels, gzip).await?;
+        sources.push(ImageSource::Idx {
+            images: images.clone(),
+            labels,
+            start: 0,
+            end: n,
+            gzip,
+        });
+    }
+    if sources.is_empty() {
+        return Err(WorkflowError::NoData {
+            store: store.url().to_string(),
+            prefix: prefix.to_string(),
+            bundled: bundled_names(),
+        });
+    }
+    if count(&sources) == 0 {
+        return Err(WorkflowError::TooSmall {
+            prefix: prefix.to_string(),
+            reason: "it holds no images".to_string(),
+        });
+    }
+    Ok(sources)
+}
+
+fn is_idx_images(key: &str) -> bool {
+    key.ends_with("images-idx3-ubyte") || key.ends_with("images-idx3-ubyte.gz")
+}
+
+/// Reads the two IDX headers and checks that they agree; returns the number of images.
+async fn idx_count(store: &Store, images: &str, labels: &str, gzip: bool) -> Result<u64> {
+    let (image_header, label_header) = if gzip {
+        let image_bytes = store.get(&Path::from(images)).await?;
+        let label_bytes = store.get(&Path::from(labels)).await?;
+        let (header, _) = idx::decode_images_limit(&image_bytes, Some(0))
+            .map_err(|e| corrupt(store, images, e))?;
+        let all_labels = idx::decode_labels(&label_bytes).map_err(|e| corrupt(store, labels, e))?;
+        (header, all_labels.len() as u32)
+    } else {
+        let head = store
+            .get_range(&Path::from(images), 0..idx::IMAGES_HEADER_LEN as u64)
+            .await?;
+        let header = idx::parse_images_header(&head).map_err(|e| corrupt(store, images, e))?;
+        let head = store
+            .get_range(&Path::from(labels), 0..idx::LABELS_HEADER_LEN as u64)
+            .await?;
+        let labels_n = idx::parse_labels_header(&head).map_err(|e| corrupt(store, labels, e))?;
+        (header, labels_n)
+    };
+    if image_header.count != label_header {
+        return Err(corrupt(
+            store,
+            images,
+            faasml_datasets::DatasetError::Mismatch {
+                images: u64::from(image_header.count),
+                labels: u64::from(label_header),
+            },
+        ));
+    }
+    Ok(u64::from(image_header.count))
+}
+
+/// Deals `sources` into `n` shards of near-equal size: PNG keys round-robin (as the seed deals
+/// its keys), IDX rows in contiguous blocks (so each shard is one byte range).
+pub fn deal(sources: &[ImageSource], n: usize) -> Vec<Vec<ImageSource>> {
+    let n = n.max(1);
+    let mut shards: Vec<Vec<ImageSource>> = vec![Vec::new(); n];
+    let mut next = 0;
+    for source in sources {
+        match source {
+            ImageSource::Png { keys } => {
+                let mut dealt: Vec<Vec<String>> = vec![Vec::new(); n];
+                for key in keys {
+                    dealt[next % n].push(key.clone());
+                    next += 1;
+                }
+                for (shard, keys) in shards.iter_mut().zip(dealt) {
+                    if !keys.is_empty() {
+                        shard.push(ImageSource::Png { keys });
+                    }
+                }
+            }
+            ImageSource::Idx {
+                images,
+                labels,
+                start,
+                end,
+                gzip,
+            } => {
+                let len = end - start;
+                for (i, shard) in shards.iter_mut().enumerate() {
+                    let lo = start + len * i as u64 / n as u64;
+                    let hi = start + len * (i as u64 + 1) / n as u64;
+                    if hi > lo {
+                        shard.push(ImageSource::Idx {
+                            images: images.clone(),
+                            labels: labels.clone(),
+                            start: lo,
+                            end: hi,
+                            gzip: *gzip,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    shards
+}
+
+/// Splits `sources` into `n` consecutive batches of near-equal size, keeping image order.
+pub fn deal_contiguous(sources: &[ImageSource], n: usize) -> Vec<Vec<ImageSource>> {
+    let total = count(sources);
+    let n = n.clamp(1, total.max(1));
+    let bounds: Vec<usize> = (0..=n).map(|i| total * i / n).collect();
+    let mut batches: Vec<Vec<ImageSource>> = vec![Vec::new(); n];
+    let mut offset = 0;
+    for source in sources {
+        let len = source.len();
+        for (b, batch) in batches.iter_mut().enumerate() {
+            let lo = bounds[b].max(offset);
+            let hi = bounds[b + 1].min(offset + len);
+            if hi <= lo {
+                continue;
+            }
+            let (from, to) = (lo - offset, hi - offset);
+            batch.push(match source {
+                ImageSource::Png { keys } => ImageSource::Png {
+                    keys: keys[from..to].to_vec(),
+                },
+                ImageSource::Idx {
+                    images,
+                    labels,
+                    start,
+                    gzip,
+                    ..
+                } => ImageSource::Idx {
+                    images: images.clone(),
+                    labels: labels.clone(),
+                    start: start + from as u64,
+                    end: start + to as u64,
+                    gzip: *gzip,
+                },
+            });
+        }
+        offset += len;
+    }
+    batches
+}
+
+/// Loads the images of `sources` in order.
+pub async fn load(store: &Store, sources: &[ImageSource]) -> Result<ImageSet> {
+    let mut parts = Vec::with_capacity(sources.len());
+    for source in sources {
+        parts.push(match source {
+            ImageSource::Png { keys } => load_png(store, keys).await?,
+            ImageSource::Idx {
+                images,
+                labels,
+                start,
+                end,
+                gzip,
+            } => load_idx(store, images, labels, *start, *end, *gzip).await?,
+        });
+    }
+    concat(parts)
+}
+
+fn concat(parts: Vec<ImageSet>) -> Result<ImageSet> {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Err(WorkflowError::TooSmall {
+            prefix: "(shard)".to_string(),
+            reason: "no images to load".to_string(),
+        });
+    };
+    for part in parts {
+        if (part.rows, part.cols) != (all.rows, all.cols) {
+            return Err(WorkflowError::InvalidParams(format!(
+                "images of different sizes in one dataset: {}x{} and {}x{}",
+                all.rows, all.cols, part.rows, part.cols
+            )));
+        }
+        all.pixels.extend_from_slice(&part.pixels);
+        all.labels.extend_from_slice(&part.labels);
+    }
+    Ok(all)
+}
+
+async fn load_png(store: &Store, keys: &[String]) -> Result<ImageSet> {
+    let fetched: Vec<(String, bytes::Bytes)> = futures::stream::iter(keys.iter().cloned())
+        .map(|key| async move {
+            let bytes = store.get(&Path::from(key.as_str())).await?;
+            Ok::<_, WorkflowError>((key, bytes))
+        })
+        .buffered(FETCH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let store_url: Arc<str> = Arc::from(store.url());
+    let decoded = faasml_core::compute(move || decode_pngs(&store_url, &fetched))
+        .await
+        .map_err(WorkflowError::Compute)?;
+    decoded
+}
+
+fn decode_pngs(store_url: &str, fetched: &[(String, bytes::Bytes)]) -> Result<ImageSet> {
+    use rayon::prelude::*;
+    let decoded: Vec<(u32, u32, Vec<u8>, u8)> = fetched
+        .par_iter()
+        .map(|(key, bytes)| {
+            let bad = |source| WorkflowError::CorruptData {
+                store: store_url.to_string(),
+                key: key.clone(),
+                source,
+            };
+            let label = png_image::label_from_key(key).map_err(bad)?;
+            let (rows, cols, pixels) = png_image::decode_gray(bytes).map_err(bad)?;
+            Ok((rows, cols, pixels, label))
+        })
+        .collect::<Result<_>>()?;
+    let (rows, cols) = decoded.first().map(|d| (d.0, d.1)).unwrap_or((0, 0));
+    let mut pixels = Vec::with_capacity(decoded.len() * (rows * cols) as usize);
+    let mut labels = Vec::with_capacity(decoded.len());
+    for ((r, c, p, label), (key, _)) in decoded.into_iter().zip(fetched) {
+        if (r, c) != (rows, cols) {
+            return Err(WorkflowError::InvalidParams(format!(
+                "image '{key}' is {r}x{c} but the others are {rows}x{cols}"
+            )));
+        }
+        pixels.extend_from_slice(&p);
+        labels.push(label);
+    }
+    ImageSet::new(rows, cols, pixels, labels).map_err(|e| WorkflowError::CorruptData {
+        store: store_url.to_string(),
+        key: "(png set)".to_string(),
+        source: e,
+    })
+}
+
+async fn load_idx(
+    store: &Store,
+    images: &str,
+    labels: &str,
+    start: u64,
+    end: u64,
+    gzip: bool,
+) -> Result<ImageSet> {
+    if gzip {
+        let image_bytes = store.get(&Path::from(images)).await?;
+        let label_bytes = store.get(&Path::from(labels)).await?;
+        let set = idx::read_pair_limit(&image_bytes, &label_bytes, Some(end as usize))
+            .map_err(|e| corrupt(store, images, e))?;
+        let per = set.pixels_per_image();
+        let (s, e) = (start as usize, end as usize);
+        return ImageSet::new(
+            set.rows,
+            set.cols,
+            set.pixels[s * per..e * per].to_vec(),
+            set.labels[s..e].to_vec(),
+        )
+        .map_err(|e| corrupt(store, images, e));
+    }
+    let head = store
+        .get_range(&Path::from(images), 0..idx::IMAGES_HEADER_LEN as u64)
+        .await?;
+    let header = idx::parse_images_header(&head).map_err(|e| corrupt(store, images, e))?;
+    let per = u64::from(header.rows) * u64::from(header.cols);
+    let image_offset = idx::IMAGES_HEADER_LEN as u64;
+    let label_offset = idx::LABELS_HEADER_LEN as u64;
+    let (image_key, label_key) = (Path::from(images), Path::from(labels));
+    let (pixels, label_bytes) = futures::try_join!(
+        store.get_range(
+            &image_key,
+            image_offset + start * per..image_offset + end * per
+        ),
+        store.get_range(&label_key, label_offset + start..label_offset + end),
+    )?;
+    ImageSet::new(header.rows, header.cols, pixels.to_vec(), label_bytes.to_vec())
+        .map_err(|e| corrupt(store, images, e))
+}
+
+/// The layout [`import`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// One PNG object per image, `<prefix>/<class>/<index>.png`.
+    Png,
+    /// One IDX pair, `<prefix>/<name>-images-idx3-ubyte` and `-labels-idx1-ubyte`.
+    Idx,
+}
+
+/// Writes `set` under `prefix` in `format`; returns the number of objects written.
+///
+/// `progress` is called with the number of objects written so far.
+pub async fn import(
+    store: &Store,
+    prefix: &str,
+    name: &str,
+    set: &ImageSet,
+    format: ImportFormat,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<usize> {
+    match format {
+        ImportFormat::Idx => {
+            let (images, labels) = idx::encode_image_set(set).map_err(|e| {
+                WorkflowError::InvalidParams(format!("cannot encode '{name}' as IDX: {e}"))
+            })?;
+            // Labels first: a reader lists images files, so a pair is visible only when whole.
+            store
+                .put(
+                    &Path::from(format!("{prefix}/{name}-labels-idx1-ubyte")),
+                    labels,
+                )
+                .await?;
+            store
+                .put(
+                    &Path::from(format!("{prefix}/{name}-images-idx3-ubyte")),
+                    images,
+                )
+                .await?;
+            progress(2);
+            Ok(2)
+        }
+        ImportFormat::Png => {
+            let written = std::sync::atomic::AtomicUsize::new(0);
+            futures::stream::iter(0..set.len())
+                .map(|i| {
+                    let written = &written;
+                    async move {
+                        let label = set.label(i);
+                        let png = png_image::encode_gray(set.rows, set.cols, set.image(i))
+                            .map_err(|e| {
+                                WorkflowError::InvalidParams(format!("cannot encode image {i}: {e}"))
+                            })?;
+                        let key = join(prefix, &png_image::image_key(i, label));
+                        store.put(&Path::from(key), png).await?;
+                        let n = written.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n % 256 == 0 || n == set.len() {
+                            progress(n);
+                        }
+                        Ok::<_, WorkflowError>(())
+                    }
+                })
+                .buffer_unordered(FETCH_CONCURRENCY)
+                .try_collect::<()>()
+                .await?;
+            Ok(set.len())
+        }
+    }
+}
+
+/// `prefix/rest`, or `rest` alone for an empty prefix.
+fn join(prefix: &str, rest: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{prefix}/{rest}")
+    }
+}
+
+/// Makes sure `prefix` holds a dataset: if nothing is there and its last segment names a bundled
+/// dataset (e.g. `mnist-2k`), imports that dataset as IDX. Returns the number of images imported.
+pub async fn ensure_bundled(store: &Store, prefix: &str) -> Result<Option<usize>> {
+    if !store.list(&Path::from(prefix)).await?.is_empty() {
+        return Ok(None);
+    }
+    let name = prefix.rsplit('/').next().unwrap_or(prefix);
+    let Ok(dataset) = bundled::lookup(name) else {
+        return Ok(None);
+    };
+    let set = dataset.load().map_err(|e| WorkflowError::CorruptData {
+        store: bundled::data_dir().display().to_string(),
+        key: name.to_string(),
+        source: e,
+    })?;
+    import(store, prefix, name, &set, ImportFormat::Idx, &|_| {}).await?;
+    Ok(Some(set.len()))
+}

@@ -1,0 +1,124 @@
+//! The `validate` stage: measure the forests' soft vote on the held-out test set and publish the
+//! model.
+
+use faasml_core::Ctx;
+use faasml_ml::metrics;
+use faasml_store::{ArrayFile, Path};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WorkflowError};
+use crate::images;
+use crate::ml_training::pca::pixels_matrix;
+use crate::model::{self, EnsembleModel};
+
+/// Input of `validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidateInput {
+    /// Keys of the forests (each with its basis).
+    pub forests: Vec<String>,
+    /// Prefix of the test images.
+    pub test: String,
+    /// Key to publish the model under.
+    pub model_key: String,
+    /// The run's parameters, recorded in the model's metadata.
+    pub params: serde_json::Value,
+}
+
+/// Output of `validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidateOutput {
+    /// Accuracy of the ensemble.
+    pub accuracy: f64,
+    /// Accuracy of each forest alone.
+    pub forest_accuracy: Vec<f64>,
+    /// Test images.
+    pub n_test: usize,
+    /// Confusion matrix (rows: true class).
+    pub confusion: Vec<Vec<u64>>,
+    /// Where the model was published.
+    pub model_key: String,
+}
+
+struct Scored {
+    accuracy: f64,
+    forest_accuracy: Vec<f64>,
+    confusion: Vec<Vec<u64>>,
+}
+
+fn score(model: &EnsembleModel, test: &faasml_datasets::ImageSet) -> Result<Scored> {
+    use rayon::prelude::*;
+    let x = pixels_matrix(test)?;
+    let member_probs = model
+        .members
+        .par_iter()
+        .map(|m| model::member_proba(m, x.view()))
+        .collect::<Result<Vec<_>>>()?;
+    let forest_accuracy = member_probs
+        .iter()
+        .map(|p| metrics::accuracy(&model::argmax_rows(p), &test.labels))
+        .collect();
+    let mut sum = vec![0.0f32; test.len() * model.n_classes];
+    for probs in &member_probs {
+        sum.iter_mut().zip(probs.data()).for_each(|(s, p)| *s += p);
+    }
+    let sum = faasml_ml::Matrix::new(test.len(), model.n_classes, sum)?;
+    let predicted = model::argmax_rows(&sum);
+    let n_classes = model.n_classes.max(test.n_classes());
+    Ok(Scored {
+        accuracy: metrics::accuracy(&predicted, &test.labels),
+        forest_accuracy,
+        confusion: metrics::confusion_matrix(&predicted, &test.labels, n_classes),
+    })
+}
+
+pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput> {
+    let store = ctx.store();
+    let loads = input.forests.iter().map(|key| async move {
+        let path = Path::from(key.as_str());
+        let arrays: ArrayFile = store.get_arrays(&path).await?;
+        model::read_member(&arrays, "").map_err(|reason| {
+            WorkflowError::CorruptModel {
+                store: store.url().to_string(),
+                key: key.clone(),
+                reason,
+            }
+        })
+    });
+    let members = futures::future::try_join_all(loads).await?;
+    let ensemble = EnsembleModel::new(members).map_err(|reason| WorkflowError::CorruptModel {
+        store: store.url().to_string(),
+        key: input.forests.join(", "),
+        reason,
+    })?;
+    let test_sources = images::list(store, &input.test).await?;
+    let test = images::load(store, &test_sources).await?;
+    if test.pixels_per_image() != ensemble.n_pixels {
+        return Err(WorkflowError::InvalidParams(format!(
+            "test images under '{}' have {} pixels, the model was trained on {}",
+            input.test,
+            test.pixels_per_image(),
+            ensemble.n_pixels
+        )));
+    }
+    let n_test = test.len();
+    let (ensemble, scored) = ctx
+        .compute(move || score(&ensemble, &test).map(|s| (ensemble, s)))
+        .await
+        .map_err(WorkflowError::Compute)??;
+    let arrays = ensemble.to_arrays(&[
+        ("run_id", ctx.run_id().to_string()),
+        ("accuracy", format!("{:.6}", scored.accuracy)),
+        ("test", input.test.clone()),
+        ("params", input.params.to_string()),
+    ])?;
+    store
+        .put_arrays(&Path::from(input.model_key.as_str()), &arrays)
+        .await?;
+    Ok(ValidateOutput {
+        accuracy: scored.accuracy,
+        forest_accuracy: scored.forest_accuracy,
+        n_test,
+        confusion: scored.confusion,
+        model_key: input.model_key,
+    })
+}
