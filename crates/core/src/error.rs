@@ -57,7 +57,7 @@ impl fmt::Display for FunctionError {
 }
 
 /// Renders an error and its `source` chain as one line.
-pub(crate) fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -71,18 +71,34 @@ pub(crate) fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> From<E> for FunctionError {
-    fn from(err: E) -> Self {
-        let type_name = std::any::type_name::<E>();
-        let short = type_name.rsplit("::").next().unwrap_or(type_name);
-        let message = chain_message(&err);
-        // A failed child invocation was already retried by the invoker that reported it.
-        let retryable = !(std::any::Any::type_id(&err) == std::any::TypeId::of::<InvokeError>());
+impl FunctionError {
+    /// A retryable error carrying `err`'s whole `source` chain, of the given kind.
+    pub fn from_error(error_type: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self::new(error_type, error_chain(err))
+    }
+}
+
+impl From<InvokeError> for FunctionError {
+    /// A failed child invocation was already retried by the invoker that reported it.
+    fn from(err: InvokeError) -> Self {
+        Self::from_error("invoke", &err).into_permanent()
+    }
+}
+
+impl From<faasml_store::StoreError> for FunctionError {
+    /// Backend failures may pass; a missing or corrupt object stays missing or corrupt.
+    fn from(err: faasml_store::StoreError) -> Self {
+        let retryable = matches!(err, faasml_store::StoreError::Backend { .. });
         Self {
-            error_type: short.to_string(),
-            error_message: message,
             retryable,
+            ..Self::from_error("store", &err)
         }
+    }
+}
+
+impl From<crate::state::StateError> for FunctionError {
+    fn from(err: crate::state::StateError) -> Self {
+        Self::from_error("state", &err)
     }
 }
 
@@ -143,9 +159,9 @@ mod tests {
     struct Outer(#[source] std::io::Error);
 
     #[test]
-    fn conversion_keeps_the_source_chain_and_type() {
-        let err: FunctionError = Outer(std::io::Error::other("disk on fire")).into();
-        assert_eq!(err.error_type, "Outer");
+    fn conversion_keeps_the_source_chain() {
+        let err = FunctionError::from_error("x", &Outer(std::io::Error::other("disk on fire")));
+        assert_eq!(err.error_type, "x");
         assert_eq!(err.error_message, "outer: disk on fire");
         assert!(err.retryable);
     }

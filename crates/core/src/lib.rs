@@ -49,7 +49,7 @@ mod state;
 pub use compute::compute;
 pub use context::{Ctx, InstanceState};
 pub use embedded::{EmbeddedConfig, EmbeddedPlatform};
-pub use error::{FunctionError, InvokeError};
+pub use error::{FunctionError, InvokeError, error_chain};
 pub use function::{FunctionRef, Handler, Registry};
 pub use invoker::{Invoker, RetryPolicy};
 pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
