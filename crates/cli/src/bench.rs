@@ -29,7 +29,11 @@ pub(crate) enum BenchCommand {
 #[derive(Debug, Args)]
 pub(crate) struct TrainingBench {
     /// Datasets to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "mnist-2k,mnist-10k,mnist")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mnist-2k,mnist-10k,mnist"
+    )]
     datasets: Vec<String>,
     /// Runs per dataset; the table shows the run with the median end-to-end time.
     #[arg(long, default_value_t = 3)]
@@ -109,8 +113,15 @@ async fn bench_training(args: TrainingBench) -> Result<()> {
             .is_empty()
         {
             let set = bundled::load("mnist-2k")?;
-            images::import(&store, &prefix, "mnist-2k", &set, ImportFormat::Png, &|_| {})
-                .await?;
+            images::import(
+                &store,
+                &prefix,
+                "mnist-2k",
+                &set,
+                ImportFormat::Png,
+                &|_| {},
+            )
+            .await?;
         }
         cases.insert(1.min(cases.len()), ("mnist-2k (png)".to_string(), prefix));
     }
@@ -244,7 +255,10 @@ fn append_csv(path: &PathBuf, rows: &[Row]) -> Result<()> {
 async fn bench_invoke(args: InvokeBench) -> Result<()> {
     let store = open_store(&args.platform)?;
     let config = EmbeddedConfig {
-        concurrency: args.platform.concurrency.unwrap_or(EmbeddedConfig::default().concurrency),
+        concurrency: args
+            .platform
+            .concurrency
+            .unwrap_or(EmbeddedConfig::default().concurrency),
         ..EmbeddedConfig::default()
     };
     let platform: Arc<EmbeddedPlatform> =

@@ -89,9 +89,9 @@ async fn import(args: ImportArgs) -> Result<()> {
     let set = match &args.dir {
         None => {
             let dataset = bundled::lookup(&args.dataset)?;
-            dataset.load().with_context(|| {
-                format!("cannot load the bundled dataset '{}'", dataset.name)
-            })?
+            dataset
+                .load()
+                .with_context(|| format!("cannot load the bundled dataset '{}'", dataset.name))?
         }
         Some(dir) => {
             let split = match (args.split, known) {

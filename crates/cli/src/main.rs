@@ -36,7 +36,12 @@ enum Command {
 #[derive(Debug, Clone, Args)]
 struct PlatformArgs {
     /// Object store URL: file://DIR or memory://NAME.
-    #[arg(long, env = "FAASML_STORE", default_value = "file://./store", global = true)]
+    #[arg(
+        long,
+        env = "FAASML_STORE",
+        default_value = "file://./store",
+        global = true
+    )]
     store: String,
     /// Most function instances running at once (default: number of cores).
     #[arg(long, global = true)]

@@ -223,9 +223,12 @@ pub(crate) async fn execute<I: Serialize, O: Serialize + DeserializeOwned>(
         report.result = serde_json::to_value(output)?;
     }
     if write_report {
-        let dir = report
-            .write_to_dir(&args.report_dir)
-            .with_context(|| format!("cannot write the run report under {}", args.report_dir.display()))?;
+        let dir = report.write_to_dir(&args.report_dir).with_context(|| {
+            format!(
+                "cannot write the run report under {}",
+                args.report_dir.display()
+            )
+        })?;
         if !args.quiet {
             eprintln!("report: {}", dir.display());
         }

@@ -145,23 +145,26 @@ impl Platform for EmbeddedPlatform {
     }
 
     async fn invoke(&self, request: InvocationRequest) -> Result<InvocationResponse, InvokeError> {
-        let handler = self.registry.get(&request.function).cloned().ok_or_else(|| {
-            InvokeError::UnknownFunction {
+        let handler = self
+            .registry
+            .get(&request.function)
+            .cloned()
+            .ok_or_else(|| InvokeError::UnknownFunction {
                 function: request.function.clone(),
                 known: self.registry.names_joined(),
-            }
-        })?;
+            })?;
         let me: Arc<dyn Platform> = self.me.upgrade().ok_or_else(|| InvokeError::Platform {
             function: request.function.clone(),
             reason: "the embedded platform was shut down".to_string(),
         })?;
-        let permit = Arc::clone(&self.limit)
-            .acquire_owned()
-            .await
-            .map_err(|e| InvokeError::Platform {
-                function: request.function.clone(),
-                reason: e.to_string(),
-            })?;
+        let permit =
+            Arc::clone(&self.limit)
+                .acquire_owned()
+                .await
+                .map_err(|e| InvokeError::Platform {
+                    function: request.function.clone(),
+                    reason: e.to_string(),
+                })?;
         let (instance, cold) = self.checkout(&request.function);
         let counter = Arc::new(ByteCounter::default());
         let ctx = Ctx::from_parts(CtxParts {
@@ -189,7 +192,10 @@ impl Platform for EmbeddedPlatform {
                 "panic",
                 format!("function panicked: {}", panic_message(&*join.into_panic())),
             )),
-            Err(_) => Err(FunctionError::new("cancelled", "the invocation was cancelled")),
+            Err(_) => Err(FunctionError::new(
+                "cancelled",
+                "the invocation was cancelled",
+            )),
         };
         let end_us = now_micros();
         if let Some(slot) = ctx.slot() {

@@ -175,6 +175,9 @@ mod tests {
         };
         let err: FunctionError = child.into();
         assert!(!err.retryable);
-        assert!(err.error_message.contains("'f' failed after 3 attempt(s): boom"));
+        assert!(
+            err.error_message
+                .contains("'f' failed after 3 attempt(s): boom")
+        );
     }
 }

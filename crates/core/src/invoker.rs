@@ -101,7 +101,9 @@ impl Invoker {
             function: function.name().to_string(),
             reason: format!("cannot encode the input: {e}"),
         })?;
-        let output = self.invoke_raw(function.name(), Bytes::from(payload)).await?;
+        let output = self
+            .invoke_raw(function.name(), Bytes::from(payload))
+            .await?;
         serde_json::from_slice(&output).map_err(|e| InvokeError::Payload {
             function: function.name().to_string(),
             reason: format!("cannot parse the output: {e}"),

@@ -272,7 +272,12 @@ mod tests {
             invocations: records,
         };
         let csv = report.invocations_csv();
-        assert!(csv.lines().nth(1).unwrap().ends_with("\"x: bad, \"\"very\"\"\""));
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("\"x: bad, \"\"very\"\"\"")
+        );
         assert!(report.stage_table().contains("end to end"));
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_500_000), "1.5 MB");

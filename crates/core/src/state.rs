@@ -122,10 +122,12 @@ impl StateStore for EmbeddedState {
                     reason: "value is not an integer counter".to_string(),
                 })?,
         };
-        let next = current.checked_add(by).ok_or_else(|| StateError::WrongType {
-            key: key.to_string(),
-            reason: "counter overflow".to_string(),
-        })?;
+        let next = current
+            .checked_add(by)
+            .ok_or_else(|| StateError::WrongType {
+                key: key.to_string(),
+                reason: "counter overflow".to_string(),
+            })?;
         values.insert(key.to_string(), Bytes::from(next.to_string()));
         Ok(next)
     }
@@ -227,9 +229,6 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(
-            state.get_f32("p").await.unwrap().unwrap(),
-            vec![1600.0; 3]
-        );
+        assert_eq!(state.get_f32("p").await.unwrap().unwrap(), vec![1600.0; 3]);
     }
 }

@@ -23,7 +23,11 @@ fn platform(registry: Registry, concurrency: usize) -> Arc<EmbeddedPlatform> {
         concurrency,
         ..EmbeddedConfig::default()
     };
-    EmbeddedPlatform::new(registry, Store::open("memory://core-tests").unwrap(), config)
+    EmbeddedPlatform::new(
+        registry,
+        Store::open("memory://core-tests").unwrap(),
+        config,
+    )
 }
 
 fn fast_retry(max_attempts: u32) -> RunOptions {

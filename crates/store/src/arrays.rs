@@ -99,8 +99,14 @@ impl ArrayFile {
     }
 
     fn put_raw(&mut self, name: &str, dtype: Dtype, shape: Vec<usize>, bytes: Vec<u8>) {
-        self.arrays
-            .insert(name.to_string(), RawArray { dtype, shape, bytes });
+        self.arrays.insert(
+            name.to_string(),
+            RawArray {
+                dtype,
+                shape,
+                bytes,
+            },
+        );
     }
 
     fn raw(&self, name: &str, dtype: Dtype) -> std::result::Result<&RawArray, String> {

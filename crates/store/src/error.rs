@@ -41,7 +41,7 @@ pub enum StoreError {
         key: String,
         /// The backend's error.
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// Arrays could not be encoded.
     #[error("cannot encode arrays: {0}")]

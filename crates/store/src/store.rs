@@ -43,12 +43,11 @@ impl Store {
                     url: url.to_string(),
                     reason: format!("cannot create directory {}: {e}", dir.display()),
                 })?;
-                let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
-                    StoreError::InvalidUrl {
+                let fs =
+                    LocalFileSystem::new_with_prefix(&dir).map_err(|e| StoreError::InvalidUrl {
                         url: url.to_string(),
                         reason: e.to_string(),
-                    }
-                })?;
+                    })?;
                 Ok(Self::from_object_store(Arc::new(fs), url))
             }
             StoreUrl::Memory { name, prefix } => {
@@ -112,7 +111,7 @@ impl Store {
                 store: self.url.to_string(),
                 op,
                 key: key.to_string(),
-                source,
+                source: Box::new(source),
             },
         }
     }
@@ -133,7 +132,10 @@ impl Store {
             .get(key)
             .await
             .map_err(|e| self.backend("get", key, e))?;
-        result.bytes().await.map_err(|e| self.backend("get", key, e))
+        result
+            .bytes()
+            .await
+            .map_err(|e| self.backend("get", key, e))
     }
 
     /// Reads a byte range of an object; a range past the end is a corrupt-object error.
@@ -285,7 +287,10 @@ mod tests {
             .to_string();
         assert!(err.contains("j.json") && err.contains("corrupt"), "{err}");
         store
-            .put(&Path::from("t.safetensors"), b"\x08\0\0\0\0\0\0\0{}".to_vec())
+            .put(
+                &Path::from("t.safetensors"),
+                b"\x08\0\0\0\0\0\0\0{}".to_vec(),
+            )
             .await
             .unwrap();
         assert_eq!(store.delete_prefix(&Path::from("a/b")).await.unwrap(), 2);

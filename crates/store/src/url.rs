@@ -31,7 +31,9 @@ impl StoreUrl {
         };
         if let Some(rest) = url.strip_prefix("file://") {
             if rest.is_empty() {
-                return Err(invalid("a file:// URL needs a directory, e.g. file://./store"));
+                return Err(invalid(
+                    "a file:// URL needs a directory, e.g. file://./store",
+                ));
             }
             return Ok(Self::File {
                 dir: PathBuf::from(rest),

@@ -300,10 +300,9 @@ async fn load_png(store: &Store, keys: &[String]) -> Result<ImageSet> {
         .try_collect()
         .await?;
     let store_url: Arc<str> = Arc::from(store.url());
-    let decoded = faasml_core::compute(move || decode_pngs(&store_url, &fetched))
+    faasml_core::compute(move || decode_pngs(&store_url, &fetched))
         .await
-        .map_err(WorkflowError::Compute)?;
-    decoded
+        .map_err(WorkflowError::Compute)?
 }
 
 fn decode_pngs(store_url: &str, fetched: &[(String, bytes::Bytes)]) -> Result<ImageSet> {
@@ -378,8 +377,13 @@ async fn load_idx(
         ),
         store.get_range(&label_key, label_offset + start..label_offset + end),
     )?;
-    ImageSet::new(header.rows, header.cols, pixels.to_vec(), label_bytes.to_vec())
-        .map_err(|e| corrupt(store, images, e))
+    ImageSet::new(
+        header.rows,
+        header.cols,
+        pixels.to_vec(),
+        label_bytes.to_vec(),
+    )
+    .map_err(|e| corrupt(store, images, e))
 }
 
 /// The layout [`import`] writes.
@@ -432,7 +436,9 @@ pub async fn import(
                         let label = set.label(i);
                         let png = png_image::encode_gray(set.rows, set.cols, set.image(i))
                             .map_err(|e| {
-                                WorkflowError::InvalidParams(format!("cannot encode image {i}: {e}"))
+                                WorkflowError::InvalidParams(format!(
+                                    "cannot encode image {i}: {e}"
+                                ))
                             })?;
                         let key = join(prefix, &png_image::image_key(i, label));
                         store.put(&Path::from(key), png).await?;

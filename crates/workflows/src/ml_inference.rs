@@ -146,11 +146,12 @@ async fn load_model(ctx: &Ctx, key: &str) -> Result<Arc<EnsembleModel>> {
     }
     let store = ctx.store();
     let arrays = store.get_arrays(&Path::from(key)).await?;
-    let model = EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
-        store: store.url().to_string(),
-        key: key.to_string(),
-        reason,
-    })?;
+    let model =
+        EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
+            store: store.url().to_string(),
+            key: key.to_string(),
+            reason,
+        })?;
     let model = Arc::new(model);
     ctx.instance_state().insert(Arc::new(LoadedModel {
         key: key.to_string(),

@@ -97,7 +97,10 @@ pub fn write_forest(arrays: &mut ArrayFile, prefix: &str, forest: &RandomForest)
 pub fn read_forest(arrays: &ArrayFile, prefix: &str) -> std::result::Result<RandomForest, String> {
     let (_, shape) = arrays.u32(&name(prefix, "shape"))?;
     let [n_features, n_classes] = shape else {
-        return Err(format!("forest shape has {} entries, expected 2", shape.len()));
+        return Err(format!(
+            "forest shape has {} entries, expected 2",
+            shape.len()
+        ));
     };
     let parts = ForestParts {
         n_features: *n_features,
@@ -146,7 +149,9 @@ pub struct EnsembleModel {
 impl EnsembleModel {
     /// An ensemble of `members`; they must agree on classes and input size.
     pub fn new(members: Vec<Member>) -> std::result::Result<Self, String> {
-        let first = members.first().ok_or("an ensemble needs at least one member")?;
+        let first = members
+            .first()
+            .ok_or("an ensemble needs at least one member")?;
         let n_classes = first.forest.n_classes();
         let n_pixels = first.pca.n_features();
         for (i, m) in members.iter().enumerate() {
@@ -215,23 +220,48 @@ impl EnsembleModel {
 
     /// Averaged class probabilities for scaled pixel rows.
     pub fn predict_proba(&self, x: MatrixView<'_>) -> Result<Matrix> {
+        let member_probs = self.member_probas(x)?;
         let mut sum = vec![0.0f32; x.rows() * self.n_classes];
-        for member in &self.members {
-            let probs = member_proba(member, x)?;
-            sum.iter_mut()
-                .zip(probs.data())
-                .for_each(|(s, p)| *s += p);
+        for probs in &member_probs {
+            sum.iter_mut().zip(probs.data()).for_each(|(s, p)| *s += p);
         }
         let scale = 1.0 / self.members.len() as f32;
         sum.iter_mut().for_each(|s| *s *= scale);
         Ok(Matrix::new(x.rows(), self.n_classes, sum)?)
     }
+
+    /// Class probabilities of each member for scaled pixel rows.
+    ///
+    /// Members trained on the same PCA shard share a basis; each distinct basis projects the
+    /// rows once (in ml-training "2 8", 2 projections instead of 8).
+    pub fn member_probas(&self, x: MatrixView<'_>) -> Result<Vec<Matrix>> {
+        use rayon::prelude::*;
+        let mut bases: Vec<&PcaModel> = Vec::new();
+        let basis_of: Vec<usize> = self
+            .members
+            .iter()
+            .map(|m| match bases.iter().position(|b| same_basis(b, &m.pca)) {
+                Some(i) => i,
+                None => {
+                    bases.push(&m.pca);
+                    bases.len() - 1
+                }
+            })
+            .collect();
+        let projected = bases
+            .par_iter()
+            .map(|b| b.transform(x))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.members
+            .par_iter()
+            .zip(basis_of)
+            .map(|(m, b)| Ok(m.forest.predict_proba(projected[b].view())?))
+            .collect()
+    }
 }
 
-/// Class probabilities of one member.
-pub fn member_proba(member: &Member, x: MatrixView<'_>) -> Result<Matrix> {
-    let features = member.pca.transform(x)?;
-    Ok(member.forest.predict_proba(features.view())?)
+fn same_basis(a: &PcaModel, b: &PcaModel) -> bool {
+    a.mean() == b.mean() && a.components().data() == b.components().data()
 }
 
 /// The most probable class of each row (ties go to the lower class).

@@ -67,7 +67,12 @@ async fn trains_validates_on_the_real_test_set_and_publishes_a_model() {
     // scikit-learn reaches 0.81 with 8 forests of 100 trees; 4 forests of 30 trees land near.
     assert!(result.accuracy > 0.76, "accuracy {}", result.accuracy);
     assert_eq!(result.forest_accuracy.len(), 4);
-    assert!(result.forest_accuracy.iter().all(|&a| a > 0.55 && a < result.accuracy + 0.05));
+    assert!(
+        result
+            .forest_accuracy
+            .iter()
+            .all(|&a| a > 0.55 && a < result.accuracy + 0.05)
+    );
     assert_eq!(result.confusion.len(), 10);
     let total: u64 = result.confusion.iter().flatten().sum();
     assert_eq!(total, 10_000);
@@ -91,7 +96,12 @@ async fn trains_validates_on_the_real_test_set_and_publishes_a_model() {
     );
     assert!(report.stages[2].bytes_read >= 2000 * 784);
     // The model is published; the scratch objects are gone.
-    assert!(store.exists(&Path::from(result.model_key.as_str())).await.unwrap());
+    assert!(
+        store
+            .exists(&Path::from(result.model_key.as_str()))
+            .await
+            .unwrap()
+    );
     assert_eq!(objects_under(&store, "runs").await, 0);
 
     // ml-inference with the published model reproduces the validation accuracy exactly: each
@@ -139,16 +149,10 @@ async fn a_fixed_seed_gives_the_same_model_and_accuracy() {
     assert_eq!(model_a, model_b);
     let ensemble = faasml_workflows::model::EnsembleModel::from_arrays(&model_a).unwrap();
     assert_eq!(ensemble.members.len(), 4);
-    let other_seed = train(
-        &store,
-        TrainingParams {
-            seed: 7,
-            ..params
-        },
-    )
-    .await
-    .output
-    .unwrap();
+    let other_seed = train(&store, TrainingParams { seed: 7, ..params })
+        .await
+        .output
+        .unwrap();
     assert_ne!(other_seed.forest_accuracy, first.forest_accuracy);
 }
 
@@ -163,7 +167,10 @@ async fn trains_from_one_png_object_per_image_as_the_seed_stores_them() {
 
 async fn failure(store: &Store, params: TrainingParams) -> String {
     let outcome = train(store, params).await;
-    assert!(objects_under(store, "runs").await == 0, "scratch left behind");
+    assert!(
+        objects_under(store, "runs").await == 0,
+        "scratch left behind"
+    );
     outcome.output.unwrap_err().to_string()
 }
 
@@ -180,7 +187,10 @@ async fn bad_inputs_fail_with_one_clear_message_and_leave_nothing_behind() {
     )
     .await;
     assert!(err.contains("no images under 'no/such/prefix'"), "{err}");
-    assert!(err.contains("mnist-2k"), "lists the bundled datasets: {err}");
+    assert!(
+        err.contains("mnist-2k"),
+        "lists the bundled datasets: {err}"
+    );
 
     let err = failure(
         &store,
@@ -191,8 +201,14 @@ async fn bad_inputs_fail_with_one_clear_message_and_leave_nothing_behind() {
         },
     )
     .await;
-    assert!(err.contains("n_rf (8) must be a multiple of n_pca (3)"), "{err}");
-    assert!(err.contains("after 1 attempt"), "invalid input is not retried: {err}");
+    assert!(
+        err.contains("n_rf (8) must be a multiple of n_pca (3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("after 1 attempt"),
+        "invalid input is not retried: {err}"
+    );
 
     let err = failure(
         &store,
@@ -214,7 +230,12 @@ async fn bad_inputs_fail_with_one_clear_message_and_leave_nothing_behind() {
         .unwrap();
     let err = failure(&store, small_params()).await;
     assert!(err.contains(bad_key) && err.contains("corrupt"), "{err}");
-    assert!(!store.exists(&Path::from("models/mnist-rf/model.safetensors")).await.unwrap());
+    assert!(
+        !store
+            .exists(&Path::from("models/mnist-rf/model.safetensors"))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +250,10 @@ async fn empty_and_truncated_idx_datasets_are_clear_errors() {
         .await
         .unwrap();
     store
-        .put(&Path::from("empty/x-labels-idx1-ubyte"), idx::encode_labels(&[]))
+        .put(
+            &Path::from("empty/x-labels-idx1-ubyte"),
+            idx::encode_labels(&[]),
+        )
         .await
         .unwrap();
     let err = failure(
@@ -316,7 +340,9 @@ async fn png_labels_come_from_the_directory_name() {
     let sources = images::list(&store, "train").await.unwrap();
     let loaded = images::load(&store, &sources).await.unwrap();
     let original = bundled::load("mnist-2k").unwrap().take(50);
-    let mut a: Vec<(u8, &[u8])> = (0..50).map(|i| (loaded.label(i), loaded.image(i))).collect();
+    let mut a: Vec<(u8, &[u8])> = (0..50)
+        .map(|i| (loaded.label(i), loaded.image(i)))
+        .collect();
     let mut b: Vec<(u8, &[u8])> = (0..50)
         .map(|i| (original.label(i), original.image(i)))
         .collect();

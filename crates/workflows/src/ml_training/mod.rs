@@ -175,7 +175,10 @@ async fn driver(params: TrainingParams, ctx: Ctx) -> Result<TrainingResult> {
     let result = stages(&params, &ctx, &scratch).await;
     if result.is_err() || !params.keep_intermediate {
         // Cleaning up is best effort: the run's outcome stands either way.
-        let _ = ctx.store().delete_prefix(&Path::from(scratch.as_str())).await;
+        let _ = ctx
+            .store()
+            .delete_prefix(&Path::from(scratch.as_str()))
+            .await;
     }
     result
 }
@@ -244,4 +247,3 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
         model_key: validation.model_key,
     })
 }
-

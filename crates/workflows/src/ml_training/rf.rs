@@ -44,10 +44,8 @@ pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
     let store = ctx.store();
     let slice_key = Path::from(input.slice.as_str());
     let basis_key = Path::from(input.basis.as_str());
-    let (slice, basis) = futures::try_join!(
-        store.get_arrays(&slice_key),
-        store.get_arrays(&basis_key)
-    )?;
+    let (slice, basis) =
+        futures::try_join!(store.get_arrays(&slice_key), store.get_arrays(&basis_key))?;
     let pca = model::read_pca(&basis, "pca").map_err(|reason| store.corrupt(&basis_key, reason))?;
     let (shape, features) = slice
         .f32("features")
@@ -59,7 +57,10 @@ pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
         [rows, cols] => (*rows, *cols),
         other => {
             return Err(store
-                .corrupt(&slice_key, format!("features have shape {other:?}, expected 2-D"))
+                .corrupt(
+                    &slice_key,
+                    format!("features have shape {other:?}, expected 2-D"),
+                )
                 .into());
         }
     };

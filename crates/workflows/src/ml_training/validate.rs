@@ -46,13 +46,8 @@ struct Scored {
 }
 
 fn score(model: &EnsembleModel, test: &faasml_datasets::ImageSet) -> Result<Scored> {
-    use rayon::prelude::*;
     let x = pixels_matrix(test)?;
-    let member_probs = model
-        .members
-        .par_iter()
-        .map(|m| model::member_proba(m, x.view()))
-        .collect::<Result<Vec<_>>>()?;
+    let member_probs = model.member_probas(x.view())?;
     let forest_accuracy = member_probs
         .iter()
         .map(|p| metrics::accuracy(&model::argmax_rows(p), &test.labels))
@@ -76,12 +71,10 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
     let loads = input.forests.iter().map(|key| async move {
         let path = Path::from(key.as_str());
         let arrays: ArrayFile = store.get_arrays(&path).await?;
-        model::read_member(&arrays, "").map_err(|reason| {
-            WorkflowError::CorruptModel {
-                store: store.url().to_string(),
-                key: key.clone(),
-                reason,
-            }
+        model::read_member(&arrays, "").map_err(|reason| WorkflowError::CorruptModel {
+            store: store.url().to_string(),
+            key: key.clone(),
+            reason,
         })
     });
     let members = futures::future::try_join_all(loads).await?;

@@ -1,0 +1,157 @@
+//! The `faasml` command end to end: a temp dir per test, the real binary, its output and files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn faasml(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faasml"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("FAASML_STORE")
+        .output()
+        .expect("faasml runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_ml_training_then_ml_inference_with_the_defaults_of_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(dir.path(), &["run", "ml-training", "--trees", "20"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("imported the bundled dataset 'mnist-2k' (2000 images)"));
+    assert!(
+        stderr.contains("ml-training.rf                    8"),
+        "{stderr}"
+    );
+    let accuracy: f64 = stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {stdout}"));
+    assert!(accuracy > 0.75, "{stdout}");
+    assert!(
+        dir.path()
+            .join("store/models/mnist-rf/model.safetensors")
+            .exists()
+    );
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run_dir = runs[0].as_ref().unwrap().path();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["workflow"], "ml-training");
+    assert_eq!(report["invocations"].as_array().unwrap().len(), 13);
+    assert_eq!(report["result"]["n_test"], 10000);
+    let csv = std::fs::read_to_string(run_dir.join("invocations.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 14);
+    assert!(csv.starts_with("run_id,function,instance,parent,attempt,cold,start_ms"));
+
+    let out = faasml(dir.path(), &["run", "ml-inference", "--quiet"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("accuracy {accuracy:.4}")),
+        "inference reproduces validation: {stdout}"
+    );
+}
+
+#[test]
+fn bad_parameters_exit_non_zero_with_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &["run", "ml-training", "--pca", "3", "--rf", "8"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("n_rf (8) must be a multiple of n_pca (3)"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("store").exists(), "nothing written");
+
+    let out = faasml(dir.path(), &["run", "ml-training", "--train", "nope", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no images under 'nope'"), "{stderr}");
+
+    let out = faasml(dir.path(), &["run", "ml-training", "--store", "ftp://x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unsupported scheme 'ftp'"));
+
+    let out = faasml(dir.path(), &["run", "ml-training", "--pca", "two"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn data_import_writes_one_png_object_per_image_that_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &[
+            "data",
+            "import",
+            "mnist-2k",
+            "--to",
+            "file://./store/images/mnist-600",
+            "--limit",
+            "600",
+            "-q",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 600 images"));
+    let pngs = walk(&dir.path().join("store/images/mnist-600"));
+    assert_eq!(pngs, 600);
+    let out = faasml(
+        dir.path(),
+        &[
+            "run",
+            "ml-training",
+            "--train",
+            "images/mnist-600",
+            "--test",
+            "mnist-test",
+            "--rf",
+            "4",
+            "--trees",
+            "20",
+            "-q",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("600 training images"));
+
+    let out = faasml(dir.path(), &["data", "list"]);
+    assert!(text(&out.stdout).contains("fashion-mnist-test"));
+
+    let out = faasml(
+        dir.path(),
+        &[
+            "data",
+            "import",
+            "mnist",
+            "./missing-dir",
+            "--to",
+            "file://./x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing-dir"));
+}
+
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() { walk(&path) } else { 1 }
+        })
+        .sum()
+}

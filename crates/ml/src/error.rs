@@ -1,0 +1,50 @@
+//! The crate's single error type, [`MlError`].
+//!
+//! Every fallible function in `faasml-ml` returns [`crate::Result`]; no
+//! input-dependent path panics. Variants carry enough context to tell the
+//! caller which argument or which part of a stored model is wrong.
+
+use thiserror::Error;
+
+/// Errors returned by fitting, prediction and model reconstruction.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum MlError {
+    /// The input has no rows (or no columns) where at least one is required.
+    #[error("empty input: {0}")]
+    EmptyInput(String),
+    /// Two inputs (or an input and a model) disagree about a dimension.
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// Which quantity mismatched (e.g. "number of features").
+        what: String,
+        /// The expected size.
+        expected: usize,
+        /// The size actually given.
+        got: usize,
+    },
+    /// A hyperparameter is out of its valid range.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// Why the value was rejected.
+        reason: String,
+    },
+    /// A class label is not below the declared number of classes.
+    #[error("label {label} at row {row} is out of range for {n_classes} classes")]
+    LabelOutOfRange {
+        /// The offending label.
+        label: u8,
+        /// Row index of the offending label.
+        row: usize,
+        /// The declared number of classes.
+        n_classes: usize,
+    },
+    /// A model rebuilt from stored parts is internally inconsistent.
+    #[error("corrupt model: {0}")]
+    CorruptModel(String),
+    /// A numerical problem: NaN/inf input or a failed decomposition.
+    #[error("numerical error: {0}")]
+    Numerical(String),
+}
