@@ -1,13 +1,12 @@
 //! `faasml bench`: benchmarks that print a table (and optionally append CSV rows).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use faasml_core::{EmbeddedConfig, EmbeddedPlatform, Invoker, RetryPolicy, RunReport};
+use faasml_core::{Invoker, RetryPolicy, RunReport};
 use faasml_datasets::bundled;
 use faasml_workflows::images::{self, ImportFormat};
 use faasml_workflows::ml_training::{TrainingParams, TrainingResult};
@@ -21,7 +20,8 @@ pub(crate) enum BenchCommand {
     /// ml-training end to end ("2 8") on mnist-2k, mnist-10k and the full 60k: wall time per
     /// stage, end to end, and accuracy, next to the scikit-learn reference.
     MlTraining(TrainingBench),
-    /// Overhead of invoking a no-op function on the embedded platform.
+    /// Overhead of invoking a no-op function: embedded, or over HTTP with --platform http
+    /// (against --gateway, or a worker started in this process on a loopback port).
     Invoke(InvokeBench),
 }
 
@@ -148,15 +148,20 @@ async fn bench_training(args: TrainingBench) -> Result<()> {
             ..TrainingParams::default()
         };
         let mut runs: Vec<(TrainingResult, RunReport)> = Vec::new();
+        let tty = std::io::stderr().is_terminal();
         for i in 0..args.repeat.max(1) {
-            eprint!("\r{label}: run {}/{}   ", i + 1, args.repeat.max(1));
+            if tty {
+                eprint!("\r{label}: run {}/{}   ", i + 1, args.repeat.max(1));
+            }
             runs.push(
                 train(&quiet, &params, false)
                     .await
                     .with_context(|| format!("benchmark run on {label} failed"))?,
             );
         }
-        eprint!("\r{:40}\r", "");
+        if tty {
+            eprint!("\r{:40}\r", "");
+        }
         runs.sort_by(|a, b| a.1.wall_seconds.total_cmp(&b.1.wall_seconds));
         let (result, report) = &runs[runs.len() / 2];
         rows.push(Row {
@@ -254,28 +259,43 @@ fn append_csv(path: &PathBuf, rows: &[Row]) -> Result<()> {
 
 async fn bench_invoke(args: InvokeBench) -> Result<()> {
     let store = open_store(&args.platform)?;
-    let config = EmbeddedConfig {
-        concurrency: args
-            .platform
-            .concurrency
-            .unwrap_or(EmbeddedConfig::default().concurrency),
-        ..EmbeddedConfig::default()
+    // Over HTTP without --gateway: a worker in this process on a loopback port.
+    let mut local_worker = None;
+    let platform = match (args.platform.platform, args.platform.gateway.as_deref()) {
+        (crate::PlatformKind::Http, None) => {
+            let config = crate::platform::embedded_config(&args.platform, None).await?;
+            let worker =
+                faasml_worker::Worker::new(faasml_workflows::registry(), store, config, "bench");
+            let running = faasml_worker::RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())
+                .await
+                .context("cannot start the in-process worker")?;
+            let platform: std::sync::Arc<dyn faasml_core::Platform> =
+                faasml_worker::HttpPlatform::new(&running.url())?;
+            local_worker = Some(running);
+            platform
+        }
+        _ => crate::platform::build(&args.platform, store, None).await?,
     };
-    let platform: Arc<EmbeddedPlatform> =
-        EmbeddedPlatform::new(faasml_workflows::registry(), store, config);
+    let target = match (&local_worker, args.platform.gateway.as_deref()) {
+        (Some(worker), _) => format!("in-process worker at {}", worker.url()),
+        (None, Some(gateway)) if platform.name() == "http" => gateway.to_string(),
+        _ => "this process".to_string(),
+    };
+    let name = platform.name().to_string();
     let invoker = Invoker::new(platform, "bench-invoke", RetryPolicy::default());
     for _ in 0..1000 {
         invoker.invoke(faasml_workflows::NOOP, &()).await?;
     }
     invoker.take_records();
     let mut latencies = Vec::with_capacity(args.calls);
-    for _ in 0..args.calls {
+    for _ in 0..args.calls.max(1) {
         let t = Instant::now();
         invoker.invoke(faasml_workflows::NOOP, &()).await?;
         latencies.push(t.elapsed().as_secs_f64() * 1e6);
     }
     invoker.take_records();
-    let fan = 1000;
+    // Over HTTP each concurrent call holds a connection (two sockets with a local worker).
+    let fan = if name == "http" { 200 } else { 1000 };
     let t = Instant::now();
     invoker.map(faasml_workflows::NOOP, vec![(); fan]).await?;
     let fan_out = t.elapsed().as_secs_f64();
@@ -283,7 +303,7 @@ async fn bench_invoke(args: InvokeBench) -> Result<()> {
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     let mean = latencies.iter().sum::<f64>() / latencies.len() as f64;
     println!(
-        "embedded no-op invocation, {} sequential calls (warm instances, JSON payloads, records kept)",
+        "{name} no-op invocation on {target}, {} sequential calls (warm instances, JSON payloads, records kept)",
         latencies.len()
     );
     println!(
@@ -298,6 +318,13 @@ async fn bench_invoke(args: InvokeBench) -> Result<()> {
         fan_out * 1e3,
         fan as f64 / fan_out
     );
-    println!("  reference: Faasm no-op cold start 8 ms, Knative 5.4 s; goal < 50 us");
+    if name == "http" {
+        println!("  reference: goal p50 < 1 ms over loopback HTTP");
+    } else {
+        println!("  reference: Faasm no-op cold start 8 ms, Knative 5.4 s; goal < 50 us");
+    }
+    if let Some(worker) = local_worker {
+        worker.stop().await?;
+    }
     Ok(())
 }

@@ -4,8 +4,13 @@
 
 mod bench;
 mod data;
+mod deploy;
+mod lambda;
+mod platform;
 mod progress;
 mod run;
+mod serve;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -30,12 +35,19 @@ enum Command {
     /// Benchmark a workflow or the platform, printing a table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve every function over HTTP (POST /function/<name>), as a Knative/OpenFaaS worker.
+    Serve(serve::ServeArgs),
+    /// Serve every function behind the AWS Lambda runtime API.
+    Lambda(lambda::LambdaArgs),
+    /// Write deployment manifests (Knative, OpenFaaS) and the worker Dockerfile.
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
 }
 
 /// Options shared by every command that runs functions.
 #[derive(Debug, Clone, Args)]
 struct PlatformArgs {
-    /// Object store URL: file://DIR or memory://NAME.
+    /// Object store URL: file://DIR, memory://NAME or s3://BUCKET/PREFIX.
     #[arg(
         long,
         env = "FAASML_STORE",
@@ -43,6 +55,30 @@ struct PlatformArgs {
         global = true
     )]
     store: String,
+    /// State store URL: embedded:// or redis://HOST:PORT.
+    #[arg(
+        long,
+        env = "FAASML_STATE",
+        default_value = "embedded://",
+        global = true
+    )]
+    state: String,
+    /// Where functions run: in this process, or on HTTP workers behind --gateway.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAASML_PLATFORM",
+        default_value = "embedded",
+        global = true
+    )]
+    platform: PlatformKind,
+    /// Gateway of the HTTP workers: a URL, a comma-separated list of worker URLs (round-robin),
+    /// or a template with {function} (e.g. http://{function}.faasml.example.com).
+    #[arg(long, env = "FAASML_GATEWAY", global = true)]
+    gateway: Option<String>,
+    /// Export one span per invocation and per stage: otlp=http://HOST:4318.
+    #[arg(long, env = "FAASML_TRACE", global = true)]
+    trace: Option<String>,
     /// Most function instances running at once (default: number of cores).
     #[arg(long, global = true)]
     concurrency: Option<usize>,
@@ -57,8 +93,19 @@ struct PlatformArgs {
     quiet: bool,
 }
 
+/// Where functions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlatformKind {
+    /// In this process (the default).
+    Embedded,
+    /// On `faasml serve` workers reached through --gateway.
+    Http,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every HTTPS client of the process (S3, workers, trace export) uses rustls with `ring`.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,6 +121,9 @@ fn main() -> ExitCode {
             Command::Run(workflow) => run::run(workflow).await,
             Command::Data(command) => data::run(command).await,
             Command::Bench(command) => bench::run(command).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Lambda(args) => lambda::run(args).await,
+            Command::Deploy(command) => deploy::run(command).await,
         }
     });
     match result {

@@ -1,12 +1,8 @@
 //! `faasml run <workflow>`: run a workflow on the embedded platform and report on it.
 
-use std::sync::Arc;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use faasml_core::{
-    EmbeddedConfig, EmbeddedPlatform, FunctionRef, RetryPolicy, RunOptions, RunReport,
-};
+use faasml_core::{FunctionRef, RetryPolicy, RunOptions, RunReport};
 use faasml_datasets::bundled;
 use faasml_store::Store;
 use faasml_workflows::images;
@@ -197,19 +193,13 @@ pub(crate) async fn execute<I: Serialize, O: Serialize + DeserializeOwned>(
     expected_invocations: u64,
     write_report: bool,
 ) -> Result<(O, RunReport)> {
+    let trace = args
+        .trace
+        .as_deref()
+        .map(crate::trace::TraceTarget::parse)
+        .transpose()?;
     let progress = RunProgress::new(expected_invocations, args.quiet);
-    let mut config = EmbeddedConfig {
-        observer: Some(progress.observer()),
-        ..EmbeddedConfig::default()
-    };
-    if let Some(n) = args.concurrency {
-        if n == 0 {
-            bail!("--concurrency must be at least 1");
-        }
-        config.concurrency = n;
-    }
-    let platform: Arc<EmbeddedPlatform> =
-        EmbeddedPlatform::new(faasml_workflows::registry(), store, config);
+    let platform = crate::platform::build(args, store, Some(progress.observer())).await?;
     let options = RunOptions::new(workflow)
         .with_params(serde_json::to_value(&input)?)
         .with_retry(RetryPolicy {
@@ -221,6 +211,12 @@ pub(crate) async fn execute<I: Serialize, O: Serialize + DeserializeOwned>(
     let mut report = outcome.report;
     if let Ok(output) = &outcome.output {
         report.result = serde_json::to_value(output)?;
+    }
+    if let Some(target) = &trace {
+        let spans = crate::trace::export(target, &report).await?;
+        if !args.quiet {
+            eprintln!("trace {}: {spans} spans exported", report.trace_id);
+        }
     }
     if write_report {
         let dir = report.write_to_dir(&args.report_dir).with_context(|| {

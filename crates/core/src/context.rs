@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::{FunctionError, InvokeError};
 use crate::function::FunctionRef;
 use crate::invoker::Invoker;
-use crate::state::StateStore;
+use faasml_state::StateStore;
 
 /// Everything a running function can reach.
 ///

@@ -15,7 +15,7 @@ use crate::function::Registry;
 use crate::invoker::Invoker;
 use crate::platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
 use crate::record::{InvocationRecord, Outcome, now_micros};
-use crate::state::{EmbeddedState, StateStore};
+use faasml_state::{EmbeddedState, StateStore};
 
 /// Settings of the [`EmbeddedPlatform`].
 #[derive(Clone)]
@@ -28,6 +28,9 @@ pub struct EmbeddedConfig {
     pub state: Arc<dyn StateStore>,
     /// Receives start/finish events, e.g. for a progress display.
     pub observer: Option<Observer>,
+    /// Where the invocations made by functions go (default: this platform). A worker that
+    /// serves functions over HTTP sets it to the gateway, so fan-out reaches every worker.
+    pub nested: Option<Arc<dyn Platform>>,
 }
 
 impl Default for EmbeddedConfig {
@@ -39,6 +42,7 @@ impl Default for EmbeddedConfig {
             reuse_instances: true,
             state: Arc::new(EmbeddedState::new()),
             observer: None,
+            nested: None,
         }
     }
 }
@@ -153,10 +157,13 @@ impl Platform for EmbeddedPlatform {
                 function: request.function.clone(),
                 known: self.registry.names_joined(),
             })?;
-        let me: Arc<dyn Platform> = self.me.upgrade().ok_or_else(|| InvokeError::Platform {
-            function: request.function.clone(),
-            reason: "the embedded platform was shut down".to_string(),
-        })?;
+        let nested: Arc<dyn Platform> = match &self.config.nested {
+            Some(platform) => Arc::clone(platform),
+            None => self.me.upgrade().ok_or_else(|| InvokeError::Platform {
+                function: request.function.clone(),
+                reason: "the embedded platform was shut down".to_string(),
+            })?,
+        };
         let permit =
             Arc::clone(&self.limit)
                 .acquire_owned()
@@ -175,7 +182,7 @@ impl Platform for EmbeddedPlatform {
             cold,
             store: self.store.counted(Arc::clone(&counter)),
             state: Arc::clone(&self.config.state),
-            invoker: Invoker::for_instance(me, &request.run_id, &instance.id, request.retry),
+            invoker: Invoker::for_instance(nested, &request.run_id, &instance.id, request.retry),
             slot: Some(Slot::new(Arc::clone(&self.limit), permit)),
             instance_state: Arc::clone(&instance.state),
         });

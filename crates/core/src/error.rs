@@ -96,8 +96,8 @@ impl From<faasml_store::StoreError> for FunctionError {
     }
 }
 
-impl From<crate::state::StateError> for FunctionError {
-    fn from(err: crate::state::StateError) -> Self {
+impl From<faasml_state::StateError> for FunctionError {
+    fn from(err: faasml_state::StateError) -> Self {
         Self::from_error("state", &err)
     }
 }

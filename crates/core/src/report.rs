@@ -13,6 +13,8 @@ use crate::record::{InvocationRecord, Outcome};
 pub struct RunReport {
     /// The run id.
     pub run_id: String,
+    /// The OpenTelemetry trace id of the run (see [`crate::otlp`]).
+    pub trace_id: String,
     /// The workflow name.
     pub workflow: String,
     /// The platform that ran it.
@@ -261,6 +263,7 @@ mod tests {
         let records = vec![record("a", 0, 1000, true, false)];
         let report = RunReport {
             run_id: "r".into(),
+            trace_id: String::new(),
             workflow: "w".into(),
             platform: "embedded".into(),
             started_us: 0,

@@ -89,6 +89,7 @@ pub async fn run<I: Serialize, O: DeserializeOwned>(
         },
     };
     let report = RunReport {
+        trace_id: crate::otlp::trace_id(&run_id),
         run_id,
         workflow: options.workflow,
         platform: platform.name().to_string(),

@@ -81,5 +81,6 @@ fn bench(train: usize, cols: usize, classes: usize, test: usize, reps: usize) {
 
 fn main() {
     bench(7500, 50, 10, 10_000, 5);
+    bench(1000, 10, 10, 10_000, 5);
     bench(250, 10, 10, 10_000, 5);
 }

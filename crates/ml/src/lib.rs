@@ -17,13 +17,16 @@
 //! Results never depend on the number of threads.
 //!
 //! Modules:
-//! - [`pca`]: exact PCA via covariance + symmetric eigendecomposition (faer).
+//! - [`pca`]: exact PCA via covariance + symmetric eigendecomposition (faer),
+//!   with an exact top-k block Krylov solver when few components are kept.
 //! - [`binning`]: per-feature quantile binning of `f32` to `u8`.
 //! - [`tree`]: histogram-based Gini decision trees.
-//! - [`forest`]: random forest classifier (bagging + soft voting).
+//! - [`forest`]: random forest classifier (bagging + soft voting), with a
+//!   branch-free lockstep traversal for prediction.
 //! - [`metrics`]: accuracy and confusion matrix.
 
 pub mod binning;
+mod eigen;
 mod error;
 pub mod forest;
 mod matrix;

@@ -263,3 +263,125 @@ fn perfectly_separable_forest_is_pure() {
     }
     assert_eq!(f.trees()[0].n_leaves(), 2);
 }
+
+/// Straightforward per-row reference: walk each tree with branches and sum
+/// the leaf distributions in tree order, then scale (the documented order).
+fn reference_proba(f: &RandomForest, x: &Matrix) -> Vec<f32> {
+    let k = f.n_classes();
+    let scale = 1.0 / f.n_trees() as f32;
+    let mut out = vec![0f32; x.rows() * k];
+    for (r, o) in out.chunks_exact_mut(k).enumerate() {
+        let row = x.row(r);
+        for t in f.trees() {
+            let nodes = t.nodes();
+            let mut i = 0usize;
+            while nodes[i].feature != LEAF {
+                let n = nodes[i];
+                i = if row[n.feature as usize] <= n.threshold {
+                    n.left as usize
+                } else {
+                    n.right as usize
+                };
+            }
+            for (a, &v) in o.iter_mut().zip(&t.values()[i * k..(i + 1) * k]) {
+                *a += v;
+            }
+        }
+        o.iter_mut().for_each(|v| *v *= scale);
+    }
+    out
+}
+
+/// Rows whose values sit exactly on split thresholds (and at ±inf), plus
+/// the original rows: every comparison edge case of the traversal.
+fn edge_rows(f: &RandomForest, x: &Matrix) -> Matrix {
+    let d = x.cols();
+    let thresholds: Vec<Vec<f32>> = (0..d)
+        .map(|j| {
+            f.trees()
+                .iter()
+                .flat_map(|t| t.nodes())
+                .filter(|n| n.feature as usize == j)
+                .map(|n| n.threshold)
+                .collect()
+        })
+        .collect();
+    let mut data = x.data().to_vec();
+    let mut s = 99u64;
+    for r in 0..x.rows().min(301) {
+        for (j, th) in thresholds.iter().enumerate() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            data.push(match (s % 7, th.is_empty()) {
+                (0, _) => f32::INFINITY,
+                (1, _) => f32::NEG_INFINITY,
+                (_, false) => th[(s >> 8) as usize % th.len()],
+                (_, true) => x.row(r)[j],
+            });
+        }
+    }
+    Matrix::new(data.len() / d, d, data).unwrap()
+}
+
+#[test]
+fn fast_traversal_is_bit_identical_to_reference() {
+    for (file, trees, depth, seed) in [
+        ("digits8x8.csv", 30, 10, 3u64),
+        ("iris.csv", 7, 3, 1),
+        ("wine.csv", 13, 20, 9),
+        ("breast_cancer.csv", 5, 1, 4),
+    ] {
+        let (x, y, k) = common::load(file);
+        let f = RandomForest::params()
+            .n_trees(trees)
+            .max_depth(depth)
+            .seed(seed)
+            .check()
+            .unwrap()
+            .fit(x.view(), &y, k)
+            .unwrap();
+        let xe = edge_rows(&f, &x);
+        for n in [0, 1, 15, 17, 257, xe.rows()] {
+            let part = Matrix::new(n, xe.cols(), xe.data()[..n * xe.cols()].to_vec()).unwrap();
+            let got = f.predict_proba(part.view()).unwrap();
+            let want = reference_proba(&f, &part);
+            assert!(
+                got.data()
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{file}: {n} rows differ from the reference traversal"
+            );
+            let g = RandomForest::from_parts(f.to_parts()).unwrap();
+            assert_eq!(g.predict_proba(part.view()).unwrap(), got);
+        }
+    }
+}
+
+#[test]
+fn traversal_handles_any_stored_node_order() {
+    // Children not adjacent and in reverse order, a leaf-only tree, and a
+    // deep left spine: the derived layout must not depend on node order.
+    let p = ForestParts {
+        n_features: 2,
+        n_classes: 3,
+        tree_offsets: vec![0, 5, 6, 11],
+        feature: vec![0, LEAF, 1, LEAF, LEAF, LEAF, 0, 0, LEAF, LEAF, LEAF],
+        threshold: vec![0.5, 0., 0., 0., 0., 0., 2., 1., 0., 0., 0.],
+        left: vec![2, 0, 4, 0, 0, 0, 2, 3, 0, 0, 0],
+        right: vec![1, 0, 3, 0, 0, 0, 1, 4, 0, 0, 0],
+        values: (0..33).map(|i| (i % 5) as f32 * 0.25).collect(),
+    };
+    let f = RandomForest::from_parts(p.clone()).unwrap();
+    assert_eq!(f.to_parts(), p);
+    let mut data = Vec::new();
+    for a in [-1.0f32, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, f32::INFINITY] {
+        for b in [-1.0f32, 0.0, 0.25, f32::NEG_INFINITY] {
+            data.extend([a, b]);
+        }
+    }
+    let x = Matrix::new(data.len() / 2, 2, data).unwrap();
+    let got = f.predict_proba(x.view()).unwrap();
+    assert_eq!(got.data(), &reference_proba(&f, &x)[..]);
+}

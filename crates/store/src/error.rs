@@ -43,6 +43,15 @@ pub enum StoreError {
         #[source]
         source: Box<object_store::Error>,
     },
+    /// The store cannot be reached or used at all (wrong credentials, missing bucket, endpoint
+    /// down), as found by [`Store::check`](crate::Store::check).
+    #[error("cannot access store {store}: {reason}")]
+    Unavailable {
+        /// The store URL.
+        store: String,
+        /// What went wrong, with the backend's message.
+        reason: String,
+    },
     /// Arrays could not be encoded.
     #[error("cannot encode arrays: {0}")]
     Encode(String),

@@ -1,6 +1,6 @@
-//! Object-store access for faasml: one [`Store`] handle over `file://` and `memory://` URLs
-//! (and, through the same `object_store` trait, any S3-compatible backend), byte counting, and the
-//! binary formats faasml keeps in a store.
+//! Object-store access for faasml: one [`Store`] handle over `file://`, `memory://` and `s3://`
+//! URLs (AWS S3 or any S3-compatible server, configured by [`S3Options`] from the `AWS_*`
+//! environment), byte counting, and the binary formats faasml keeps in a store.
 //!
 //! The key design decision is to build on the `object_store` crate's [`ObjectStore`] trait
 //! instead of a home-made one: every backend, and every decorator faasml adds (such as
@@ -22,6 +22,7 @@
 mod arrays;
 mod counting;
 mod error;
+mod s3;
 mod store;
 mod url;
 
@@ -30,6 +31,7 @@ pub use counting::{ByteCounter, CountingStore};
 pub use error::StoreError;
 pub use object_store::path::Path;
 pub use object_store::{ObjectMeta, ObjectStore};
+pub use s3::S3Options;
 pub use store::Store;
 pub use url::StoreUrl;
 

@@ -1,22 +1,27 @@
 //! [`Store`]: a cloneable handle to an object store, with the reads and writes faasml needs and
 //! errors that name the store and the key.
+//!
+//! Objects above [`Store::MULTIPART_THRESHOLD`] are written with the backend's multipart upload
+//! (parts of [`Store::PART_SIZE`], a few in flight); they appear only when complete, so every
+//! write stays atomic from a reader's view.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::arrays::ArrayFile;
 use crate::counting::{ByteCounter, CountingStore};
+use crate::s3::{self, S3Options};
 use crate::url::StoreUrl;
 use crate::{Result, StoreError};
 
@@ -34,10 +39,39 @@ fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
 }
 
 impl Store {
-    /// Opens the store a URL names: `file://DIR` (created if missing), a plain directory, or
-    /// `memory://NAME[/PREFIX]`.
+    /// Objects larger than this many bytes are written with a multipart upload.
+    pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+    /// The part size of multipart uploads (S3 needs at least 5 MiB for all but the last part).
+    pub const PART_SIZE: usize = 8 * 1024 * 1024;
+    /// How many parts of one multipart upload are in flight at once.
+    const PARTS_IN_FLIGHT: usize = 4;
+
+    /// Opens the store a URL names: `file://DIR` (created if missing), a plain directory,
+    /// `memory://NAME[/PREFIX]`, or `s3://BUCKET[/PREFIX]` configured from the `AWS_*`
+    /// environment (see [`S3Options`]).
+    ///
+    /// Opening does no network IO; call [`Store::check`] to fail fast on a store that cannot
+    /// be reached.
     pub fn open(url: &str) -> Result<Self> {
         match StoreUrl::parse(url)? {
+            StoreUrl::S3 { .. } => Self::open_with(url, &S3Options::from_env()),
+            _ => Self::open_with(url, &S3Options::default()),
+        }
+    }
+
+    /// Like [`Store::open`], with explicit S3 settings instead of the process environment
+    /// (they are used only by `s3://` URLs).
+    pub fn open_with(url: &str, s3_options: &S3Options) -> Result<Self> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::S3 { bucket, prefix } => {
+                let s3: Arc<dyn ObjectStore> = Arc::new(s3::build(url, &bucket, s3_options)?);
+                let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    s3
+                } else {
+                    Arc::new(PrefixStore::new(s3, prefix.as_str()))
+                };
+                Ok(Self::from_object_store(inner, url))
+            }
             StoreUrl::File { dir } => {
                 std::fs::create_dir_all(&dir).map_err(|e| StoreError::InvalidUrl {
                     url: url.to_string(),
@@ -183,10 +217,61 @@ impl Store {
         }
     }
 
-    /// Writes an object atomically: readers see the old object or the whole new one.
+    /// Probes the store with one small request (the first page of a listing), so that a
+    /// command can fail at start with one clear error: wrong credentials, a missing bucket, an
+    /// endpoint that does not answer.
+    pub async fn check(&self) -> Result<()> {
+        match self.inner.list(None).next().await {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => {
+                let reason = match &e {
+                    object_store::Error::NotFound { .. } => {
+                        format!("the bucket or directory does not exist ({e})")
+                    }
+                    _ => e.to_string(),
+                };
+                Err(StoreError::Unavailable {
+                    store: self.url.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Writes an object atomically: readers see the old object or the whole new one. Objects
+    /// above [`Store::MULTIPART_THRESHOLD`] go up as a multipart upload.
     pub async fn put(&self, key: &Path, bytes: impl Into<PutPayload>) -> Result<()> {
+        let payload = bytes.into();
+        if payload.content_length() > Self::MULTIPART_THRESHOLD {
+            return self.put_multipart(key, payload).await;
+        }
         self.inner
-            .put(key, bytes.into())
+            .put(key, payload)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("put", key, e))
+    }
+
+    async fn put_multipart(&self, key: &Path, payload: PutPayload) -> Result<()> {
+        let upload = self
+            .inner
+            .put_multipart(key)
+            .await
+            .map_err(|e| self.backend("put", key, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, Self::PART_SIZE);
+        for chunk in &payload {
+            let mut chunk = chunk.clone();
+            while !chunk.is_empty() {
+                if let Err(e) = writer.wait_for_capacity(Self::PARTS_IN_FLIGHT).await {
+                    let _ = writer.abort().await;
+                    return Err(self.backend("put", key, e));
+                }
+                let piece = chunk.split_to(chunk.len().min(Self::PART_SIZE));
+                writer.put(piece);
+            }
+        }
+        writer
+            .finish()
             .await
             .map(|_| ())
             .map_err(|e| self.backend("put", key, e))
@@ -246,88 +331,23 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn conformance(store: &Store) {
-        let key = Path::from("a/b/one.bin");
-        assert!(!store.exists(&key).await.unwrap());
-        assert!(matches!(
-            store.get(&key).await,
-            Err(StoreError::NotFound { .. })
-        ));
-        store.put(&key, b"hello".to_vec()).await.unwrap();
-        store
-            .put(&Path::from("a/b/two.bin"), b"x".to_vec())
-            .await
-            .unwrap();
-        store
-            .put(&Path::from("a/bc/three.bin"), b"y".to_vec())
-            .await
-            .unwrap();
-        assert_eq!(&store.get(&key).await.unwrap()[..], b"hello");
-        assert_eq!(&store.get_range(&key, 1..3).await.unwrap()[..], b"el");
-        assert!(matches!(
-            store.get_range(&key, 3..30).await,
-            Err(StoreError::Corrupt { .. })
-        ));
-        let listed: Vec<String> = store
-            .list(&Path::from("a/b"))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.location.to_string())
-            .collect();
-        assert_eq!(listed, vec!["a/b/one.bin", "a/b/two.bin"]);
-        store
-            .put(&Path::from("j.json"), b"{not json".to_vec())
-            .await
-            .unwrap();
-        let err = store
-            .get_json::<serde_json::Value>(&Path::from("j.json"))
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("j.json") && err.contains("corrupt"), "{err}");
-        store
-            .put(
-                &Path::from("t.safetensors"),
-                b"\x08\0\0\0\0\0\0\0{}".to_vec(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(store.delete_prefix(&Path::from("a/b")).await.unwrap(), 2);
-        assert!(store.exists(&Path::from("a/bc/three.bin")).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn memory_store_conforms() {
-        conformance(&Store::open("memory://conformance").unwrap()).await;
-    }
-
-    #[tokio::test]
-    async fn file_store_conforms() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("file://{}", dir.path().join("nested/store").display());
-        conformance(&Store::open(&url).unwrap()).await;
-    }
-
-    #[tokio::test]
-    async fn counting_store_counts_payload_bytes() {
-        let counter = Arc::new(ByteCounter::default());
-        let store = Store::open("memory://counting")
-            .unwrap()
-            .counted(Arc::clone(&counter));
-        let key = Path::from("k");
-        store.put(&key, vec![0u8; 100]).await.unwrap();
-        store.get(&key).await.unwrap();
-        store.get_range(&key, 10..20).await.unwrap();
-        store.head(&key).await.unwrap();
-        assert_eq!((counter.read(), counter.written()), (110, 100));
-    }
-
     #[tokio::test]
     async fn memory_stores_with_one_name_are_shared_and_prefixes_isolate() {
         let a = Store::open("memory://shared").unwrap();
         a.put(&Path::from("p/x"), b"1".to_vec()).await.unwrap();
         let b = Store::open("memory://shared/p").unwrap();
         assert_eq!(&b.get(&Path::from("x")).await.unwrap()[..], b"1");
+    }
+
+    #[test]
+    fn s3_urls_open_without_network_io() {
+        let options = S3Options::from_vars([
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]);
+        let store = Store::open_with("s3://bucket/some/prefix", &options).unwrap();
+        assert_eq!(store.url(), "s3://bucket/some/prefix");
     }
 }

@@ -1,4 +1,5 @@
-//! Parsing of store URLs (`file://DIR`, `memory://NAME`) into a backend and a root prefix.
+//! Parsing of store URLs (`file://DIR`, `memory://NAME`, `s3://BUCKET`) into a backend and a root
+//! prefix.
 
 use std::path::PathBuf;
 
@@ -20,10 +21,18 @@ pub enum StoreUrl {
         /// A key prefix inside the store.
         prefix: String,
     },
+    /// An S3 bucket (AWS or any S3-compatible server), reached as the `AWS_*` settings say.
+    S3 {
+        /// The bucket name.
+        bucket: String,
+        /// A key prefix inside the bucket (no leading or trailing `/`).
+        prefix: String,
+    },
 }
 
 impl StoreUrl {
-    /// Parses `file://DIR`, a plain directory path, or `memory://NAME[/PREFIX]`.
+    /// Parses `file://DIR`, a plain directory path, `memory://NAME[/PREFIX]` or
+    /// `s3://BUCKET[/PREFIX]`.
     pub fn parse(url: &str) -> Result<Self> {
         let invalid = |reason: &str| StoreError::InvalidUrl {
             url: url.to_string(),
@@ -46,9 +55,21 @@ impl StoreUrl {
                 prefix: prefix.trim_matches('/').to_string(),
             });
         }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid(
+                    "an s3:// URL needs a bucket, e.g. s3://bucket/prefix",
+                ));
+            }
+            return Ok(Self::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(invalid(&format!(
-                "unsupported scheme '{scheme}' (supported: file://, memory://)"
+                "unsupported scheme '{scheme}' (supported: file://, memory://, s3://)"
             )));
         }
         if url.is_empty() {
@@ -85,6 +106,22 @@ mod tests {
                 prefix: "b/c".into()
             }
         );
+        assert_eq!(
+            StoreUrl::parse("s3://bucket/runs/x/").unwrap(),
+            StoreUrl::S3 {
+                bucket: "bucket".into(),
+                prefix: "runs/x".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("s3://bucket").unwrap(),
+            StoreUrl::S3 {
+                bucket: "bucket".into(),
+                prefix: String::new()
+            }
+        );
+        assert!(StoreUrl::parse("s3://").is_err());
+        assert!(StoreUrl::parse("s3:///x").is_err());
     }
 
     #[test]

@@ -1,61 +1,12 @@
-//! The state store: a key-value interface with counters, f32 vectors and compare-and-set, as
-//! parameter servers and reducers need it. [`EmbeddedState`] keeps it in process; remote
-//! backends (Redis) implement the same trait.
+//! [`EmbeddedState`]: the in-process state store, the default.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-/// What went wrong in a state store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StateError {
-    /// The value under `key` has the wrong shape for the operation.
-    #[error("state key '{key}': {reason}")]
-    WrongType {
-        /// The key.
-        key: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The backend failed or could not be reached.
-    #[error("state store {url}: {reason}")]
-    Backend {
-        /// The store URL.
-        url: String,
-        /// What went wrong.
-        reason: String,
-    },
-}
-
-/// A key-value state store shared by the functions of a run.
-#[async_trait]
-pub trait StateStore: Send + Sync + fmt::Debug {
-    /// The URL the store was opened from, for messages.
-    fn url(&self) -> &str;
-    /// The value under `key`.
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, StateError>;
-    /// Sets `key` to `value`.
-    async fn put(&self, key: &str, value: Bytes) -> Result<(), StateError>;
-    /// Removes `key`; returns whether it existed.
-    async fn delete(&self, key: &str) -> Result<bool, StateError>;
-    /// Atomically adds `by` to the integer counter under `key` (missing = 0); returns the new value.
-    async fn incr(&self, key: &str, by: i64) -> Result<i64, StateError>;
-    /// Atomically adds `delta` element-wise to the f32 vector under `key` (missing = zeros).
-    async fn add_f32(&self, key: &str, delta: &[f32]) -> Result<(), StateError>;
-    /// The f32 vector under `key`.
-    async fn get_f32(&self, key: &str) -> Result<Option<Vec<f32>>, StateError>;
-    /// Sets `key` to `new` only if its current value is `expected` (`None` = absent).
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Bytes,
-    ) -> Result<bool, StateError>;
-}
+use crate::{StateError, StateStore, decode_f32, encode_f32};
 
 /// An in-process [`StateStore`].
 #[derive(Debug, Default)]
@@ -72,23 +23,6 @@ impl EmbeddedState {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError> {
-    if bytes.len() % 4 != 0 {
-        return Err(StateError::WrongType {
-            key: key.to_string(),
-            reason: format!("{} bytes is not a whole number of f32s", bytes.len()),
-        });
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-fn encode_f32(values: &[f32]) -> Bytes {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 #[async_trait]

@@ -1,0 +1,35 @@
+//! `faasml lambda`: every function behind the AWS Lambda runtime API (the `bootstrap` of a
+//! custom-runtime or container-image Lambda function).
+//!
+//! Each event is `{"function": "<name>", "payload": <input>, "run_id": ..., "attempt": ...,
+//! "parent": ..., "retry": {...}}` and the response is the envelope `faasml serve` sends over
+//! HTTP (`faasml_worker::lambda` documents the protocol). The runtime endpoint and identity come
+//! from the variables Lambda sets (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, ...);
+//! the store and state from `--store`/`FAASML_STORE` and `--state`/`FAASML_STATE`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use faasml_worker::{Worker, lambda};
+
+use crate::PlatformArgs;
+
+/// Options of `lambda`.
+#[derive(Debug, Args)]
+pub(crate) struct LambdaArgs {
+    #[command(flatten)]
+    platform: PlatformArgs,
+}
+
+pub(crate) async fn run(args: LambdaArgs) -> Result<()> {
+    lambda::check_env().context("faasml lambda runs inside AWS Lambda or its emulator")?;
+    let store = crate::run::open_store(&args.platform)?;
+    let config = crate::platform::worker_config(&args.platform).await?;
+    let worker = Worker::new(
+        faasml_workflows::registry(),
+        store,
+        config,
+        lambda::sandbox_id(),
+    );
+    lambda::run(worker).await?;
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! `faasml run --platform http` against real `faasml serve` processes on 127.0.0.1 sharing an S3
+//! store (the testkit's S3 server): the same accuracy as the embedded run, invocations spread
+//! over the workers, a worker killed before and during a run, and every worker gone.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use faasml_testkit::{S3Server, free_port};
+use serde_json::Value;
+
+/// A `faasml serve` child process, killed when dropped.
+struct WorkerProcess {
+    child: Child,
+    port: u16,
+    /// Kept open so that the worker's later writes to stdout do not fail.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl WorkerProcess {
+    /// Starts a worker on `port` over `store`, sending nested invocations to `gateway`.
+    fn start(dir: &Path, port: u16, store: &str, gateway: &str, env: &[(String, String)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faasml"))
+            .current_dir(dir)
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--store", store, "--gateway", gateway, "--concurrency", "2"])
+            .env_remove("FAASML_STORE")
+            .env_remove("FAASML_PLATFORM")
+            .env_remove("PORT")
+            .env_remove("HOSTNAME")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("faasml serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("worker stdout"));
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).unwrap_or(0);
+        if read == 0 || !line.contains("listening on") {
+            let _ = child.kill();
+            panic!("worker on port {port} did not start (its stderr is above): {line}");
+        }
+        assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
+        Self {
+            child,
+            port,
+            _stdout: stdout,
+        }
+    }
+
+    /// Kills the process (SIGKILL, as a crashed container) and waits for it.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `faasml` to completion in `dir` with the S3 environment.
+fn faasml(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    command(dir, args, env).output().expect("faasml runs")
+}
+
+fn command(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faasml"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("FAASML_STORE")
+        .env_remove("FAASML_GATEWAY")
+        .env_remove("FAASML_PLATFORM")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The accuracy of a successful `--json` run.
+fn accuracy(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "run failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON result ({e}): {}", text(&out.stdout)));
+    assert!(result["accuracy"].is_f64(), "{result}");
+    result["accuracy"].clone()
+}
+
+/// The one report written under `dir/<report dir>`.
+fn report(dir: &Path, report_dir: &str) -> Value {
+    let runs: Vec<_> = std::fs::read_dir(dir.join(report_dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    serde_json::from_slice(&std::fs::read(runs[0].join("report.json")).unwrap()).unwrap()
+}
+
+fn training_args<'a>(store: &'a str, report_dir: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "ml-training",
+        "--trees",
+        "20",
+        "--seed",
+        "7",
+        "--store",
+        store,
+        "--report-dir",
+        report_dir,
+        "--json",
+    ]
+}
+
+/// The invocation records of a report.
+fn invocations(report: &Value) -> &Vec<Value> {
+    report["invocations"].as_array().expect("invocations")
+}
+
+fn on_port(records: &[Value], port: u16) -> usize {
+    let suffix = format!(":{port}");
+    records
+        .iter()
+        .filter(|r| r["instance"].as_str().unwrap_or("").ends_with(&suffix))
+        .count()
+}
+
+/// The invocations a worker is running, from its `GET /healthz` (0 if it does not answer).
+fn in_flight(port: u16) -> u64 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let request = "GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+    let mut answer = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut answer).is_err()
+    {
+        return 0;
+    }
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .and_then(|health| health["in_flight"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn three_workers_reproduce_the_embedded_run_and_share_its_invocations() {
+    let s3 = S3Server::start();
+    let env = s3.env();
+    let store = s3.url("shared");
+    let dir = tempfile::tempdir().unwrap();
+
+    let embedded = accuracy(&faasml(
+        dir.path(),
+        &training_args(&store, "runs-embedded"),
+        &env,
+    ));
+
+    let ports = [free_port(), free_port(), free_port()];
+    let gateway = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let _workers: Vec<_> = ports
+        .iter()
+        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
+        .collect();
+    let mut args = training_args(&store, "runs-http");
+    args.extend(["--platform", "http", "--gateway", &gateway]);
+    let http = accuracy(&faasml(dir.path(), &args, &env));
+    assert_eq!(
+        http, embedded,
+        "the same seed and store give the same model"
+    );
+
+    let report = report(dir.path(), "runs-http");
+    assert_eq!(report["platform"], "http");
+    let records = invocations(&report);
+    assert_eq!(
+        records.len(),
+        13,
+        "driver, partition, 2 pca, 8 rf, validate"
+    );
+    assert!(records.iter().all(|r| r["outcome"]["status"] == "ok"));
+    for port in ports {
+        assert!(
+            on_port(records, port) > 0,
+            "no invocation on the worker at port {port}: {records:#?}"
+        );
+    }
+    // Every child names its parent by its qualified instance id, which is the driver's.
+    let driver = records
+        .iter()
+        .find(|r| r["function"] == "ml-training.driver")
+        .unwrap();
+    assert!(driver["instance"].as_str().unwrap().contains('@'));
+    for r in records
+        .iter()
+        .filter(|r| r["function"] != "ml-training.driver")
+    {
+        assert_eq!(r["parent"], driver["instance"], "{r}");
+    }
+}
+
+#[test]
+fn runs_survive_workers_killed_before_and_during_and_fail_clearly_without_any() {
+    let s3 = S3Server::start();
+    let env = s3.env();
+    let store = s3.url("kill");
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = accuracy(&faasml(
+        dir.path(),
+        &training_args(&store, "runs-embedded"),
+        &env,
+    ));
+
+    let ports = [free_port(), free_port(), free_port()];
+    let gateway = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut workers: Vec<_> = ports
+        .iter()
+        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
+        .collect();
+
+    // Killed before the run: its share goes to the others (the refused connection is skipped).
+    workers[2].kill();
+    let mut args = training_args(&store, "runs-before");
+    args.extend(["--platform", "http", "--gateway", &gateway]);
+    assert_eq!(accuracy(&faasml(dir.path(), &args, &env)), embedded);
+    let report_before = report(dir.path(), "runs-before");
+    assert_eq!(on_port(invocations(&report_before), workers[2].port), 0);
+
+    // Killed during the run, while it runs an invocation (the CLI's first round-robin turn puts
+    // the driver on worker 0, which stays up; worker 1 gets one of the PCA functions): the
+    // invocation cut off is retried on the surviving worker.
+    let mut args = training_args(&store, "runs-during");
+    args.extend(["--platform", "http", "--gateway", &gateway]);
+    let run = command(dir.path(), &args, &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faasml run starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_flight(workers[1].port) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "worker 1 never got an invocation"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    workers[1].kill();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(accuracy(&out), embedded, "{}", text(&out.stderr));
+    let report_during = report(dir.path(), "runs-during");
+    let records = invocations(&report_during);
+    let cut_off: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["outcome"]["status"] == "error")
+        .collect();
+    assert!(
+        !cut_off.is_empty(),
+        "killing a worker mid-run cut no invocation off: {records:#?}"
+    );
+    for failed in &cut_off {
+        assert_eq!(failed["outcome"]["error_type"], "delivery", "{failed}");
+        let retried = records.iter().any(|r| {
+            r["function"] == failed["function"]
+                && r["outcome"]["status"] == "ok"
+                && r["attempt"].as_u64() > failed["attempt"].as_u64()
+        });
+        assert!(retried, "{failed} was not retried successfully");
+    }
+    eprintln!(
+        "killing a worker mid-run cut off {} invocation(s), all retried on the survivor",
+        cut_off.len()
+    );
+
+    // Every worker gone: a clear error naming the function, exit status 1.
+    workers[0].kill();
+    let mut args = training_args(&store, "runs-none");
+    args.extend([
+        "--platform",
+        "http",
+        "--gateway",
+        &gateway,
+        "--attempts",
+        "2",
+    ]);
+    let out = faasml(dir.path(), &args, &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("function 'ml-training.driver' failed after 2 attempt(s)")
+            && stderr.contains("no worker could be reached"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_http_platform_needs_a_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &["run", "ml-training", "--platform", "http", "-q"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--platform http needs --gateway"),
+        "{}",
+        text(&out.stderr)
+    );
+}

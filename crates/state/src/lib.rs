@@ -1,0 +1,108 @@
+//! The faasml state store: the key-value interface that parameter servers and reducers use
+//! (get/put, atomic counters, atomic element-wise add of f32 vectors, compare-and-set), with the
+//! in-process [`EmbeddedState`] as the default backend and [`RedisState`] on a Redis server
+//! (`redis://host:port[/db]`) for functions that run in separate processes.
+//!
+//! Values are bytes; f32 vectors are stored as little-endian bytes and counters as decimal
+//! strings, the same encoding a Redis backend uses, so data written by one backend reads the same
+//! through another.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use faasml_state::{EmbeddedState, StateStore};
+//! let state = EmbeddedState::new();
+//! state.add_f32("weights", &[0.5, 1.0]).await.unwrap();
+//! state.add_f32("weights", &[0.5, 1.0]).await.unwrap();
+//! assert_eq!(state.get_f32("weights").await.unwrap(), Some(vec![1.0, 2.0]));
+//! # });
+//! ```
+
+mod embedded;
+mod redis_state;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use embedded::EmbeddedState;
+pub use redis_state::RedisState;
+
+/// What went wrong in a state store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The value under `key` has the wrong shape for the operation.
+    #[error("state key '{key}': {reason}")]
+    WrongType {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The backend failed or could not be reached.
+    #[error("state store {url}: {reason}")]
+    Backend {
+        /// The store URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A key-value state store shared by the functions of a run.
+#[async_trait]
+pub trait StateStore: Send + Sync + fmt::Debug {
+    /// The URL the store was opened from, for messages.
+    fn url(&self) -> &str;
+    /// The value under `key`.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StateError>;
+    /// Sets `key` to `value`.
+    async fn put(&self, key: &str, value: Bytes) -> Result<(), StateError>;
+    /// Removes `key`; returns whether it existed.
+    async fn delete(&self, key: &str) -> Result<bool, StateError>;
+    /// Atomically adds `by` to the integer counter under `key` (missing = 0); returns the new value.
+    async fn incr(&self, key: &str, by: i64) -> Result<i64, StateError>;
+    /// Atomically adds `delta` element-wise to the f32 vector under `key` (missing = zeros).
+    async fn add_f32(&self, key: &str, delta: &[f32]) -> Result<(), StateError>;
+    /// The f32 vector under `key`.
+    async fn get_f32(&self, key: &str) -> Result<Option<Vec<f32>>, StateError>;
+    /// Sets `key` to `new` only if its current value is `expected` (`None` = absent).
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> Result<bool, StateError>;
+}
+
+pub(crate) fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError> {
+    if bytes.len() % 4 != 0 {
+        return Err(StateError::WrongType {
+            key: key.to_string(),
+            reason: format!("{} bytes is not a whole number of f32s", bytes.len()),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+pub(crate) fn encode_f32(values: &[f32]) -> Bytes {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Opens the state store a URL names: `embedded://` (a new in-process store) or
+/// `redis://host:port[/db]` (a [`RedisState`]; fails within seconds if the server does not answer).
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn StateStore>, StateError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("embedded") => Ok(std::sync::Arc::new(EmbeddedState::new())),
+        Some("redis") => Ok(std::sync::Arc::new(RedisState::connect(url).await?)),
+        _ => Err(StateError::Backend {
+            url: url.to_string(),
+            reason: "unsupported state URL (supported: embedded://, redis://host:port[/db])"
+                .to_string(),
+        }),
+    }
+}

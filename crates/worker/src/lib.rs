@@ -1,0 +1,27 @@
+//! faasml over the wire: the HTTP protocol, the worker that serves functions with it
+//! (`faasml serve`), the `http` platform that calls workers, and the AWS Lambda adapter.
+//!
+//! ```text
+//! faasml run --platform http --gateway URL[,URL...]|http://{function}.ns.example.com
+//!   └─ HttpPlatform ── POST /function/<name>, x-faasml-* headers, JSON input ──▶ Worker (serve)
+//!                   ◀── Envelope {output | error, record, nested} ─────────────  └─ EmbeddedPlatform
+//!                                                                                    └─ nested: HttpPlatform(gateway)
+//! ```
+//!
+//! - [`protocol`]: headers, the [`Envelope`], the Lambda event, DNS-safe names, instance ids.
+//! - [`Worker`]: the axum routes (`POST /function/<name>`, `GET /healthz`, `GET /readyz`) over
+//!   an [`EmbeddedPlatform`](faasml_core::EmbeddedPlatform); [`serve`] with graceful shutdown.
+//! - [`HttpPlatform`]: a [`Platform`](faasml_core::Platform) sending invocations to workers
+//!   (one URL, a round-robin list, or a Knative `{function}` template).
+//! - [`lambda`]: the same functions behind the Lambda runtime API.
+
+mod client;
+mod error;
+pub mod lambda;
+pub mod protocol;
+mod server;
+
+pub use client::{Gateway, HttpConfig, HttpPlatform};
+pub use error::WorkerError;
+pub use protocol::{Envelope, LambdaRequest, RequestMeta, dns_name};
+pub use server::{Delivery, Executed, RunningWorker, Worker, serve, shutdown_signal};

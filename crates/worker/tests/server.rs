@@ -1,0 +1,380 @@
+//! The worker and the `http` platform against each other over real loopback sockets: success,
+//! failing, panicking and unknown functions, bad input and headers, health and readiness,
+//! fan-out across workers, dead workers, and graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use faasml_core::{
+    EmbeddedConfig, FunctionError, FunctionRef, InvokeError, Invoker, Outcome, Platform, Registry,
+    RetryPolicy,
+};
+use faasml_store::Store;
+use faasml_worker::{HttpPlatform, RunningWorker, Worker};
+use serde_json::{Value, json};
+
+const ECHO: FunctionRef<Value, Value> = FunctionRef::new("t.echo");
+const FAIL: FunctionRef<(), ()> = FunctionRef::new("t.fail");
+const FLAKY: FunctionRef<(), u32> = FunctionRef::new("t.flaky");
+const PERMANENT: FunctionRef<(), ()> = FunctionRef::new("t.permanent");
+const PANIC: FunctionRef<(), ()> = FunctionRef::new("t.panic");
+const DOUBLE: FunctionRef<u32, u32> = FunctionRef::new("t.double");
+const SUM: FunctionRef<Vec<u32>, u32> = FunctionRef::new("t.sum");
+const SLEEP: FunctionRef<u64, u64> = FunctionRef::new("t.sleep");
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(ECHO, |v: Value, _ctx| async move { Ok(v) });
+    r.register(FAIL, |(), _ctx| async move {
+        Err::<(), _>(FunctionError::new("boom", "it always fails"))
+    });
+    r.register(FLAKY, |(), ctx| async move {
+        if ctx.attempt() < 2 {
+            Err(FunctionError::new("flaky", "first attempt fails"))
+        } else {
+            Ok(ctx.attempt())
+        }
+    });
+    r.register(PERMANENT, |(), _ctx| async move {
+        Err::<(), _>(FunctionError::permanent(
+            "bad-input",
+            "no retry can fix this",
+        ))
+    });
+    r.register(PANIC, |(), _ctx| async move {
+        if std::hint::black_box(true) {
+            panic!("the function blew up");
+        }
+        Ok(())
+    });
+    r.register(DOUBLE, |x: u32, _ctx| async move { Ok(2 * x) });
+    r.register(SUM, |xs: Vec<u32>, ctx| async move {
+        Ok(ctx.map(DOUBLE, xs).await?.into_iter().sum())
+    });
+    r.register(SLEEP, |ms: u64, _ctx| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(ms)
+    });
+    r
+}
+
+fn store(name: &str) -> Store {
+    Store::open(&format!("memory://worker-tests-{name}")).unwrap()
+}
+
+async fn start(id: &str, config: EmbeddedConfig) -> RunningWorker {
+    let worker = Worker::new(registry(), store(id), config, id);
+    RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap()
+}
+
+fn invoker(platform: Arc<dyn Platform>) -> Invoker {
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        backoff_ms: 1,
+        timeout_ms: None,
+    };
+    Invoker::new(platform, "test-run", retry)
+}
+
+/// A loopback URL nothing listens on.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+#[tokio::test]
+async fn success_carries_the_output_and_the_workers_cold_then_warm_records() {
+    let worker = start("w-ok", EmbeddedConfig::default()).await;
+    let invoker = invoker(HttpPlatform::new(&worker.url()).unwrap());
+    let input = json!({"keys": ["a", "b"], "n": 3, "nothing": null});
+    assert_eq!(invoker.invoke(ECHO, &input).await.unwrap(), input);
+    assert_eq!(
+        invoker.invoke(ECHO, &Value::Null).await.unwrap(),
+        Value::Null
+    );
+    let records = invoker.take_records();
+    assert_eq!(records.len(), 2);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.instance == "echo-1@w-ok" && r.is_ok())
+    );
+    assert!(records[0].cold && !records[1].cold, "{records:?}");
+    assert_eq!(
+        records[0].payload_in,
+        serde_json::to_vec(&input).unwrap().len() as u64
+    );
+    assert_eq!(records[1].payload_out, 4);
+}
+
+#[tokio::test]
+async fn failures_come_back_structured_and_are_retried_only_when_retryable() {
+    let worker = start("w-fail", EmbeddedConfig::default()).await;
+    let invoker = invoker(HttpPlatform::new(&worker.url()).unwrap());
+
+    let err = invoker.invoke(FAIL, &()).await.unwrap_err();
+    match &err {
+        InvokeError::Failed {
+            function,
+            attempts,
+            error,
+        } => {
+            assert_eq!((function.as_str(), *attempts), ("t.fail", 3));
+            assert_eq!(error.error_type, "boom");
+            assert!(error.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+    let records = invoker.take_records();
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        records.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(records.iter().all(|r| matches!(
+        &r.outcome,
+        Outcome::Error { error_type, .. } if error_type == "boom"
+    )));
+
+    assert_eq!(invoker.invoke(FLAKY, &()).await.unwrap(), 2);
+    invoker.take_records();
+
+    let err = invoker.invoke(PERMANENT, &()).await.unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::Failed { attempts: 1, error, .. } if !error.retryable),
+        "{err:?}"
+    );
+    assert_eq!(invoker.take_records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_panic_is_an_error_of_type_panic_and_the_worker_keeps_serving() {
+    let worker = start("w-panic", EmbeddedConfig::default()).await;
+    let invoker = invoker(HttpPlatform::new(&worker.url()).unwrap());
+    let err = invoker.invoke(PANIC, &()).await.unwrap_err();
+    match &err {
+        InvokeError::Failed { error, .. } => {
+            assert_eq!(error.error_type, "panic");
+            assert!(
+                error.error_message.contains("the function blew up"),
+                "{error:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let records = invoker.take_records();
+    // A failed instance is not reused: every attempt starts a new (cold) one.
+    assert!(records.iter().all(|r| r.cold), "{records:?}");
+    assert_eq!(invoker.invoke(DOUBLE, &21).await.unwrap(), 42);
+}
+
+#[tokio::test]
+async fn unknown_functions_bad_json_and_bad_headers_get_structured_answers() {
+    let worker = start("w-bad", EmbeddedConfig::default()).await;
+    let invoker = invoker(HttpPlatform::new(&worker.url()).unwrap());
+    const MISSING: FunctionRef<(), ()> = FunctionRef::new("t.missing");
+    let err = invoker.invoke(MISSING, &()).await.unwrap_err();
+    match &err {
+        InvokeError::UnknownFunction { function, known } => {
+            assert_eq!(function, "t.missing");
+            assert!(known.contains("t.echo"), "{known}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        invoker.take_records().is_empty(),
+        "an unknown function is not retried"
+    );
+
+    let client = reqwest::Client::new();
+    let url = |name: &str| format!("{}/function/{name}", worker.url());
+    let response = client
+        .post(url("t.missing"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["error_type"], "unknown-function");
+    assert_eq!(body["error"]["retryable"], false);
+
+    let response = client
+        .post(url("t.double"))
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-faasml-function-error"], "bad-input");
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["error_type"], "bad-input");
+    assert_eq!(body["error"]["retryable"], false);
+    assert_eq!(body["record"]["outcome"]["status"], "error");
+    assert!(body.get("output").is_none());
+
+    let response = client
+        .post(url("t.double"))
+        .header("x-faasml-attempt", "second")
+        .body("1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert!(
+        body["error"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("x-faasml-attempt"),
+        "{body}"
+    );
+
+    // Headers are optional: a bare POST runs the function as run `adhoc`, attempt 1.
+    let response = client.post(url("t.double")).body("5").send().await.unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["output"], 10);
+    assert_eq!(body["record"]["attempt"], 1);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let worker = start("w-health", EmbeddedConfig::default()).await;
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", worker.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client
+        .get(format!("{}/readyz", worker.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = serde_json::from_slice(&ready.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["worker"], "w-health");
+
+    // A store that cannot be read makes the worker unready, not dead.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let broken = Store::open(&format!("file://{}", root.display())).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::write(&root, b"not a directory").unwrap();
+    let worker = Worker::new(registry(), broken, EmbeddedConfig::default(), "w-unready");
+    let worker = RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let ready = client
+        .get(format!("{}/readyz", worker.url()))
+        .send()
+        .await
+        .unwrap();
+    let status = ready.status();
+    let body: Value = serde_json::from_slice(&ready.bytes().await.unwrap()).unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "not-ready");
+    let health = client
+        .get(format!("{}/healthz", worker.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn fan_out_goes_through_the_gateway_to_every_worker_with_consistent_records() {
+    // Workers b and c run the children; a runs the driver and sends its fan-out to b and c.
+    let b = start("w-b", EmbeddedConfig::default()).await;
+    let c = start("w-c", EmbeddedConfig::default()).await;
+    let nested = HttpPlatform::new(&format!("{},{}", b.url(), c.url())).unwrap();
+    let a = start(
+        "w-a",
+        EmbeddedConfig {
+            nested: Some(nested),
+            ..EmbeddedConfig::default()
+        },
+    )
+    .await;
+    let invoker = invoker(HttpPlatform::new(&a.url()).unwrap());
+    assert_eq!(invoker.invoke(SUM, &vec![1, 2, 3, 4]).await.unwrap(), 20);
+    let records = invoker.take_records();
+    assert_eq!(records.len(), 5);
+    let driver = records.iter().find(|r| r.function == "t.sum").unwrap();
+    assert_eq!(driver.instance, "sum-1@w-a");
+    assert_eq!(driver.parent, None);
+    let children: Vec<_> = records
+        .iter()
+        .filter(|r| r.function == "t.double")
+        .collect();
+    assert_eq!(children.len(), 4);
+    for child in &children {
+        assert_eq!(child.parent.as_deref(), Some("sum-1@w-a"), "{child:?}");
+    }
+    let on = |w: &str| children.iter().filter(|r| r.instance.ends_with(w)).count();
+    assert_eq!((on("@w-b"), on("@w-c")), (2, 2), "{children:?}");
+
+    // Without a gateway the fan-out stays in the worker, with the same record shape.
+    let invoker2 = invoker_for(&b);
+    assert_eq!(invoker2.invoke(SUM, &vec![5]).await.unwrap(), 10);
+    let records = invoker2.take_records();
+    let child = records.iter().find(|r| r.function == "t.double").unwrap();
+    assert_eq!(child.parent.as_deref(), Some("sum-1@w-b"));
+    assert!(child.instance.ends_with("@w-b"));
+}
+
+fn invoker_for(worker: &RunningWorker) -> Invoker {
+    invoker(HttpPlatform::new(&worker.url()).unwrap())
+}
+
+#[tokio::test]
+async fn refused_workers_are_skipped_and_unreachable_ones_fail_with_a_clear_error() {
+    let live = start("w-live", EmbeddedConfig::default()).await;
+    let dead = dead_url();
+    let platform = HttpPlatform::new(&format!("{dead},{},{dead}", live.url())).unwrap();
+    let invoker = invoker(platform);
+    for i in 0..6u32 {
+        assert_eq!(invoker.invoke(DOUBLE, &i).await.unwrap(), 2 * i);
+    }
+    let records = invoker.take_records();
+    assert_eq!(records.len(), 6);
+    assert!(records.iter().all(|r| r.instance.ends_with("@w-live")));
+
+    let invoker = invoker_for_url(&dead);
+    let err = invoker.invoke(DOUBLE, &1).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("'t.double' failed after 3 attempt(s)")
+            && message.contains("no worker could be reached"),
+        "{message}"
+    );
+    let records = invoker.take_records();
+    assert_eq!(records.len(), 3, "every failed delivery is recorded");
+    assert!(records.iter().all(|r| r.instance == "-"));
+}
+
+fn invoker_for_url(url: &str) -> Invoker {
+    invoker(HttpPlatform::new(url).unwrap())
+}
+
+#[tokio::test]
+async fn stopping_a_worker_lets_requests_in_flight_finish() {
+    let worker = start("w-stop", EmbeddedConfig::default()).await;
+    let url = worker.url();
+    let invoker = invoker_for_url(&url);
+    let call = tokio::spawn(async move { invoker.invoke(SLEEP, &300).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    worker.stop().await.unwrap();
+    assert_eq!(call.await.unwrap().unwrap(), 300);
+    let after = invoker_for_url(&url).invoke(SLEEP, &1).await.unwrap_err();
+    assert!(
+        after.to_string().contains("no worker could be reached"),
+        "{after}"
+    );
+}
