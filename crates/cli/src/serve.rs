@@ -6,14 +6,18 @@
 //! `GET /healthz` answers while the process lives, `GET /readyz` when the store answers.
 //! The port comes from `--port` or `$PORT` (Knative sets it; default 8080; 0 picks a free one);
 //! with `--gateway` the functions' own invocations go to the gateway, else to this worker.
-//! SIGTERM stops accepting and lets the requests in flight finish.
+//! SIGTERM stops accepting and lets the requests in flight finish. OpenFaaS's probe paths
+//! `/_/health` and `/_/ready` are served too, and `$FAASML_SECRETS_DIR` (where OpenFaaS mounts
+//! secrets as files) supplies `AWS_*`/`FAASML_*` settings the environment lacks.
 //!
 //! The first line on stdout is `faasml worker <id> listening on http://<addr>`.
 
 use std::io::Write as _;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use faasml_store::{S3Options, Store};
 use faasml_worker::Worker;
 
 use crate::PlatformArgs;
@@ -34,8 +38,45 @@ pub(crate) struct ServeArgs {
     platform: PlatformArgs,
 }
 
-pub(crate) async fn run(args: ServeArgs) -> Result<()> {
-    let store = crate::run::open_store(&args.platform)?;
+/// Settings read from the files of `$FAASML_SECRETS_DIR` (OpenFaaS mounts each secret as a file
+/// named by its key): `AWS_*` and `FAASML_*` names only, each used where the environment does
+/// not set it.
+fn secret_files(dir: &Path) -> Result<Vec<(String, String)>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read FAASML_SECRETS_DIR {}", dir.display()))?;
+    let mut vars = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let wanted = (name.starts_with("AWS_") || name.starts_with("FAASML_"))
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !wanted || std::env::var_os(&name).is_some() || !entry.path().is_file() {
+            continue;
+        }
+        let value = std::fs::read_to_string(entry.path())
+            .with_context(|| format!("cannot read the secret {}", entry.path().display()))?;
+        vars.push((name, value.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    Ok(vars)
+}
+
+pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
+    let secrets = match std::env::var_os("FAASML_SECRETS_DIR") {
+        Some(dir) => secret_files(Path::new(&dir))?,
+        None => Vec::new(),
+    };
+    for (name, value) in &secrets {
+        match name.as_str() {
+            "FAASML_STORE" => args.platform.store = value.clone(),
+            "FAASML_STATE" => args.platform.state = value.clone(),
+            "FAASML_GATEWAY" => args.platform.gateway = Some(value.clone()),
+            _ => {}
+        }
+    }
+    let s3 = S3Options::from_vars(std::env::vars().chain(secrets.iter().cloned()));
+    let store = Store::open_with(&args.platform.store, &s3)
+        .with_context(|| format!("cannot open the store {}", args.platform.store))?;
     let config = crate::platform::worker_config(&args.platform).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

@@ -327,3 +327,54 @@ fn the_http_platform_needs_a_gateway() {
         text(&out.stderr)
     );
 }
+
+/// `GET path` on a worker; returns the status line and the body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("worker answers");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn openfaas_style_secrets_files_and_probe_paths_configure_a_worker() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    // OpenFaaS mounts each secret as a file named by its key; the process has no AWS_* at all.
+    for (key, value) in s3.env() {
+        std::fs::write(secrets.join(&key), format!("{value}\n")).unwrap();
+    }
+    let store = s3.url("from-secrets");
+    std::fs::write(secrets.join("FAASML_STORE"), &store).unwrap();
+    std::fs::write(secrets.join("not-a-setting"), "ignored").unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faasml"))
+        .current_dir(dir.path())
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("FAASML_SECRETS_DIR", &secrets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("faasml serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    stdout.read_line(&mut banner).unwrap();
+    assert!(banner.contains(&format!("store {store}")), "{banner}");
+    let (status, body) = http_get(port, "/_/ready");
+    assert!(status.contains("200"), "{status} {body}");
+    let (status, _) = http_get(port, "/_/health");
+    assert!(status.contains("200"), "{status}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -53,6 +53,22 @@ impl<I, O> fmt::Debug for FunctionRef<I, O> {
     }
 }
 
+/// The DNS-1123 form of a function name: lowercase, and every character other than `[a-z0-9-]`
+/// (such as the `.` of `ml-training.pca`) replaced by `-`.
+///
+/// It names a function's Knative Service and replaces `{function}` in gateway templates, so the
+/// manifests and the `http` platform agree by construction.
+pub fn dns_name(function: &str) -> String {
+    function
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect()
+}
+
 /// A type-erased function: JSON input bytes in, JSON output bytes out.
 pub trait Handler: Send + Sync {
     /// Runs the function on a JSON payload.

@@ -51,7 +51,7 @@ pub use context::{Ctx, InstanceState};
 pub use embedded::{EmbeddedConfig, EmbeddedPlatform};
 pub use error::{FunctionError, InvokeError, error_chain};
 pub use faasml_state::{EmbeddedState, StateError, StateStore};
-pub use function::{FunctionRef, Handler, Registry};
+pub use function::{FunctionRef, Handler, Registry, dns_name};
 pub use invoker::{Invoker, RetryPolicy};
 pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
 pub use record::{InvocationRecord, Outcome, now_micros};

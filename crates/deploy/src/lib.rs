@@ -41,17 +41,7 @@ pub const S3_ENV: [&str; 5] = [
     "AWS_ALLOW_HTTP",
 ];
 
-/// The DNS-safe name of a function: lowercase, `.` and `_` replaced by `-`
-/// (`ml-training.pca` -> `ml-training-pca`).
-pub fn dns_name(function: &str) -> String {
-    function
-        .chars()
-        .map(|c| match c {
-            '.' | '_' => '-',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
+pub use faasml_core::dns_name;
 
 /// Whether `name` is an RFC 1123 DNS label: 1..=63 characters of `[a-z0-9-]`, starting and
 /// ending with an alphanumeric character.
@@ -238,8 +228,14 @@ mod tests {
             deployed_names(&["a.b", "a-b"]),
             Err(DeployError::NameClash { .. })
         ));
+        // Invalid even in DNS form: a leading '-', and more than 63 characters.
         assert!(matches!(
-            deployed_names(&["a b"]),
+            deployed_names(&[".hidden"]),
+            Err(DeployError::BadName { .. })
+        ));
+        let long = "f".repeat(64);
+        assert!(matches!(
+            deployed_names(&[long.as_str()]),
             Err(DeployError::BadName { .. })
         ));
     }

@@ -280,18 +280,7 @@ impl LambdaRequest {
     }
 }
 
-/// The DNS-safe form of a function name: lowercase, `.` and `_` become `-`
-/// (`ml-training.pca` -> `ml-training-pca`), the Knative Service name of the function.
-pub fn dns_name(function: &str) -> String {
-    function
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '-',
-        })
-        .collect()
-}
+pub use faasml_core::dns_name;
 
 /// `instance@worker`, unless `instance` is already qualified or is the `-` of a failed delivery.
 pub fn qualify(instance: &str, worker: &str) -> String {

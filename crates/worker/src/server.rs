@@ -173,7 +173,14 @@ impl Worker {
     /// Whether the object store and the state store answer: `Err` says which does not.
     pub async fn ready(&self) -> Result<(), String> {
         let store = self.platform.store();
-        match tokio::time::timeout(READY_TIMEOUT, store.check()).await {
+        // The store's own probe (a listing's first page: credentials, bucket, endpoint), then
+        // one object lookup, which also fails on a local root that is not a directory.
+        let probe = faasml_store::Path::from(".faasml/readyz");
+        let checks = async {
+            store.check().await?;
+            store.exists(&probe).await
+        };
+        match tokio::time::timeout(READY_TIMEOUT, checks).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err(format!("store {}: no answer in 5 s", store.url())),
@@ -192,6 +199,9 @@ impl Worker {
             .route("/function/{name}", post(invoke))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
+            // The paths OpenFaaS Community Edition probes.
+            .route("/_/health", get(healthz))
+            .route("/_/ready", get(readyz))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(self))
     }

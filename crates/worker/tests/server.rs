@@ -78,6 +78,12 @@ fn invoker(platform: Arc<dyn Platform>) -> Invoker {
     Invoker::new(platform, "test-run", retry)
 }
 
+/// A plain HTTP client for raw requests (reqwest is built without a bundled crypto provider).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A loopback URL nothing listens on.
 fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -190,7 +196,7 @@ async fn unknown_functions_bad_json_and_bad_headers_get_structured_answers() {
         "an unknown function is not retried"
     );
 
-    let client = reqwest::Client::new();
+    let client = client();
     let url = |name: &str| format!("{}/function/{name}", worker.url());
     let response = client
         .post(url("t.missing"))
@@ -244,7 +250,7 @@ async fn unknown_functions_bad_json_and_bad_headers_get_structured_answers() {
 #[tokio::test]
 async fn health_and_readiness() {
     let worker = start("w-health", EmbeddedConfig::default()).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let health = client
         .get(format!("{}/healthz", worker.url()))
         .send()
@@ -280,6 +286,7 @@ async fn health_and_readiness() {
     let body: Value = serde_json::from_slice(&ready.bytes().await.unwrap()).unwrap();
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not-ready");
+    assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
     let health = client
         .get(format!("{}/healthz", worker.url()))
         .send()
