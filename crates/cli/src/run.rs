@@ -250,6 +250,23 @@ fn print_header(args: &PlatformArgs, report: &RunReport) {
     }
 }
 
+/// Prints `result` as JSON, or the run's header and table followed by `summary`.
+fn print_result<T: Serialize>(
+    args: &PlatformArgs,
+    result: &T,
+    report: &RunReport,
+    json: bool,
+    summary: impl FnOnce(),
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+    } else {
+        print_header(args, report);
+        summary();
+    }
+    Ok(())
+}
+
 fn print_training(
     args: &PlatformArgs,
     params: &TrainingParams,
@@ -257,11 +274,17 @@ fn print_training(
     report: &RunReport,
     json: bool,
 ) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(result)?);
-        return Ok(());
-    }
-    print_header(args, report);
+    print_result(args, result, report, json, || {
+        print_training_summary(args, params, result, report)
+    })
+}
+
+fn print_training_summary(
+    args: &PlatformArgs,
+    params: &TrainingParams,
+    result: &TrainingResult,
+    report: &RunReport,
+) {
     let (lo, hi) = result
         .forest_accuracy
         .iter()
@@ -280,7 +303,6 @@ fn print_training(
         "model published to {} in {}; end to end {:.3} s",
         result.model_key, args.store, report.wall_seconds
     );
-    Ok(())
 }
 
 fn print_inference(
@@ -289,14 +311,14 @@ fn print_inference(
     report: &RunReport,
     json: bool,
 ) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(result)?);
-        return Ok(());
-    }
-    print_header(args, report);
-    println!(
-        "predicted {} images with {}: accuracy {:.4}; predictions in {} ({:.3} s)",
-        result.n, result.model_key, result.accuracy, result.predictions_key, report.wall_seconds
-    );
-    Ok(())
+    print_result(args, result, report, json, || {
+        println!(
+            "predicted {} images with {}: accuracy {:.4}; predictions in {} ({:.3} s)",
+            result.n,
+            result.model_key,
+            result.accuracy,
+            result.predictions_key,
+            report.wall_seconds
+        );
+    })
 }

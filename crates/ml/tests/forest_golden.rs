@@ -81,7 +81,9 @@ fn fitted_forests_are_bit_identical_to_reference() {
     let (x, y, k) = common::load("digits8x8.csv");
     got.push(fit_hash(&x, &y, k, 42, |p| p));
     got.push(fit_hash(&x, &y, k, 1, |p| {
-        p.max_depth(25).min_samples_split(2).max_features(MaxFeatures::Log2)
+        p.max_depth(25)
+            .min_samples_split(2)
+            .max_features(MaxFeatures::Log2)
     }));
     let (x, y, k) = common::load("breast_cancer.csv");
     got.push(fit_hash(&x, &y, k, 7, |p| p.n_bins(32)));
@@ -92,12 +94,16 @@ fn fitted_forests_are_bit_identical_to_reference() {
     let (x, y) = blobs(3000, 24, 10, 3);
     got.push(fit_hash(&x, &y, 10, 9, |p| p));
     got.push(fit_hash(&x, &y, 10, 11, |p| {
-        p.max_depth(14).min_samples_split(3).max_features(MaxFeatures::Fraction(0.5))
+        p.max_depth(14)
+            .min_samples_split(3)
+            .max_features(MaxFeatures::Fraction(0.5))
     }));
     let (x, y) = blobs(2000, 12, 3, 5);
     got.push(fit_hash(&x, &y, 3, 13, |p| p.max_depth(20).n_bins(64)));
     let (x, y) = blobs(1500, 8, 40, 8);
-    got.push(fit_hash(&x, &y, 40, 17, |p| p.max_depth(18).min_samples_split(2)));
+    got.push(fit_hash(&x, &y, 40, 17, |p| {
+        p.max_depth(18).min_samples_split(2)
+    }));
     let expected: [u64; 8] = [
         0xf8d4123e96da37c3,
         0xc840142bf4e9ad74,
