@@ -158,3 +158,15 @@ impl fmt::Debug for Registry {
         f.debug_list().entries(self.names()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names_are_lowercase_labels() {
+        assert_eq!(dns_name("ml-training.pca"), "ml-training-pca");
+        assert_eq!(dns_name("ML_Inference.Predict"), "ml-inference-predict");
+        assert_eq!(dns_name("faasml.noop"), "faasml-noop");
+    }
+}

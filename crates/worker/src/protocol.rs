@@ -315,12 +315,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dns_names_are_knative_service_names() {
-        assert_eq!(dns_name("ml-training.pca"), "ml-training-pca");
-        assert_eq!(dns_name("ML_Inference.Predict"), "ml-inference-predict");
-    }
-
-    #[test]
     fn metadata_round_trips_through_headers() {
         let meta = RequestMeta {
             run_id: "r-1".into(),
