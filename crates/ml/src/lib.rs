@@ -24,6 +24,7 @@
 //! - [`forest`]: random forest classifier (bagging + soft voting), with a
 //!   branch-free lockstep traversal for prediction.
 //! - [`metrics`]: accuracy and confusion matrix.
+//! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
 
 pub mod binning;
 mod eigen;
@@ -31,6 +32,7 @@ mod error;
 pub mod forest;
 mod matrix;
 pub mod metrics;
+pub mod mlp;
 pub mod pca;
 pub mod tree;
 
