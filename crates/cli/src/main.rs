@@ -104,8 +104,7 @@ enum PlatformKind {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Every HTTPS client of the process (S3, workers, trace export) uses rustls with `ring`.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    faasml_store::ensure_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,6 +31,9 @@ pub struct EmbeddedConfig {
     /// Where the invocations made by functions go (default: this platform). A worker that
     /// serves functions over HTTP sets it to the gateway, so fan-out reaches every worker.
     pub nested: Option<Arc<dyn Platform>>,
+    /// The id of the process this platform runs in, if several run one workflow: instance ids
+    /// are then `<instance>@<worker_id>`, unique across workers.
+    pub worker_id: Option<String>,
 }
 
 impl Default for EmbeddedConfig {
@@ -43,6 +46,7 @@ impl Default for EmbeddedConfig {
             state: Arc::new(EmbeddedState::new()),
             observer: None,
             nested: None,
+            worker_id: None,
         }
     }
 }
@@ -121,8 +125,12 @@ impl EmbeddedPlatform {
         let n = started.entry(function.to_string()).or_insert(0);
         *n += 1;
         let short = function.rsplit('.').next().unwrap_or(function);
+        let id = match &self.config.worker_id {
+            Some(worker) => format!("{short}-{n}@{worker}"),
+            None => format!("{short}-{n}"),
+        };
         let instance = Instance {
-            id: format!("{short}-{n}"),
+            id,
             state: Arc::default(),
         };
         (instance, true)

@@ -31,7 +31,7 @@ pub use counting::{ByteCounter, CountingStore};
 pub use error::StoreError;
 pub use object_store::path::Path;
 pub use object_store::{ObjectMeta, ObjectStore};
-pub use s3::S3Options;
+pub use s3::{S3Options, ensure_crypto_provider};
 pub use store::Store;
 pub use url::StoreUrl;
 

@@ -100,7 +100,10 @@ fn retry_config() -> RetryConfig {
 }
 
 /// Installs rustls' `ring` provider as the process default unless one is installed already.
-pub(crate) fn ensure_crypto_provider() {
+///
+/// Every HTTPS client in faasml (S3, HTTP workers, trace export) is reqwest built without a
+/// bundled provider, so each calls this before building one.
+pub fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race to another installer is fine: some provider is then installed.
         let _ = rustls::crypto::ring::default_provider().install_default();

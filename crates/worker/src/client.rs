@@ -147,9 +147,7 @@ impl HttpPlatform {
         observer: Option<Observer>,
     ) -> Result<Arc<Self>, WorkerError> {
         let gateway = Gateway::parse(gateway)?;
-        // reqwest is built without a bundled crypto provider (as the store's S3 client is);
-        // install ring's unless the process already has one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        faasml_store::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))

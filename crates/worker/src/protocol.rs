@@ -22,7 +22,8 @@
 //! [`Invoker`](faasml_core::Invoker) retries.
 //!
 //! **Instances.** Records carry instance ids qualified with the worker id, `pca-1@host:8081`, so
-//! they are unique across workers; see [`qualify_records`].
+//! they are unique across workers: the worker's embedded platform creates them that way
+//! ([`faasml_core::EmbeddedConfig::worker_id`]).
 //!
 //! **Lambda.** The event is a [`LambdaRequest`], `{"function", "payload", "run_id", "attempt",
 //! "parent", "retry"}`, and the response is the same [`Envelope`].
@@ -52,8 +53,6 @@ pub const HEADER_FUNCTION_ERROR: &str = "x-faasml-function-error";
 pub const FUNCTION_PATH: &str = "/function/";
 /// The run id of an invocation that names none.
 pub const ADHOC_RUN_ID: &str = "adhoc";
-/// Separates an instance id from the worker id in qualified instance ids.
-pub const WORKER_SEPARATOR: char = '@';
 
 /// Who is calling and how retries go: everything of an invocation but its name and payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,34 +281,6 @@ impl LambdaRequest {
 
 pub use faasml_core::dns_name;
 
-/// `instance@worker`, unless `instance` is already qualified or is the `-` of a failed delivery.
-pub fn qualify(instance: &str, worker: &str) -> String {
-    if instance == "-" || instance.contains(WORKER_SEPARATOR) {
-        instance.to_string()
-    } else {
-        format!("{instance}{WORKER_SEPARATOR}{worker}")
-    }
-}
-
-/// Qualifies with `worker` the instance ids this worker produced for one attempt.
-///
-/// The attempt's own instance is local. Its `parent` is the caller's and is left alone (the
-/// caller qualifies it). In `nested`, every unqualified id, instance or parent, was produced in
-/// this worker: local instances, and parents this worker's instances sent to other workers.
-pub fn qualify_records(
-    worker: &str,
-    record: &mut InvocationRecord,
-    nested: &mut [InvocationRecord],
-) {
-    record.instance = qualify(&record.instance, worker);
-    for r in nested {
-        r.instance = qualify(&r.instance, worker);
-        if let Some(parent) = &r.parent {
-            r.parent = Some(qualify(parent, worker));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,13 +312,6 @@ mod tests {
         let err =
             RequestMeta::from_headers(|h| (h == HEADER_ATTEMPT).then_some("two")).unwrap_err();
         assert!(err.to_string().contains("x-faasml-attempt"), "{err}");
-    }
-
-    #[test]
-    fn qualification_is_idempotent_and_leaves_failed_deliveries() {
-        assert_eq!(qualify("pca-1", "w1"), "pca-1@w1");
-        assert_eq!(qualify("pca-1@w2", "w1"), "pca-1@w2");
-        assert_eq!(qualify("-", "w1"), "-");
     }
 
     #[test]

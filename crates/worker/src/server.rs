@@ -41,7 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::WorkerError;
-use crate::protocol::{Envelope, HEADER_FUNCTION_ERROR, RequestMeta, qualify_records};
+use crate::protocol::{Envelope, HEADER_FUNCTION_ERROR, RequestMeta};
 
 /// Largest request body accepted (inputs are small JSON messages; bulk data goes by store key).
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -99,11 +99,15 @@ impl Worker {
     pub fn new(
         registry: Registry,
         store: Store,
-        config: EmbeddedConfig,
+        mut config: EmbeddedConfig,
         id: impl Into<String>,
     ) -> Arc<Self> {
+        let id = id.into();
+        // Instance ids carry the worker id from creation, so the records of this worker's
+        // instances, and the parents of the invocations they make, are unique across workers.
+        config.worker_id = Some(id.clone());
         Arc::new(Self {
-            id: id.into(),
+            id,
             state: Arc::clone(&config.state),
             in_flight: AtomicUsize::new(0),
             platform: EmbeddedPlatform::new(registry, store, config),
@@ -138,13 +142,10 @@ impl Worker {
         };
         let _in_flight = InFlight::enter(&self.in_flight);
         match self.platform.invoke(request).await {
-            Ok(mut response) => {
-                qualify_records(&self.id, &mut response.record, &mut response.nested);
-                Executed {
-                    delivery: Delivery::Ran,
-                    envelope: Envelope::from_response(response),
-                }
-            }
+            Ok(response) => Executed {
+                delivery: Delivery::Ran,
+                envelope: Envelope::from_response(response),
+            },
             Err(InvokeError::UnknownFunction { function, known }) => Executed {
                 delivery: Delivery::UnknownFunction,
                 envelope: Envelope {

@@ -80,7 +80,7 @@ fn invoker(platform: Arc<dyn Platform>) -> Invoker {
 
 /// A plain HTTP client for raw requests (reqwest is built without a bundled crypto provider).
 fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    faasml_store::ensure_crypto_provider();
     reqwest::Client::new()
 }
 
