@@ -11,17 +11,21 @@ pub(crate) struct RunProgress {
 }
 
 impl RunProgress {
-    /// A bar expecting `total` invocations; hidden when `quiet` or stderr is not a terminal.
-    pub(crate) fn new(total: u64, quiet: bool) -> Self {
+    /// A bar expecting `total` invocations (a counter when the total is not known); hidden when
+    /// `quiet` or stderr is not a terminal.
+    pub(crate) fn new(total: Option<u64>, quiet: bool) -> Self {
         let target = if quiet {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
         };
-        let bar = ProgressBar::with_draw_target(Some(total), target);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} invocations  {msg}",
-        ) {
+        let bar = ProgressBar::with_draw_target(total, target);
+        let template = if total.is_some() {
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} invocations  {msg}"
+        } else {
+            "{spinner} [{elapsed_precise}] {pos} invocations  {msg}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         bar.enable_steady_tick(std::time::Duration::from_millis(100));

@@ -126,14 +126,13 @@ pub(crate) async fn run(workflow: Workflow) -> Result<()> {
             };
             let store = open_store(&args.platform)?;
             prepare_data(&store, &params.data, args.platform.quiet).await?;
-            let batches = 1 + 10_000usize.div_ceil(params.batch_size.max(1)) as u64;
             let (result, report) = execute(
                 &args.platform,
                 store,
                 ml_inference::DRIVER,
                 params.clone(),
                 "ml-inference",
-                batches,
+                None,
                 true,
             )
             .await?;
@@ -159,7 +158,7 @@ pub(crate) async fn train(
         ml_training::DRIVER,
         params.clone(),
         "ml-training",
-        expected,
+        Some(expected),
         write_report,
     )
     .await
@@ -190,7 +189,7 @@ pub(crate) async fn execute<I: Serialize, O: Serialize + DeserializeOwned>(
     driver: FunctionRef<I, O>,
     input: I,
     workflow: &str,
-    expected_invocations: u64,
+    expected_invocations: Option<u64>,
     write_report: bool,
 ) -> Result<(O, RunReport)> {
     let trace = args
