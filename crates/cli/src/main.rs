@@ -5,6 +5,7 @@
 mod bench;
 mod data;
 mod deploy;
+mod downpour;
 mod lambda;
 mod platform;
 mod progress;

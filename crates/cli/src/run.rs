@@ -21,6 +21,8 @@ pub(crate) enum Workflow {
     MlTraining(TrainingArgs),
     /// Predict images with a model published by ml-training.
     MlInference(InferenceArgs),
+    /// Train an MLP by Downpour SGD: workers share a parameter server in the state store.
+    Downpour(crate::downpour::DownpourArgs),
 }
 
 /// Options of `run ml-training`.
@@ -113,6 +115,7 @@ pub(crate) struct InferenceArgs {
 
 pub(crate) async fn run(workflow: Workflow) -> Result<()> {
     match workflow {
+        Workflow::Downpour(args) => crate::downpour::run(args).await,
         Workflow::MlTraining(args) => {
             let params = args.params();
             let (result, report) = train(&args.platform, &params, true).await?;

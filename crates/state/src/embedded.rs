@@ -68,22 +68,36 @@ impl StateStore for EmbeddedState {
 
     async fn add_f32(&self, key: &str, delta: &[f32]) -> Result<(), StateError> {
         let mut values = self.lock();
-        let mut current = match values.get(key) {
-            None => vec![0.0; delta.len()],
-            Some(bytes) => decode_f32(key, bytes)?,
+        let Some(current) = values.get_mut(key) else {
+            values.insert(key.to_string(), encode_f32(delta));
+            return Ok(());
         };
-        if current.len() != delta.len() {
+        if current.len() % 4 != 0 {
+            return Err(StateError::WrongType {
+                key: key.to_string(),
+                reason: format!("{} bytes is not a whole number of f32s", current.len()),
+            });
+        }
+        if current.len() != 4 * delta.len() {
             return Err(StateError::WrongType {
                 key: key.to_string(),
                 reason: format!(
                     "vector has {} elements, update has {}",
-                    current.len(),
+                    current.len() / 4,
                     delta.len()
                 ),
             });
         }
-        current.iter_mut().zip(delta).for_each(|(c, d)| *c += d);
-        values.insert(key.to_string(), encode_f32(&current));
+        // In place when no reader holds the value (the usual case), else on a copy.
+        let mut bytes = match std::mem::take(current).try_into_mut() {
+            Ok(unique) => unique,
+            Err(shared) => bytes::BytesMut::from(&shared[..]),
+        };
+        for (c, d) in bytes.chunks_exact_mut(4).zip(delta) {
+            let sum = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + d;
+            c.copy_from_slice(&sum.to_le_bytes());
+        }
+        *current = bytes.freeze();
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The error type of the workflows, and how each kind maps to a retryable or permanent failure.
 
-use faasml_core::{FunctionError, InvokeError};
+use faasml_core::{FunctionError, InvokeError, StateError};
 use faasml_datasets::DatasetError;
 use faasml_ml::MlError;
 use faasml_store::StoreError;
@@ -66,6 +66,15 @@ pub enum WorkflowError {
     /// A computation panicked or was cancelled.
     #[error("{0}")]
     Compute(FunctionError),
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The parameter server's state is missing or inconsistent.
+    #[error("parameter server: {0}")]
+    ParameterServer(String),
+    /// A failure injected on purpose (to test fault tolerance).
+    #[error("injected failure: {0}")]
+    Injected(String),
 }
 
 impl WorkflowError {
@@ -73,6 +82,8 @@ impl WorkflowError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(StoreError::Backend { .. }) => true,
+            Self::State(StateError::Backend { .. }) => true,
+            Self::Injected(_) => true,
             Self::Compute(e) => e.retryable,
             _ => false,
         }
@@ -91,6 +102,9 @@ impl From<WorkflowError> for FunctionError {
             WorkflowError::Store(_) => "store",
             WorkflowError::Ml(_) => "ml",
             WorkflowError::Invoke(_) => "invoke",
+            WorkflowError::State(_) => "state",
+            WorkflowError::ParameterServer(_) => "parameter-server",
+            WorkflowError::Injected(_) => "injected",
             WorkflowError::Compute(e) => return e.clone(),
         };
         let message = faasml_core::error_chain(&err);

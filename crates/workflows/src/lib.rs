@@ -1,7 +1,9 @@
 //! The faasml workflows, written as functions over the core runtime.
 //!
 //! - [`ml_training`]: partition -> PCA -> random forests -> validation, publishing a model;
-//! - [`ml_inference`]: batch prediction with a published model.
+//! - [`ml_inference`]: batch prediction with a published model;
+//! - [`downpour`]: an MLP trained by Downpour SGD across workers sharing a parameter server in
+//!   the state store.
 //!
 //! Every stage is an `async fn(Input, Ctx)` registered by [`registry`]; stages exchange only
 //! small JSON messages and keep bulk data (images, projected features, forests, models) in the
@@ -23,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod downpour;
 pub mod error;
 pub mod images;
 pub mod ml_inference;
@@ -41,6 +44,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(NOOP, |(), _ctx| async { Ok(()) });
     ml_training::register(&mut registry);
+    downpour::register(&mut registry);
     ml_inference::register(&mut registry);
     registry
 }

@@ -8,7 +8,8 @@ use super::Mlp;
 use crate::{MlError, Result};
 
 /// Activation of the hidden layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// Hyperbolic tangent (the default).
     #[default]

@@ -14,7 +14,7 @@
 //! failure; on success unless asked to keep them), so a failed run leaves nothing half-written.
 
 mod partition;
-mod pca;
+pub(crate) mod pca;
 mod rf;
 mod validate;
 
