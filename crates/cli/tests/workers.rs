@@ -1,6 +1,7 @@
 //! `faasml run --platform http` against real `faasml serve` processes on 127.0.0.1 sharing an S3
 //! store (the testkit's S3 server): the same accuracy as the embedded run, invocations spread
-//! over the workers, a worker killed before and during a run, and every worker gone.
+//! over the workers, a worker killed before and during a run, and every worker gone; and
+//! downpour on workers sharing a real Redis parameter server, one of them killed mid-training.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use faasml_testkit::{S3Server, free_port};
+use faasml_testkit::{RedisServer, S3Server, free_port};
 use serde_json::Value;
 
 /// A `faasml serve` child process, killed when dropped.
@@ -309,6 +310,98 @@ fn runs_survive_workers_killed_before_and_during_and_fail_clearly_without_any() 
         stderr.contains("function 'ml-training.driver' failed after 2 attempt(s)")
             && stderr.contains("no worker could be reached"),
         "{stderr}"
+    );
+}
+
+/// Downpour on three worker processes with Redis as the parameter server: one process is killed
+/// (SIGKILL) while it trains; its workers are re-invoked on the others, resume from Redis, and
+/// the run completes every epoch with a trained model.
+#[test]
+fn downpour_survives_a_worker_process_killed_mid_training() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file://{}", dir.path().join("store").display());
+    let env = vec![("FAASML_STATE".to_string(), redis.url().to_string())];
+    let ports = [free_port(), free_port(), free_port()];
+    let gateway = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut workers: Vec<_> = ports
+        .iter()
+        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
+        .collect();
+    let args = [
+        "run",
+        "downpour",
+        "--data",
+        "mnist",
+        "--limit",
+        "12000",
+        "--workers",
+        "3",
+        "--target-accuracy",
+        "0",
+        "--max-epochs",
+        "3",
+        "--evals-per-epoch",
+        "2",
+        "--platform",
+        "http",
+        "--gateway",
+        &gateway,
+        "--attempts",
+        "4",
+        "--store",
+        &store,
+        "--report-dir",
+        "runs",
+        "--json",
+    ];
+    let run = command(dir.path(), &args, &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faasml run starts");
+    // Worker 0 hosts the driver (the CLI's first round-robin turn); kill worker 1 once it has
+    // been training for a moment.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_flight(workers[1].port) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "worker 1 never got an invocation"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    workers[1].kill();
+    let out = run.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["accuracy"].as_f64().unwrap() > 0.85, "{result}");
+    assert_eq!(
+        result["evals"].as_array().unwrap().len(),
+        6,
+        "every evaluation: {result}"
+    );
+    let report = report(dir.path(), "runs");
+    let cut_off = invocations(&report)
+        .iter()
+        .filter(|r| r["outcome"]["status"] == "error")
+        .count();
+    assert!(cut_off > 0, "the kill cut no invocation off");
+    let restarts: u64 = result["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["progress"]["restarts"].as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "downpour: {cut_off} invocation(s) cut off by the kill, {restarts} worker restart(s), \
+         final accuracy {}",
+        result["accuracy"]
     );
 }
 

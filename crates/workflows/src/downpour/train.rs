@@ -335,12 +335,11 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
                 }
             }
         }
-        if !report.stopped.is_empty() {
-            break;
+        if progress.batch >= n_batches {
+            progress.epoch += 1;
+            progress.batch = 0;
         }
-        progress.epoch += 1;
-        progress.batch = 0;
-        if scope == Scope::OneEpoch {
+        if !report.stopped.is_empty() || scope == Scope::OneEpoch {
             break;
         }
     }
