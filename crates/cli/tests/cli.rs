@@ -155,3 +155,75 @@ fn walk(dir: &Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn run_downpour_reaches_the_target_and_publishes_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &[
+            "run",
+            "downpour",
+            "--data",
+            "mnist-10k",
+            "--test",
+            "mnist-test",
+            "--workers",
+            "2",
+            "--evals-per-epoch",
+            "2",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("downpour.train                    2"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("reached 0.75 test accuracy in"), "{stdout}");
+    assert!(
+        stdout.contains("MLP 784-100-10 (79510 parameters)"),
+        "{stdout}"
+    );
+    assert!(
+        dir.path()
+            .join("store/models/mnist-mlp/mlp.safetensors")
+            .exists()
+    );
+}
+
+#[test]
+fn bad_downpour_options_exit_non_zero_with_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected, code) in [
+        (
+            &["--mode", "single", "--workers", "2"][..],
+            "mode single trains in one function",
+            1,
+        ),
+        (&["--inject-failure", "3"][..], "is not W:N", 2),
+        (
+            &["--workers", "4", "--concurrency", "2"][..],
+            "too low for 4",
+            1,
+        ),
+        (
+            &["--target-accuracy", "75"][..],
+            "a fraction between 0 and 1",
+            1,
+        ),
+        (
+            &["--state", "redis://127.0.0.1:1"][..],
+            "redis://127.0.0.1:1",
+            1,
+        ),
+    ] {
+        let mut all = vec!["run", "downpour", "--data", "mnist-2k", "-q"];
+        all.extend(args);
+        let out = faasml(dir.path(), &all);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
