@@ -251,6 +251,134 @@ async fn redis_and_embedded_share_the_byte_encoding() {
     }
 }
 
+/// 8 pushers x 50 adds of a 20k-vector of ones, on 4 separately connected stores (two clones
+/// of each), with two of the pushers using the server-side Lua add that the optimistic add falls
+/// back to: adds conflict across stores and with the Lua adds, and every element ends at exactly
+/// 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_contended_pushers_lose_no_update() {
+    const LEN: usize = 20_000;
+    const PUSHES: usize = 50;
+    let server = RedisServer::start();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(RedisState::connect(server.url()).await.unwrap());
+    }
+    let key = format!("{}/contended", namespace("contended"));
+    let delta = Arc::new(vec![1.0f32; LEN]);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let state = stores[i % stores.len()].clone();
+            let key = key.clone();
+            let delta = Arc::clone(&delta);
+            tokio::spawn(async move {
+                for _ in 0..PUSHES {
+                    if i >= 6 {
+                        state.add_f32_lua(&key, &delta).await.unwrap();
+                    } else {
+                        state.add_f32(&key, &delta).await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let got = stores[0].get_f32(&key).await.unwrap().unwrap();
+    assert_eq!(got.len(), LEN);
+    let lost = got.iter().filter(|&&v| v != 400.0).count();
+    assert_eq!(lost, 0, "elements not 400: {lost}, first {:?}", &got[..4]);
+    let (rounds, fallbacks) = stores
+        .iter()
+        .map(RedisState::add_f32_counts)
+        .fold((0, 0), |(r, f), (dr, df)| (r + dr, f + df));
+    eprintln!("300 optimistic adds: {rounds} commit attempts, {fallbacks} Lua fallbacks");
+    assert!(
+        rounds >= 300 - fallbacks,
+        "{rounds} rounds, {fallbacks} fallbacks"
+    );
+}
+
+/// A key of another Redis type is a `WrongType` naming the key, and the add that failed on it
+/// leaves no trace on the connections later adds use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_add_f32_on_a_list_is_a_wrong_type() {
+    let server = RedisServer::start();
+    let state = RedisState::connect(server.url()).await.unwrap();
+    let ns = namespace("list");
+    let list = format!("{ns}/list");
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("RPUSH")
+        .arg(&list)
+        .arg("x")
+        .exec_async(&mut raw)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let err = state.add_f32(&list, &[1.0]).await.unwrap_err();
+        assert!(matches!(err, StateError::WrongType { .. }), "{err}");
+        assert!(err.to_string().contains(&list), "{err}");
+        let v = format!("{ns}/v");
+        state.add_f32(&v, &[1.0, 2.0]).await.unwrap();
+        // A length mismatch fails before the commit, with a WATCH pending.
+        assert!(state.add_f32(&v, &[1.0]).await.is_err());
+    }
+    // The failed adds left nothing behind: no WATCH on a reused connection makes this fail.
+    let v = format!("{ns}/v");
+    state.add_f32(&v, &[0.5, 0.5]).await.unwrap();
+    assert_eq!(state.get_f32(&v).await.unwrap().unwrap(), vec![3.5, 6.5]);
+}
+
+/// The server closing idle connections (a restart, a `timeout` setting) costs no add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_add_f32_survives_dropped_idle_connections() {
+    // A private server: killing every client of a shared one would break other tests.
+    let server = RedisServer::spawn();
+    let state = RedisState::connect(server.url()).await.unwrap();
+    let key = format!("{}/w", namespace("dropped"));
+    // Several adds at once leave several idle connections behind.
+    let adds: Vec<_> = (0..4)
+        .map(|i| {
+            let state = state.clone();
+            let key = format!("{key}{i}");
+            tokio::spawn(async move { state.add_f32(&key, &[1.0; 8]).await })
+        })
+        .collect();
+    for add in adds {
+        add.await.unwrap().unwrap();
+    }
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..2 {
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!(killed >= 1, "{killed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for i in 0..4 {
+            state
+                .add_f32(&format!("{key}{i}"), &[1.0; 8])
+                .await
+                .unwrap();
+        }
+    }
+    for i in 0..4 {
+        let got = state.get_f32(&format!("{key}{i}")).await;
+        // The shared connection may need one failed command to notice; the value is there.
+        let got = match got {
+            Ok(got) => got,
+            Err(_) => state.get_f32(&format!("{key}{i}")).await.unwrap(),
+        };
+        assert_eq!(got.unwrap(), vec![3.0; 8]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_is_a_fast_clear_error() {
     let port = faasml_testkit::free_port(); // bound then released: nothing listens there
