@@ -21,6 +21,24 @@ pub(crate) enum ModeArg {
     Loop,
 }
 
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Single => Self::Single,
+            ModeArg::PerEpoch => Self::PerEpoch,
+            ModeArg::Loop => Self::Loop,
+        }
+    }
+}
+
+/// The test set of the bundled family `data` belongs to (MNIST's when it is not bundled).
+pub(crate) fn default_test(data: &str) -> String {
+    let name = data.rsplit('/').next().unwrap_or(data);
+    bundled::test_set_name(name)
+        .unwrap_or("mnist-test")
+        .to_string()
+}
+
 /// Hidden-layer activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ActivationArg {
@@ -124,12 +142,7 @@ impl DownpourArgs {
     /// The workflow parameters these options describe.
     pub(crate) fn params(&self) -> DownpourParams {
         let data = self.data.trim_matches('/').to_string();
-        let test = self.test.clone().unwrap_or_else(|| {
-            let name = data.rsplit('/').next().unwrap_or(&data);
-            bundled::test_set_name(name)
-                .unwrap_or("mnist-test")
-                .to_string()
-        });
+        let test = self.test.clone().unwrap_or_else(|| default_test(&data));
         let model = self.model.clone().unwrap_or_else(|| {
             let family = data.rsplit('/').next().unwrap_or("data");
             format!("{}-mlp", family.split('-').next().unwrap_or(family))
@@ -153,11 +166,7 @@ impl DownpourArgs {
             target_accuracy: self.target_accuracy,
             max_epochs: self.max_epochs,
             evals_per_epoch: self.evals_per_epoch,
-            mode: match self.mode {
-                ModeArg::Single => Mode::Single,
-                ModeArg::PerEpoch => Mode::PerEpoch,
-                ModeArg::Loop => Mode::Loop,
-            },
+            mode: self.mode.into(),
             chunk: self.chunk,
             changed_only: self.changed_only,
             seed: self.seed,

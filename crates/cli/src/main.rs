@@ -8,6 +8,7 @@ mod deploy;
 mod downpour;
 mod lambda;
 mod platform;
+mod plot;
 mod progress;
 mod run;
 mod serve;

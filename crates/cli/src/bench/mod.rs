@@ -1,4 +1,5 @@
-//! `faasml bench`: benchmarks that print a table (and optionally append CSV rows).
+//! `faasml bench`: benchmarks that print a table (and optionally append CSV rows, or write CSV
+//! files and a chart).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use faasml_core::{Invoker, RetryPolicy, RunReport};
 use faasml_datasets::bundled;
 use faasml_workflows::images::{self, ImportFormat};
 use faasml_workflows::ml_training::{TrainingParams, TrainingResult};
+
+mod downpour;
 
 use crate::PlatformArgs;
 use crate::run::{open_store, train};
@@ -23,6 +26,9 @@ pub(crate) enum BenchCommand {
     /// Overhead of invoking a no-op function: embedded, or over HTTP with --platform http
     /// (against --gateway, or a worker started in this process on a loopback port).
     Invoke(InvokeBench),
+    /// Downpour SGD over a grid of batch sizes, workers and n_fetch: time to the target test
+    /// accuracy per configuration (table, CSV files, and a chart of accuracy over time).
+    Downpour(downpour::DownpourBench),
 }
 
 /// Options of `bench ml-training`.
@@ -65,6 +71,7 @@ pub(crate) async fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::MlTraining(args) => bench_training(args).await,
         BenchCommand::Invoke(args) => bench_invoke(args).await,
+        BenchCommand::Downpour(args) => downpour::bench(args).await,
     }
 }
 
