@@ -56,6 +56,45 @@ impl ImageSource {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Images `from..to` of this source (`to` is clamped to its length).
+    pub fn slice(&self, from: usize, to: usize) -> Self {
+        let to = to.min(self.len());
+        let from = from.min(to);
+        match self {
+            Self::Png { keys } => Self::Png {
+                keys: keys[from..to].to_vec(),
+            },
+            Self::Idx {
+                images,
+                labels,
+                start,
+                gzip,
+                ..
+            } => Self::Idx {
+                images: images.clone(),
+                labels: labels.clone(),
+                start: start + from as u64,
+                end: start + to as u64,
+                gzip: *gzip,
+            },
+        }
+    }
+}
+
+/// The first `n` images of `sources`.
+pub fn take(sources: &[ImageSource], n: usize) -> Vec<ImageSource> {
+    let mut left = n;
+    let mut kept = Vec::new();
+    for source in sources {
+        if left == 0 {
+            break;
+        }
+        let part = source.slice(0, left);
+        left -= part.len();
+        kept.push(part);
+    }
+    kept
 }
 
 /// Total number of images in `sources`.
@@ -226,25 +265,7 @@ pub fn deal_contiguous(sources: &[ImageSource], n: usize) -> Vec<Vec<ImageSource
             if hi <= lo {
                 continue;
             }
-            let (from, to) = (lo - offset, hi - offset);
-            batch.push(match source {
-                ImageSource::Png { keys } => ImageSource::Png {
-                    keys: keys[from..to].to_vec(),
-                },
-                ImageSource::Idx {
-                    images,
-                    labels,
-                    start,
-                    gzip,
-                    ..
-                } => ImageSource::Idx {
-                    images: images.clone(),
-                    labels: labels.clone(),
-                    start: start + from as u64,
-                    end: start + to as u64,
-                    gzip: *gzip,
-                },
-            });
+            batch.push(source.slice(lo - offset, hi - offset));
         }
         offset += len;
     }

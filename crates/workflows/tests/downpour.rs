@@ -67,7 +67,11 @@ fn check_reached(result: &DownpourResult, workers: usize) {
     assert!(result.reached_target, "{result:#?}");
     let first = result.evals.first().unwrap();
     assert!(result.time_to_target_s.unwrap() >= first.elapsed_s - 1e-9);
-    assert!(result.accuracy >= 0.70, "final accuracy {}", result.accuracy);
+    assert!(
+        result.accuracy >= 0.70,
+        "final accuracy {}",
+        result.accuracy
+    );
     assert_eq!(result.n_test, 10_000, "measured on the real MNIST test set");
     assert_eq!(result.n_train, 4000);
     assert_eq!(result.layers, vec![784, 100, 10]);
@@ -77,7 +81,10 @@ fn check_reached(result: &DownpourResult, workers: usize) {
         assert!(w.progress.pushes > 0 && w.progress.pulls > 0, "{w:?}");
         assert!(w.n_train.abs_diff(4000 / workers) <= 1, "{w:?}");
     }
-    assert_eq!(result.workers.iter().map(|w| w.n_train).sum::<usize>(), 4000);
+    assert_eq!(
+        result.workers.iter().map(|w| w.n_train).sum::<usize>(),
+        4000
+    );
     let n_params = result.n_params as u64;
     assert!(result.bytes_pulled >= 4 * n_params * workers as u64);
     assert!(result.bytes_pushed >= 4 * n_params);
@@ -176,7 +183,10 @@ async fn bad_parameters_are_clear_errors() {
     let store = store().await;
     let state: Arc<dyn StateStore> = Arc::new(EmbeddedState::new());
     let mut p = params(Mode::Single, 3);
-    let err = train(&store, state.clone(), p.clone()).await.output.unwrap_err();
+    let err = train(&store, state.clone(), p.clone())
+        .await
+        .output
+        .unwrap_err();
     assert!(err.to_string().contains("--workers 1"), "{err}");
     p = params(Mode::Loop, 1);
     p.classes = 5;

@@ -341,46 +341,14 @@ fn seconds_since(t0_us: u64) -> f64 {
     now_micros().saturating_sub(t0_us) as f64 / 1e6
 }
 
-/// Keeps the first `limit` images of `sources`.
-fn take_images(sources: Vec<ImageSource>, limit: Option<usize>) -> Vec<ImageSource> {
-    let Some(mut left) = limit else {
-        return sources;
-    };
-    let mut kept = Vec::new();
-    for source in sources {
-        if left == 0 {
-            break;
-        }
-        let n = source.len().min(left);
-        left -= n;
-        kept.push(match source {
-            ImageSource::Png { mut keys } => {
-                keys.truncate(n);
-                ImageSource::Png { keys }
-            }
-            ImageSource::Idx {
-                images,
-                labels,
-                start,
-                gzip,
-                ..
-            } => ImageSource::Idx {
-                images,
-                labels,
-                start,
-                end: start + n as u64,
-                gzip,
-            },
-        });
-    }
-    kept
-}
-
 async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
     let t0_us = now_micros();
     params.validate()?;
     let store = ctx.store();
-    let train_sources = take_images(images::list(store, &params.data).await?, params.limit);
+    let mut train_sources = images::list(store, &params.data).await?;
+    if let Some(limit) = params.limit {
+        train_sources = images::take(&train_sources, limit);
+    }
     let n_train = images::count(&train_sources);
     if n_train < params.workers {
         return Err(WorkflowError::TooSmall {

@@ -123,23 +123,16 @@ impl ParameterServer {
 
     /// Writes the initial parameters (overwriting any earlier ones).
     pub async fn init(&self, params: &[f32]) -> Result<()> {
-        self.check_len(params.len())?;
-        try_join_all((0..self.n_chunks()).map(|i| {
-            let bytes: Bytes = params[self.chunk_range(i)]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            let key = self.key(&format!("p/{i}"));
-            async move { self.state.put(&key, bytes).await }
-        }))
-        .await
-        .map_err(|e| self.state_error(e))?;
-        Ok(())
+        self.write_chunks(params, false).await
     }
 
     /// Writes the initial parameters of every chunk that is absent, keeping any that exist (so a
     /// re-invoked setup never overwrites trained parameters).
     pub async fn init_if_absent(&self, params: &[f32]) -> Result<()> {
+        self.write_chunks(params, true).await
+    }
+
+    async fn write_chunks(&self, params: &[f32], only_absent: bool) -> Result<()> {
         self.check_len(params.len())?;
         try_join_all((0..self.n_chunks()).map(|i| {
             let bytes: Bytes = params[self.chunk_range(i)]
@@ -147,7 +140,16 @@ impl ParameterServer {
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
             let key = self.key(&format!("p/{i}"));
-            async move { self.state.compare_and_swap(&key, None, bytes).await }
+            async move {
+                if only_absent {
+                    self.state
+                        .compare_and_swap(&key, None, bytes)
+                        .await
+                        .map(|_| ())
+                } else {
+                    self.state.put(&key, bytes).await
+                }
+            }
         }))
         .await
         .map_err(|e| self.state_error(e))?;
