@@ -83,7 +83,12 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 13] = [
+    "downpour-driver",
+    "downpour-epoch",
+    "downpour-setup",
+    "downpour-single",
+    "downpour-train",
     "faasml-noop",
     "ml-inference-driver",
     "ml-inference-predict",
@@ -134,7 +139,7 @@ fn knative_services_pass_the_knative_and_core_validators() {
         text(&out)
     );
     assert!(
-        text(&out).contains("8 valid Knative Service(s)"),
+        text(&out).contains("13 valid Knative Service(s)"),
         "{}",
         text(&out)
     );
