@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeployError, HEALTH_PATH, PORT, READY_PATH, Worker, is_dns_label, is_driver};
+use crate::{
+    DeployError, HEALTH_PATH, PORT, READY_PATH, Worker, is_dns_label, is_driver, is_long_running,
+};
 
 /// The API version of a Knative Service.
 pub const API_VERSION: &str = "serving.knative.dev/v1";
@@ -40,7 +42,8 @@ pub struct KnativeOptions {
     pub target: Option<u32>,
     /// `timeoutSeconds` of ordinary functions.
     pub timeout_seconds: u32,
-    /// `timeoutSeconds` of drivers (`*.driver`), which last as long as their workflow.
+    /// `timeoutSeconds` of drivers (`*.driver`) and training loops, which last as long as their
+    /// workflow.
     pub driver_timeout_seconds: u32,
     /// Make every function except drivers reachable only inside the cluster.
     pub private_stages: bool,
@@ -348,7 +351,7 @@ fn service(
                 },
                 spec: RevisionSpec {
                     container_concurrency: options.concurrency,
-                    timeout_seconds: if is_driver(function) {
+                    timeout_seconds: if is_long_running(function) {
                         options.driver_timeout_seconds
                     } else {
                         options.timeout_seconds
@@ -402,7 +405,8 @@ pub fn from_yaml(yaml: &str) -> Result<Vec<Service>, DeployError> {
 mod tests {
     use super::*;
 
-    const FUNCTIONS: [&str; 8] = [
+    const FUNCTIONS: [&str; 9] = [
+        "downpour.train",
         "faasml.noop",
         "ml-inference.driver",
         "ml-inference.predict",
@@ -442,7 +446,7 @@ mod tests {
             assert_eq!(service.metadata.namespace.as_deref(), Some("faasml"));
         }
         assert_eq!(
-            services[5].metadata.name.as_deref(),
+            services[6].metadata.name.as_deref(),
             Some("ml-training-pca")
         );
     }
@@ -507,11 +511,11 @@ mod tests {
                 .metadata
                 .labels
                 .get("networking.knative.dev/visibility");
+            let timeout = if is_long_running(function) { 600 } else { 300 };
+            assert_eq!(template.spec.timeout_seconds, timeout, "{function}");
             if is_driver(function) {
-                assert_eq!(template.spec.timeout_seconds, 600);
                 assert_eq!(private, None);
             } else {
-                assert_eq!(template.spec.timeout_seconds, 300);
                 assert_eq!(private.map(String::as_str), Some("cluster-local"));
             }
         }

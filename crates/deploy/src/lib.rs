@@ -67,6 +67,21 @@ pub fn is_driver(function: &str) -> bool {
     function.ends_with(".driver")
 }
 
+/// Functions besides drivers that run as long as a whole training: downpour's setup, which
+/// awaits its workers, and the workers themselves.
+const LONG_RUNNING: [&str; 4] = [
+    "downpour.setup",
+    "downpour.single",
+    "downpour.train",
+    "downpour.epoch",
+];
+
+/// Whether a function may run as long as its whole workflow (a driver, or a training loop), and
+/// so gets the longest request timeout.
+pub fn is_long_running(function: &str) -> bool {
+    is_driver(function) || LONG_RUNNING.contains(&function)
+}
+
 /// What every worker container gets, whatever the platform: its image and its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worker {
