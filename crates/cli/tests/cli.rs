@@ -227,3 +227,47 @@ fn bad_downpour_options_exit_non_zero_with_one_clear_message() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn bench_downpour_writes_the_table_csv_files_and_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &[
+            "bench",
+            "downpour",
+            "--data",
+            "mnist-2k",
+            "--batch-sizes",
+            "64",
+            "--workers",
+            "1,2",
+            "--n-fetch",
+            "10",
+            "--max-epochs",
+            "3",
+            "--out",
+            "bd",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[2/2] batch 64, 2 workers, n_fetch 10"),
+        "{stderr}"
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("64 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("bd/downpour.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let evals = std::fs::read_to_string(dir.path().join("bd/downpour-evals.csv")).unwrap();
+    assert!(evals.lines().count() >= 3, "{evals}");
+    let svg = std::fs::read_to_string(dir.path().join("bd/downpour.svg")).unwrap();
+    assert!(
+        svg.contains("batch 64, 2 workers, n_fetch 10"),
+        "chart legend"
+    );
+}
