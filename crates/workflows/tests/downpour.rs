@@ -92,7 +92,15 @@ fn check_reached(result: &DownpourResult, workers: usize) {
 
 /// Whether any key of the run is left in the state store.
 async fn leftover(state: &dyn StateStore, run_id: &str) -> bool {
-    for key in ["p/0", "stop", "w/0/gen", "w/0/progress", "seg/0", "eval/0"] {
+    for key in [
+        "p/0",
+        "stop",
+        "final",
+        "w/0/gen",
+        "w/0/progress",
+        "seg/0",
+        "eval/0",
+    ] {
         if state
             .get(&format!("downpour/{run_id}/{key}"))
             .await

@@ -9,9 +9,9 @@
 //!
 //! Each worker's epoch is cut into `evals_per_epoch` segments (one by default). The last worker to
 //! finish a segment measures the server's parameters on the held-out test set and records the
-//! point; when the accuracy reaches the target, or the last epoch ends, it tells every worker to
-//! stop. The driver then reads the recorded points, measures the final parameters, publishes the
-//! model, and removes the run's keys from the state store.
+//! point; when the accuracy reaches the target, or the last epoch ends, it keeps the parameters it
+//! measured as the run's model and tells every worker to stop. The driver then reads the recorded
+//! points, publishes that model, and removes the run's keys from the state store.
 //!
 //! Execution modes, after the seed (`EMNIST Neural network` on OpenFaaS):
 //! - [`Mode::Single`]: one function initialises the parameters and trains, alone (one worker);
@@ -304,7 +304,8 @@ pub struct DownpourResult {
     pub time_to_target_s: Option<f64>,
     /// Epochs of training behind that evaluation.
     pub epochs_to_target: Option<f64>,
-    /// Accuracy of the final parameters on the test set.
+    /// Test accuracy of the published parameters: those the evaluation that stopped the run
+    /// measured.
     pub accuracy: f64,
     /// Every evaluation during training.
     pub evals: Vec<EvalPoint>,
@@ -393,7 +394,12 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
         let train_seconds = seconds_since(spec.t0_us);
         let evals = ps.evals(params.segments()).await?;
         let mut network = spec.network()?;
-        ps.pull(network.params_mut()).await?;
+        match ps.final_params().await? {
+            Some(measured) => network.set_params(&measured)?,
+            None => {
+                ps.pull(network.params_mut()).await?;
+            }
+        }
         let network = Arc::new(network);
         let (accuracy, _) = train::evaluate(&ctx, Arc::clone(&network), Arc::clone(&test)).await?;
         let model_key = publish(&ctx, &spec, &network, accuracy).await?;

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `p/<i>` | chunk `i` of the flat parameters, little-endian f32 (`chunk` floats, the last shorter) |
 //! | `stop` | present once the run should stop; holds the reason |
+//! | `final` | the parameters measured by the evaluation that stopped the run (the published model) |
 //! | `seg/<s>` | how many workers finished segment `s` (an epoch has `evals_per_epoch` segments) |
 //! | `seg/<s>/<w>` | marks that worker `w` counted segment `s`, so a re-invoked worker counts it once |
 //! | `eval/<s>` | the [`EvalPoint`] measured when the last worker finished segment `s` |
@@ -245,6 +246,38 @@ impl ParameterServer {
             .map_err(|e| self.state_error(e))
     }
 
+    /// Keeps `params` as the run's result: the parameters the stopping evaluation measured.
+    pub async fn save_final(&self, params: &[f32]) -> Result<()> {
+        self.check_len(params.len())?;
+        let bytes: Bytes = params.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.state
+            .put(&self.key("final"), bytes)
+            .await
+            .map_err(|e| self.state_error(e))
+    }
+
+    /// The parameters saved by [`Self::save_final`], if the run stopped by an evaluation.
+    pub async fn final_params(&self) -> Result<Option<Vec<f32>>> {
+        let key = self.key("final");
+        let Some(values) = self
+            .state
+            .get_f32(&key)
+            .await
+            .map_err(|e| self.state_error(e))?
+        else {
+            return Ok(None);
+        };
+        if values.len() != self.n_params {
+            return Err(WorkflowError::ParameterServer(format!(
+                "'{key}' in {} holds {} parameters, expected {}",
+                self.url(),
+                values.len(),
+                self.n_params
+            )));
+        }
+        Ok(Some(values))
+    }
+
     /// Takes the next generation of worker `w` (each invocation of a worker takes one).
     pub async fn next_generation(&self, worker: usize) -> Result<i64> {
         self.state
@@ -319,7 +352,7 @@ impl ParameterServer {
 
     /// Removes every key of the run (`workers` workers, `segments` segments).
     pub async fn clear(&self, workers: usize, segments: usize) -> Result<()> {
-        let mut keys = vec![self.key("stop")];
+        let mut keys = vec![self.key("stop"), self.key("final")];
         keys.extend((0..self.n_chunks()).map(|i| self.key(&format!("p/{i}"))));
         for w in 0..workers {
             keys.push(self.key(&format!("w/{w}/gen")));

@@ -382,14 +382,16 @@ fn check_data(spec: &RunSpec, data: &ImageSet, worker: usize) -> Result<()> {
 }
 
 /// Measures the server's parameters on the test set after `segment`, records the point, and
-/// stops the run at the target accuracy or after the last segment.
+/// stops the run at the target accuracy or after the last segment, keeping the measured
+/// parameters as the run's model.
 async fn evaluate_segment(ctx: &Ctx, spec: &RunSpec, segment: usize) -> Result<()> {
     let p = &spec.params;
     let test = load_test(ctx, &spec.test).await?;
     let mut network = spec.network()?;
     let ps = spec.server(ctx, network.n_params());
     ps.pull(network.params_mut()).await?;
-    let (accuracy, loss) = evaluate(ctx, Arc::new(network), test).await?;
+    let network = Arc::new(network);
+    let (accuracy, loss) = evaluate(ctx, Arc::clone(&network), test).await?;
     let point = EvalPoint {
         segment,
         epoch: (segment + 1) as f64 / p.evals_per_epoch as f64,
@@ -398,12 +400,17 @@ async fn evaluate_segment(ctx: &Ctx, spec: &RunSpec, segment: usize) -> Result<(
         loss,
     };
     ps.record_eval(&point).await?;
-    if p.target_accuracy > 0.0 && accuracy >= p.target_accuracy {
-        ps.stop("target").await?;
+    let reason = if p.target_accuracy > 0.0 && accuracy >= p.target_accuracy {
+        "target"
     } else if segment + 1 >= p.segments() {
-        ps.stop("epoch limit").await?;
-    }
-    Ok(())
+        "epoch limit"
+    } else {
+        return Ok(());
+    };
+    // The model of the run is the one this evaluation measured: the workers still push until
+    // they see `stop`, and with asynchronous updates those pushes can lower the accuracy again.
+    ps.save_final(network.flat_params()).await?;
+    ps.stop(reason).await
 }
 
 #[cfg(test)]
