@@ -156,6 +156,28 @@ fn in_flight(port: u16) -> u64 {
         .unwrap_or(0)
 }
 
+/// Starts `faasml` in `dir` with its output captured, without waiting for it.
+fn spawn_run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Child {
+    command(dir, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faasml run starts")
+}
+
+/// Waits (at most two minutes) until `worker` runs an invocation.
+fn wait_until_busy(worker: &WorkerProcess) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_flight(worker.port) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker on port {} never got an invocation",
+            worker.port
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn three_workers_reproduce_the_embedded_run_and_share_its_invocations() {
     let s3 = S3Server::start();
@@ -252,19 +274,8 @@ fn runs_survive_workers_killed_before_and_during_and_fail_clearly_without_any() 
     // invocation cut off is retried on the surviving worker.
     let mut args = training_args(&store, "runs-during");
     args.extend(["--platform", "http", "--gateway", &gateway]);
-    let run = command(dir.path(), &args, &env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faasml run starts");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while in_flight(workers[1].port) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "worker 1 never got an invocation"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let run = spawn_run(dir.path(), &args, &env);
+    wait_until_busy(&workers[1]);
     workers[1].kill();
     let out = run.wait_with_output().unwrap();
     assert_eq!(accuracy(&out), embedded, "{}", text(&out.stderr));
@@ -359,21 +370,10 @@ fn downpour_survives_a_worker_process_killed_mid_training() {
         "runs",
         "--json",
     ];
-    let run = command(dir.path(), &args, &env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faasml run starts");
+    let run = spawn_run(dir.path(), &args, &env);
     // Worker 0 hosts the driver (the CLI's first round-robin turn); kill worker 1 once it has
     // been training for a moment.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while in_flight(workers[1].port) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "worker 1 never got an invocation"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until_busy(&workers[1]);
     std::thread::sleep(Duration::from_millis(300));
     workers[1].kill();
     let out = run.wait_with_output().unwrap();
