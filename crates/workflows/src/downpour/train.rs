@@ -15,6 +15,9 @@ use super::{EvalPoint, RunSpec, TrainInput, WorkerReport, scaled, seconds_since}
 use crate::error::{Result, WorkflowError};
 use crate::images::{self, ImageSource};
 
+/// Why an invocation stopped when a newer invocation of the same worker took over.
+const SUPERSEDED: &str = "superseded";
+
 /// How much a `train` invocation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -340,7 +343,7 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
                     break;
                 }
                 if current != generation {
-                    report.stopped = "superseded".to_string();
+                    report.stopped = SUPERSEDED.to_string();
                     break;
                 }
             }
@@ -357,7 +360,10 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
         report.stopped = "epoch limit".to_string();
     }
     progress.train_seconds += training.elapsed().as_secs_f64();
-    ps.save_progress(w, &progress).await?;
+    if report.stopped != SUPERSEDED {
+        // A superseded invocation leaves the progress to the newer one.
+        ps.save_progress(w, &progress).await?;
+    }
     report.progress = progress;
     Ok(report)
 }
