@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use crate::{StateError, StateStore, decode_f32, encode_f32};
+use crate::{StateError, StateStore, add_le_in_place, check_update_len, decode_f32};
 
 /// An in-process [`StateStore`].
 #[derive(Debug, Default)]
@@ -69,34 +69,19 @@ impl StateStore for EmbeddedState {
     async fn add_f32(&self, key: &str, delta: &[f32]) -> Result<(), StateError> {
         let mut values = self.lock();
         let Some(current) = values.get_mut(key) else {
-            values.insert(key.to_string(), encode_f32(delta));
+            // A missing vector counts as zeros (0.0 + d, so -0.0 is stored as 0.0, as on Redis).
+            let mut zeros = BytesMut::zeroed(4 * delta.len());
+            add_le_in_place(&mut zeros, delta);
+            values.insert(key.to_string(), zeros.freeze());
             return Ok(());
         };
-        if current.len() % 4 != 0 {
-            return Err(StateError::WrongType {
-                key: key.to_string(),
-                reason: format!("{} bytes is not a whole number of f32s", current.len()),
-            });
-        }
-        if current.len() != 4 * delta.len() {
-            return Err(StateError::WrongType {
-                key: key.to_string(),
-                reason: format!(
-                    "vector has {} elements, update has {}",
-                    current.len() / 4,
-                    delta.len()
-                ),
-            });
-        }
+        check_update_len(key, current.len(), delta.len())?;
         // In place when no reader holds the value (the usual case), else on a copy.
         let mut bytes = match std::mem::take(current).try_into_mut() {
             Ok(unique) => unique,
-            Err(shared) => bytes::BytesMut::from(&shared[..]),
+            Err(shared) => BytesMut::from(&shared[..]),
         };
-        for (c, d) in bytes.chunks_exact_mut(4).zip(delta) {
-            let sum = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + d;
-            c.copy_from_slice(&sum.to_le_bytes());
-        }
+        add_le_in_place(&mut bytes, delta);
         *current = bytes.freeze();
         Ok(())
     }

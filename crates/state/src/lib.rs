@@ -76,21 +76,44 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     ) -> Result<bool, StateError>;
 }
 
-pub(crate) fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError> {
-    if bytes.len() % 4 != 0 {
+/// Checks that `len` bytes are a whole number of f32s.
+fn check_whole_f32s(key: &str, len: usize) -> Result<(), StateError> {
+    if len % 4 != 0 {
         return Err(StateError::WrongType {
             key: key.to_string(),
-            reason: format!("{} bytes is not a whole number of f32s", bytes.len()),
+            reason: format!("{len} bytes is not a whole number of f32s"),
         });
     }
+    Ok(())
+}
+
+/// Checks that a stored value of `len` bytes can take an update of `n` f32s.
+pub(crate) fn check_update_len(key: &str, len: usize, n: usize) -> Result<(), StateError> {
+    check_whole_f32s(key, len)?;
+    if len != 4 * n {
+        return Err(StateError::WrongType {
+            key: key.to_string(),
+            reason: format!("vector has {} elements, update has {n}", len / 4),
+        });
+    }
+    Ok(())
+}
+
+/// Adds `delta` element-wise, in f32, to the little-endian f32s in `bytes` (of the same length,
+/// see [`check_update_len`]): the one definition of `add_f32` every backend stores.
+pub(crate) fn add_le_in_place(bytes: &mut [u8], delta: &[f32]) {
+    for (c, d) in bytes.chunks_exact_mut(4).zip(delta) {
+        let sum = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + d;
+        c.copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
+pub(crate) fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError> {
+    check_whole_f32s(key, bytes.len())?;
     Ok(bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())
-}
-
-pub(crate) fn encode_f32(values: &[f32]) -> Bytes {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Opens the state store a URL names: `embedded://` (a new in-process store) or

@@ -64,7 +64,7 @@ use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind, Value};
 
-use crate::{StateError, StateStore, decode_f32};
+use crate::{StateError, StateStore, add_le_in_place, check_update_len, decode_f32};
 
 /// Adds ARGV[1] (little-endian f32s) element-wise to the vector under KEYS[1] (missing = zeros):
 /// the fallback of [`RedisState::add_f32`] when its optimistic rounds keep conflicting.
@@ -477,40 +477,14 @@ fn is_connection_lost(e: &RedisError) -> bool {
 /// `current` (little-endian f32s; `None` = zeros) plus `delta`, element-wise in f32, as
 /// little-endian bytes: exactly what [`EmbeddedState`](crate::EmbeddedState) stores.
 fn add_le(key: &str, current: Option<&[u8]>, delta: &[f32]) -> Result<Vec<u8>, StateError> {
-    let mut out = vec![0u8; delta.len() * 4];
-    match current {
-        None => {
-            for (o, d) in out.chunks_exact_mut(4).zip(delta) {
-                o.copy_from_slice(&(0.0f32 + d).to_le_bytes());
-            }
-        }
+    let mut out = match current {
+        None => vec![0u8; delta.len() * 4],
         Some(bytes) => {
-            if bytes.len() % 4 != 0 {
-                return Err(StateError::WrongType {
-                    key: key.to_string(),
-                    reason: format!("{} bytes is not a whole number of f32s", bytes.len()),
-                });
-            }
-            if bytes.len() != out.len() {
-                return Err(StateError::WrongType {
-                    key: key.to_string(),
-                    reason: format!(
-                        "vector has {} elements, update has {}",
-                        bytes.len() / 4,
-                        delta.len()
-                    ),
-                });
-            }
-            for ((o, c), d) in out
-                .chunks_exact_mut(4)
-                .zip(bytes.chunks_exact(4))
-                .zip(delta)
-            {
-                let sum = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + d;
-                o.copy_from_slice(&sum.to_le_bytes());
-            }
+            check_update_len(key, bytes.len(), delta.len())?;
+            bytes.to_vec()
         }
-    }
+    };
+    add_le_in_place(&mut out, delta);
     Ok(out)
 }
 

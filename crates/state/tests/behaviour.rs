@@ -237,7 +237,7 @@ async fn redis_and_embedded_share_the_byte_encoding() {
     let ns = namespace("encoding");
     for state in [&redis as &dyn StateStore, &embedded] {
         state
-            .add_f32(&format!("{ns}/v"), &[0.25, -3.5])
+            .add_f32(&format!("{ns}/v"), &[0.25, -3.5, -0.0])
             .await
             .unwrap();
         state.incr(&format!("{ns}/c"), 7).await.unwrap();
