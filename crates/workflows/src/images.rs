@@ -223,25 +223,12 @@ pub fn deal(sources: &[ImageSource], n: usize) -> Vec<Vec<ImageSource>> {
                     }
                 }
             }
-            ImageSource::Idx {
-                images,
-                labels,
-                start,
-                end,
-                gzip,
-            } => {
-                let len = end - start;
+            ImageSource::Idx { .. } => {
+                let len = source.len();
                 for (i, shard) in shards.iter_mut().enumerate() {
-                    let lo = start + len * i as u64 / n as u64;
-                    let hi = start + len * (i as u64 + 1) / n as u64;
+                    let (lo, hi) = (len * i / n, len * (i + 1) / n);
                     if hi > lo {
-                        shard.push(ImageSource::Idx {
-                            images: images.clone(),
-                            labels: labels.clone(),
-                            start: lo,
-                            end: hi,
-                            gzip: *gzip,
-                        });
+                        shard.push(source.slice(lo, hi));
                     }
                 }
             }
