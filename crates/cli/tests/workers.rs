@@ -156,6 +156,26 @@ fn in_flight(port: u16) -> u64 {
         .unwrap_or(0)
 }
 
+/// Starts three workers on free loopback ports over `store`; returns them and the gateway that
+/// lists them all (round-robin), which is also where each sends its nested invocations.
+fn start_workers(
+    dir: &Path,
+    store: &str,
+    env: &[(String, String)],
+) -> (Vec<WorkerProcess>, String) {
+    let ports = [free_port(), free_port(), free_port()];
+    let gateway = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let workers = ports
+        .iter()
+        .map(|&p| WorkerProcess::start(dir, p, store, &gateway, env))
+        .collect();
+    (workers, gateway)
+}
+
 /// Starts `faasml` in `dir` with its output captured, without waiting for it.
 fn spawn_run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Child {
     command(dir, args, env)
@@ -191,16 +211,7 @@ fn three_workers_reproduce_the_embedded_run_and_share_its_invocations() {
         &env,
     ));
 
-    let ports = [free_port(), free_port(), free_port()];
-    let gateway = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let _workers: Vec<_> = ports
-        .iter()
-        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
-        .collect();
+    let (workers, gateway) = start_workers(dir.path(), &store, &env);
     let mut args = training_args(&store, "runs-http");
     args.extend(["--platform", "http", "--gateway", &gateway]);
     let http = accuracy(&faasml(dir.path(), &args, &env));
@@ -218,7 +229,7 @@ fn three_workers_reproduce_the_embedded_run_and_share_its_invocations() {
         "driver, partition, 2 pca, 8 rf, validate"
     );
     assert!(records.iter().all(|r| r["outcome"]["status"] == "ok"));
-    for port in ports {
+    for port in workers.iter().map(|w| w.port) {
         assert!(
             on_port(records, port) > 0,
             "no invocation on the worker at port {port}: {records:#?}"
@@ -250,16 +261,7 @@ fn runs_survive_workers_killed_before_and_during_and_fail_clearly_without_any() 
         &env,
     ));
 
-    let ports = [free_port(), free_port(), free_port()];
-    let gateway = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut workers: Vec<_> = ports
-        .iter()
-        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
-        .collect();
+    let (mut workers, gateway) = start_workers(dir.path(), &store, &env);
 
     // Killed before the run: its share goes to the others (the refused connection is skipped).
     workers[2].kill();
@@ -333,16 +335,7 @@ fn downpour_survives_a_worker_process_killed_mid_training() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("file://{}", dir.path().join("store").display());
     let env = vec![("FAASML_STATE".to_string(), redis.url().to_string())];
-    let ports = [free_port(), free_port(), free_port()];
-    let gateway = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut workers: Vec<_> = ports
-        .iter()
-        .map(|&p| WorkerProcess::start(dir.path(), p, &store, &gateway, &env))
-        .collect();
+    let (mut workers, gateway) = start_workers(dir.path(), &store, &env);
     let args = [
         "run",
         "downpour",
