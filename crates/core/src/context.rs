@@ -263,10 +263,72 @@ impl InstanceState {
         let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         values.insert(TypeId::of::<T>(), value);
     }
+
+    /// The `T` this instance keeps for `key`, or else the one `load` gives, which it then keeps
+    /// instead (one `T` per instance: a model, a dataset).
+    pub async fn get_or_load<T, E, F, Fut>(&self, key: &str, load: F) -> Result<Arc<T>, E>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(kept) = self.get::<Keyed<T>>() {
+            if kept.key == key {
+                return Ok(Arc::clone(&kept.value));
+            }
+        }
+        let value = Arc::new(load().await?);
+        self.insert(Arc::new(Keyed {
+            key: key.to_string(),
+            value: Arc::clone(&value),
+        }));
+        Ok(value)
+    }
+}
+
+/// A value kept by [`InstanceState::get_or_load`] with the key it was loaded for.
+struct Keyed<T> {
+    key: String,
+    value: Arc<T>,
 }
 
 impl fmt::Debug for InstanceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstanceState").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn get_or_load_keeps_one_value_per_type_and_reloads_for_another_key() {
+        let state = InstanceState::default();
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = |v: u32| {
+            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok::<_, String>(v) }
+        };
+        assert_eq!(*state.get_or_load("a", || load(1)).await.unwrap(), 1);
+        assert_eq!(
+            *state.get_or_load("a", || load(2)).await.unwrap(),
+            1,
+            "kept"
+        );
+        assert_eq!(
+            *state.get_or_load("b", || load(3)).await.unwrap(),
+            3,
+            "reloaded"
+        );
+        assert_eq!(*state.get_or_load("b", || load(4)).await.unwrap(), 3);
+        let err = state.get_or_load::<u32, _, _, _>("c", || async { Err("no".to_string()) });
+        assert_eq!(err.await.unwrap_err(), "no");
+        assert_eq!(
+            *state.get_or_load("b", || load(5)).await.unwrap(),
+            3,
+            "a failed load keeps the old value"
+        );
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

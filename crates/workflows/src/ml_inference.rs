@@ -132,32 +132,19 @@ async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
     })
 }
 
-/// A model kept by a warm `predict` instance.
-struct LoadedModel {
-    key: String,
-    model: Arc<EnsembleModel>,
-}
-
+/// The model under `key`, kept by a warm `predict` instance.
 async fn load_model(ctx: &Ctx, key: &str) -> Result<Arc<EnsembleModel>> {
-    if let Some(loaded) = ctx.instance_state().get::<LoadedModel>() {
-        if loaded.key == key {
-            return Ok(Arc::clone(&loaded.model));
-        }
-    }
-    let store = ctx.store();
-    let arrays = store.get_arrays(&Path::from(key)).await?;
-    let model =
-        EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
-            store: store.url().to_string(),
-            key: key.to_string(),
-            reason,
-        })?;
-    let model = Arc::new(model);
-    ctx.instance_state().insert(Arc::new(LoadedModel {
-        key: key.to_string(),
-        model: Arc::clone(&model),
-    }));
-    Ok(model)
+    ctx.instance_state()
+        .get_or_load(key, || async {
+            let store = ctx.store();
+            let arrays = store.get_arrays(&Path::from(key)).await?;
+            EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
+                store: store.url().to_string(),
+                key: key.to_string(),
+                reason,
+            })
+        })
+        .await
 }
 
 async fn predict(input: PredictInput, ctx: Ctx) -> Result<PredictOutput> {

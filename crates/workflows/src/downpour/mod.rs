@@ -33,7 +33,6 @@ mod train;
 use std::sync::Arc;
 
 use faasml_core::{Ctx, FunctionRef, Registry, now_micros};
-use faasml_ml::Matrix;
 use faasml_ml::mlp::{Activation, Mlp};
 use faasml_store::{ArrayFile, Path};
 use serde::{Deserialize, Serialize};
@@ -529,9 +528,4 @@ async fn epoch(input: TrainInput, ctx: Ctx) -> Result<WorkerReport> {
             },
         )
         .await?)
-}
-
-/// The pixels of `set` scaled to [0, 1].
-pub(crate) fn scaled(set: &faasml_datasets::ImageSet) -> Result<Matrix> {
-    crate::ml_training::pca::pixels_matrix(set)
 }

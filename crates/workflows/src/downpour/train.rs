@@ -11,9 +11,10 @@ use faasml_ml::{Matrix, MatrixView};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::{EvalPoint, RunSpec, TrainInput, WorkerReport, scaled, seconds_since};
+use super::{EvalPoint, RunSpec, TrainInput, WorkerReport, seconds_since};
 use crate::error::{Result, WorkflowError};
 use crate::images::{self, ImageSource};
+use crate::ml_training::pca::pixels_matrix;
 
 /// Why an invocation stopped when a newer invocation of the same worker took over.
 const SUPERSEDED: &str = "superseded";
@@ -34,64 +35,31 @@ pub(crate) struct Dataset {
     pub(crate) y: Vec<u8>,
 }
 
-/// The training slice a warm instance loaded last (pixels kept as bytes: a quarter of the memory
-/// of floats, and scaled per minibatch).
-struct CachedSlice {
-    key: String,
-    data: Arc<ImageSet>,
-}
-
-/// The test set a warm instance loaded last.
-struct CachedTest {
-    key: String,
-    data: Arc<Dataset>,
-}
-
 fn sources_key(sources: &[ImageSource]) -> String {
     serde_json::to_string(sources).unwrap_or_default()
 }
 
-async fn load(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<Dataset>> {
-    let set = images::load(ctx.store(), sources).await?;
-    let data = ctx
-        .compute(move || {
-            let x = scaled(&set)?;
-            Ok::<_, WorkflowError>(Dataset { x, y: set.labels })
+/// The test set, scaled to [0, 1] once and kept by a warm instance.
+pub(crate) async fn load_test(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<Dataset>> {
+    ctx.instance_state()
+        .get_or_load(&sources_key(sources), || async {
+            let set = images::load(ctx.store(), sources).await?;
+            ctx.compute(move || {
+                let x = pixels_matrix(&set)?;
+                Ok::<_, WorkflowError>(Dataset { x, y: set.labels })
+            })
+            .await
+            .map_err(WorkflowError::Compute)?
         })
         .await
-        .map_err(WorkflowError::Compute)??;
-    Ok(Arc::new(data))
 }
 
-/// The test set, kept by a warm instance.
-pub(crate) async fn load_test(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<Dataset>> {
-    let key = sources_key(sources);
-    if let Some(cached) = ctx.instance_state().get::<CachedTest>() {
-        if cached.key == key {
-            return Ok(Arc::clone(&cached.data));
-        }
-    }
-    let data = load(ctx, sources).await?;
-    ctx.instance_state().insert(Arc::new(CachedTest {
-        key,
-        data: Arc::clone(&data),
-    }));
-    Ok(data)
-}
-
+/// A worker's slice of the training set, kept by a warm instance (pixels kept as bytes: a quarter
+/// of the memory of floats, and scaled per minibatch).
 async fn load_slice(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<ImageSet>> {
-    let key = sources_key(sources);
-    if let Some(cached) = ctx.instance_state().get::<CachedSlice>() {
-        if cached.key == key {
-            return Ok(Arc::clone(&cached.data));
-        }
-    }
-    let data = Arc::new(images::load(ctx.store(), sources).await?);
-    ctx.instance_state().insert(Arc::new(CachedSlice {
-        key,
-        data: Arc::clone(&data),
-    }));
-    Ok(data)
+    ctx.instance_state()
+        .get_or_load(&sources_key(sources), || images::load(ctx.store(), sources))
+        .await
 }
 
 /// Accuracy and mean cross-entropy of `network` on `test`.
@@ -163,7 +131,7 @@ impl Replica {
         }
     }
 
-    /// Trains minibatches `first..first + count` of the epoch's order; returns the mean loss.
+    /// Trains minibatches `first..first + count` of the epoch's order.
     fn steps(
         &mut self,
         first: usize,
@@ -171,9 +139,8 @@ impl Replica {
         batch: usize,
         lr: f32,
         seed: u64,
-    ) -> Result<f32> {
+    ) -> Result<()> {
         let d = self.data.pixels_per_image();
-        let mut loss = 0.0;
         for b in first..first + count {
             let lo = b * batch;
             let hi = (lo + batch).min(self.order.len());
@@ -186,12 +153,8 @@ impl Replica {
                 self.yb.push(self.data.labels[i]);
             }
             let x = MatrixView::new(hi - lo, d, &self.xb)?;
-            loss += self.network.gradient_with(
-                &mut self.ws,
-                x,
-                &self.yb,
-                mix(seed, b as u64, 0x5eed),
-            )?;
+            self.network
+                .gradient_with(&mut self.ws, x, &self.yb, mix(seed, b as u64, 0x5eed))?;
             let grad = self.ws.grad();
             for ((p, u), &g) in self
                 .network
@@ -205,7 +168,7 @@ impl Replica {
                 *u += step;
             }
         }
-        Ok(loss / count.max(1) as f32)
+        Ok(())
     }
 }
 
