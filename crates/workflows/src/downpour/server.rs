@@ -70,6 +70,11 @@ pub struct EvalPoint {
     pub loss: f64,
 }
 
+/// `values` as little-endian bytes, the state store's f32 encoding.
+fn le_bytes(values: &[f32]) -> Bytes {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
 /// The parameter server of one run: a handle on its keys in the state store.
 #[derive(Debug, Clone)]
 pub struct ParameterServer {
@@ -136,10 +141,7 @@ impl ParameterServer {
     async fn write_chunks(&self, params: &[f32], only_absent: bool) -> Result<()> {
         self.check_len(params.len())?;
         try_join_all((0..self.n_chunks()).map(|i| {
-            let bytes: Bytes = params[self.chunk_range(i)]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
+            let bytes = le_bytes(&params[self.chunk_range(i)]);
             let key = self.key(&format!("p/{i}"));
             async move {
                 if only_absent {
@@ -249,7 +251,7 @@ impl ParameterServer {
     /// Keeps `params` as the run's result: the parameters the stopping evaluation measured.
     pub async fn save_final(&self, params: &[f32]) -> Result<()> {
         self.check_len(params.len())?;
-        let bytes: Bytes = params.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = le_bytes(params);
         self.state
             .put(&self.key("final"), bytes)
             .await
