@@ -110,8 +110,8 @@ pub(crate) struct OpenFaasArgs {
 }
 
 pub(crate) async fn run(command: DeployCommand) -> Result<()> {
-    let registry = faasml_workflows::registry();
-    let functions: Vec<&str> = registry.names().collect();
+    let registry = crate::registry();
+    let functions: Vec<faasml_deploy::FunctionSpec> = registry.specs().cloned().collect();
     let text = match command {
         DeployCommand::Knative(args) => {
             args.worker.warn();

@@ -22,14 +22,9 @@ pub(crate) struct LambdaArgs {
 
 pub(crate) async fn run(args: LambdaArgs) -> Result<()> {
     lambda::check_env().context("faasml lambda runs inside AWS Lambda or its emulator")?;
-    let store = crate::run::open_store(&args.platform)?;
+    let store = crate::platform::open_store(&args.platform.store, &[])?;
     let config = crate::platform::worker_config(&args.platform).await?;
-    let worker = Worker::new(
-        faasml_workflows::registry(),
-        store,
-        config,
-        lambda::sandbox_id(),
-    );
+    let worker = Worker::new(crate::registry(), store, config, lambda::sandbox_id());
     lambda::run(worker).await?;
     Ok(())
 }

@@ -7,12 +7,92 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::Args;
 use faasml_core::{EmbeddedConfig, EmbeddedPlatform, Observer, Platform};
-use faasml_store::Store;
+use faasml_store::{S3Options, Store, StoreBuilder};
 use faasml_worker::{HttpConfig, HttpPlatform};
 
-use crate::{PlatformArgs, PlatformKind};
+use crate::UsageError;
+
+/// Options shared by every command that runs functions.
+#[derive(Debug, Clone, Args)]
+pub struct PlatformArgs {
+    /// Object store URL: file://DIR, memory://NAME or s3://BUCKET/PREFIX.
+    #[arg(
+        long,
+        env = "FAASML_STORE",
+        default_value = "file://./store",
+        global = true
+    )]
+    pub store: String,
+    /// State store URL: embedded:// or redis://HOST:PORT.
+    #[arg(
+        long,
+        env = "FAASML_STATE",
+        default_value = "embedded://",
+        global = true
+    )]
+    pub state: String,
+    /// Where functions run: in this process, or on HTTP workers behind --gateway.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAASML_PLATFORM",
+        default_value = "embedded",
+        global = true
+    )]
+    pub platform: PlatformKind,
+    /// Gateway of the HTTP workers: a URL, a comma-separated list of worker URLs (round-robin),
+    /// or a template with {function} (e.g. http://{function}.faasml.example.com).
+    #[arg(long, env = "FAASML_GATEWAY", global = true)]
+    pub gateway: Option<String>,
+    /// Export one span per invocation and per stage: otlp=http://HOST:4318.
+    #[arg(long, env = "FAASML_TRACE", global = true)]
+    pub trace: Option<String>,
+    /// Most function instances running at once (default: number of cores, or more when a
+    /// workflow's functions wait for each other).
+    #[arg(long, global = true)]
+    pub concurrency: Option<usize>,
+    /// Attempts per invocation, including the first.
+    #[arg(long, default_value_t = 3, global = true)]
+    pub attempts: u32,
+    /// Directory for run reports (report.json, invocations.csv) and benchmark output.
+    #[arg(long, default_value = "runs", global = true)]
+    pub report_dir: std::path::PathBuf,
+    /// Print no progress display and no table, only the result.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Where functions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlatformKind {
+    /// In this process (the default).
+    Embedded,
+    /// On `faasml serve` workers reached through --gateway.
+    Http,
+}
+
+impl PlatformKind {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// Opens the store `url` the one way every command does: [`StoreBuilder`] with the S3 settings
+/// of the environment (and `extra` ones, e.g. a worker's secret files, where it lacks them).
+pub(crate) fn open_store(url: &str, extra: &[(String, String)]) -> Result<Store> {
+    let options = S3Options::from_vars(std::env::vars().chain(extra.iter().cloned()));
+    StoreBuilder::new(url)
+        .with_s3_options(options)
+        .build()
+        .with_context(|| format!("cannot open the store {url}"))
+}
 
 /// The platform `args` ask for, running the functions of every workflow against `store`.
 pub(crate) async fn build(
@@ -23,18 +103,16 @@ pub(crate) async fn build(
     match args.platform {
         PlatformKind::Embedded => {
             let config = embedded_config(args, observer).await?;
-            Ok(EmbeddedPlatform::new(
-                faasml_workflows::registry(),
-                store,
-                config,
-            ))
+            Ok(EmbeddedPlatform::new(crate::registry(), store, config))
         }
         PlatformKind::Http => {
             let Some(gateway) = args.gateway.as_deref() else {
-                bail!(
+                return Err(UsageError(
                     "--platform http needs --gateway (or FAASML_GATEWAY): a worker URL, a \
-                     comma-separated list of worker URLs, or a template with {{function}}"
-                );
+                     comma-separated list of worker URLs, or a template with {function}"
+                        .to_string(),
+                )
+                .into());
             };
             let platform = HttpPlatform::with_config(gateway, HttpConfig::default(), observer)
                 .context("cannot set up the http platform")?;
@@ -59,7 +137,7 @@ pub(crate) async fn embedded_config(
     };
     if let Some(n) = args.concurrency {
         if n == 0 {
-            bail!("--concurrency must be at least 1");
+            return Err(UsageError("--concurrency must be at least 1".to_string()).into());
         }
         config.concurrency = n;
     }

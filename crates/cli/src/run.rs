@@ -1,326 +1,341 @@
-//! `faasml run <workflow>`: run a workflow on the embedded platform and report on it.
+//! `faasml run <workflow>`: the one runner of every workflow.
+//!
+//! The subcommands come from the list of workflows: each one's parameters are its own clap
+//! arguments (declared once, in the workflow), plus `--json` and the platform options. The
+//! runner resolves the parameters, opens the store, builds the platform with enough instances
+//! for the workflow, runs its driver (which validates the parameters, imports bundled data and
+//! runs the stages), writes the report, exports the trace, and prints the stage table with the
+//! workflow's summary.
+
+use std::io::Write as _;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
-use faasml_core::{FunctionRef, RetryPolicy, RunOptions, RunReport};
-use faasml_datasets::bundled;
+use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches, Subcommand};
+use faasml_core::{InvokeError, RetryPolicy, RunOptions, RunReport};
 use faasml_store::Store;
-use faasml_workflows::images;
-use faasml_workflows::ml_inference::{self, InferenceParams, InferenceResult};
-use faasml_workflows::ml_training::{self, TrainingParams, TrainingResult};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use faasml_workflows::AnyWorkflow;
+use faasml_workflows::data::images;
+use serde_json::{Value, json};
 
-use crate::PlatformArgs;
 use crate::progress::RunProgress;
+use crate::{PlatformArgs, UsageError};
 
-/// The workflows `faasml run` knows.
-#[derive(Debug, Subcommand)]
-pub(crate) enum Workflow {
-    /// partition -> PCA -> random forests -> validation on the test set; publishes a model.
-    MlTraining(TrainingArgs),
-    /// Predict images with a model published by ml-training.
-    MlInference(InferenceArgs),
-    /// Train an MLP by Downpour SGD: workers share a parameter server in the state store.
-    Downpour(crate::downpour::DownpourArgs),
-}
-
-/// Options of `run ml-training`.
-#[derive(Debug, Args)]
-pub(crate) struct TrainingArgs {
-    /// Prefix of the training images in the store; the bundled mnist-2k, mnist-10k, mnist,
-    /// fashion-mnist... are imported on first use.
-    #[arg(long, default_value = "mnist-2k")]
-    pub(crate) train: String,
-    /// Prefix of the held-out test images (default: the test set of the bundled family).
-    #[arg(long)]
-    pub(crate) test: Option<String>,
-    /// Number of PCA functions.
-    #[arg(long = "pca", default_value_t = 2)]
-    pub(crate) n_pca: usize,
-    /// Number of random-forest functions (a multiple of --pca).
-    #[arg(long = "rf", default_value_t = 8)]
-    pub(crate) n_rf: usize,
-    /// PCA components.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) components: usize,
-    /// Trees per forest.
-    #[arg(long, default_value_t = 100)]
-    pub(crate) trees: usize,
-    /// Maximum tree depth.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) depth: usize,
-    /// Minimum samples to split a node.
-    #[arg(long, default_value_t = 5)]
-    pub(crate) min_samples_split: usize,
-    /// Seed of every random choice; a run is deterministic for a fixed seed.
-    #[arg(long, default_value_t = 42)]
-    pub(crate) seed: u64,
-    /// Name to publish the model under.
-    #[arg(long, default_value = "mnist-rf")]
-    pub(crate) model: String,
-    /// Keep the intermediate objects (shards, slices, forests) under runs/<run id>/ in the store.
-    #[arg(long)]
-    pub(crate) keep_intermediate: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
+/// `faasml run <workflow> [parameters] [--json] [platform options]`.
+#[derive(Clone)]
+pub(crate) struct RunCommand {
+    /// The workflow.
+    pub(crate) workflow: &'static dyn AnyWorkflow,
+    /// Its parameters as given (defaults filled in by clap and serde).
+    pub(crate) params: Value,
+    /// Print JSON instead of the table and summary.
     pub(crate) json: bool,
-    #[command(flatten)]
+    /// Where and how to run.
     pub(crate) platform: PlatformArgs,
 }
 
-impl TrainingArgs {
-    /// The workflow parameters these options describe.
-    pub(crate) fn params(&self) -> TrainingParams {
-        let test = self.test.clone().unwrap_or_else(|| {
-            let name = self.train.rsplit('/').next().unwrap_or(&self.train);
-            bundled::test_set_name(name)
-                .unwrap_or("mnist-test")
-                .to_string()
-        });
-        TrainingParams {
-            data: self.train.trim_matches('/').to_string(),
-            test: test.trim_matches('/').to_string(),
-            n_pca: self.n_pca,
-            n_rf: self.n_rf,
-            components: self.components,
-            trees: self.trees,
-            depth: self.depth,
-            min_samples_split: self.min_samples_split,
-            seed: self.seed,
-            model: self.model.clone(),
-            keep_intermediate: self.keep_intermediate,
-        }
+impl std::fmt::Debug for RunCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCommand")
+            .field("workflow", &self.workflow.name())
+            .field("params", &self.params)
+            .field("json", &self.json)
+            .finish_non_exhaustive()
     }
 }
 
-/// Options of `run ml-inference`.
-#[derive(Debug, Args)]
-pub(crate) struct InferenceArgs {
-    /// Name of the published model.
-    #[arg(long, default_value = "mnist-rf")]
-    model: String,
-    /// Prefix of the images to predict (a bundled name is imported on first use).
-    #[arg(long, default_value = "mnist-test")]
-    data: String,
-    /// Images per predict invocation.
-    #[arg(long, default_value_t = 1000)]
-    batch_size: usize,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    platform: PlatformArgs,
+/// The `--json` flag every workflow subcommand has.
+fn json_flag() -> Arg {
+    Arg::new("json")
+        .long("json")
+        .action(ArgAction::SetTrue)
+        .help("Print the run id, timings and result as JSON on stdout")
 }
 
-pub(crate) async fn run(workflow: Workflow) -> Result<()> {
-    match workflow {
-        Workflow::Downpour(args) => crate::downpour::run(args).await,
-        Workflow::MlTraining(args) => {
-            let params = args.params();
-            let (result, report) = train(&args.platform, &params, true).await?;
-            print_training(&args.platform, &params, &result, &report, args.json)
-        }
-        Workflow::MlInference(args) => {
-            let params = InferenceParams {
-                model: args.model.clone(),
-                data: args.data.trim_matches('/').to_string(),
-                batch_size: args.batch_size,
-            };
-            let store = open_store(&args.platform)?;
-            prepare_data(&store, &params.data, args.platform.quiet).await?;
-            let (result, report) = execute(
-                &args.platform,
-                store,
-                ml_inference::DRIVER,
-                params.clone(),
-                "ml-inference",
-                None,
-                true,
+/// The subcommand of `workflow`: its parameters, `--json` and the platform options.
+pub(crate) fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
+    let command = Command::new(workflow.name()).about(workflow.about());
+    let command = workflow.args(command).arg(json_flag());
+    <PlatformArgs as clap::Args>::augment_args(command)
+}
+
+/// The workflow named by a subcommand of `matches`.
+fn chosen(matches: &ArgMatches) -> Result<(&'static dyn AnyWorkflow, &ArgMatches), clap::Error> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::MissingSubcommand,
+            "name a workflow\n",
+        ));
+    };
+    let workflow = crate::workflows()
+        .iter()
+        .copied()
+        .find(|w| w.name() == name)
+        .ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("no workflow named '{name}'\n"),
             )
-            .await?;
-            print_inference(&args.platform, &result, &report, args.json)
+        })?;
+    Ok((workflow, sub))
+}
+
+impl FromArgMatches for RunCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let (workflow, sub) = chosen(matches)?;
+        Ok(Self {
+            workflow,
+            params: workflow.params_from_matches(sub)?,
+            json: sub.get_flag("json"),
+            platform: PlatformArgs::from_arg_matches(sub)?,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for RunCommand {
+    fn augment_subcommands(command: Command) -> Command {
+        crate::workflows()
+            .iter()
+            .fold(command, |command, workflow| {
+                command.subcommand(workflow_command(*workflow))
+            })
+            .subcommand_required(true)
+    }
+
+    fn augment_subcommands_for_update(command: Command) -> Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        crate::workflows().iter().any(|w| w.name() == name)
+    }
+}
+
+/// How one run went: the driver's output (or why there is none) and its report.
+pub(crate) struct Finished {
+    /// The output as JSON.
+    pub(crate) output: Value,
+    /// The report.
+    pub(crate) report: RunReport,
+}
+
+/// What a run needs besides its parameters.
+pub(crate) struct RunSettings<'a> {
+    /// Where and how.
+    pub(crate) platform: &'a PlatformArgs,
+    /// The store (opened once per command).
+    pub(crate) store: &'a Store,
+    /// Write report.json and invocations.csv under this directory (none: no files).
+    pub(crate) report_dir: Option<&'a std::path::Path>,
+    /// Show a progress bar (on a terminal) and say where the report went: an interactive run,
+    /// not one run of a benchmark.
+    pub(crate) progress: bool,
+}
+
+/// The concurrency limit for `workflow` with `params`: the user's, which must be at least the
+/// workflow's minimum, or the number of cores raised to that minimum.
+pub(crate) fn concurrency(
+    workflow: &dyn AnyWorkflow,
+    params: &Value,
+    args: &PlatformArgs,
+) -> Result<usize> {
+    let needed = workflow.min_concurrency(params);
+    match args.concurrency {
+        Some(n) if n < needed => Err(UsageError(format!(
+            "--concurrency {n} is too low for this {} run: its functions wait for each other, so \
+             at least {needed} instances must run at once",
+            workflow.name()
+        ))
+        .into()),
+        Some(n) => Ok(n),
+        None => Ok(needed.max(std::thread::available_parallelism().map_or(1, |n| n.get()))),
+    }
+}
+
+/// Whether `error` says the parameters were refused (a usage error, not a failed run).
+fn invalid_params(error: &InvokeError) -> Option<&str> {
+    match error {
+        InvokeError::Failed { error, .. } if error.error_type == "invalid-params" => {
+            Some(&error.error_message)
         }
+        _ => None,
     }
 }
 
-/// Runs ml-training with `params`, importing bundled data first if needed.
-pub(crate) async fn train(
-    args: &PlatformArgs,
-    params: &TrainingParams,
-    write_report: bool,
-) -> Result<(TrainingResult, RunReport)> {
-    params.validate().map_err(anyhow::Error::new)?;
-    let store = open_store(args)?;
-    prepare_data(&store, &params.data, args.quiet).await?;
-    prepare_data(&store, &params.test, args.quiet).await?;
-    let expected = (3 + params.n_pca + params.n_rf) as u64;
-    execute(
-        args,
-        store,
-        ml_training::DRIVER,
-        params.clone(),
-        "ml-training",
-        Some(expected),
-        write_report,
-    )
-    .await
-}
-
-pub(crate) fn open_store(args: &PlatformArgs) -> Result<Store> {
-    Store::open(&args.store).with_context(|| format!("cannot open the store {}", args.store))
-}
-
-/// Imports a bundled dataset into the store if `prefix` names one and is empty.
-pub(crate) async fn prepare_data(store: &Store, prefix: &str, quiet: bool) -> Result<()> {
-    let imported = images::ensure_bundled(store, prefix)
-        .await
-        .with_context(|| format!("cannot prepare the dataset '{prefix}'"))?;
-    if let (Some(n), false) = (imported, quiet) {
-        eprintln!(
-            "imported the bundled dataset '{prefix}' ({n} images) into {}",
-            store.url()
-        );
-    }
-    Ok(())
-}
-
-/// Runs `driver` on a fresh embedded platform; returns its output and the run report.
-pub(crate) async fn execute<I: Serialize, O: Serialize + DeserializeOwned>(
-    args: &PlatformArgs,
-    store: Store,
-    driver: FunctionRef<I, O>,
-    input: I,
-    workflow: &str,
-    expected_invocations: Option<u64>,
-    write_report: bool,
-) -> Result<(O, RunReport)> {
+/// Runs `workflow` once with resolved `params`: the platform, the driver, the report written
+/// first (a trace export that fails is then only a warning), the trace.
+pub(crate) async fn execute(
+    workflow: &'static dyn AnyWorkflow,
+    params: Value,
+    settings: &RunSettings<'_>,
+) -> Result<Finished> {
+    let args = settings.platform;
     let trace = args
         .trace
         .as_deref()
         .map(crate::trace::TraceTarget::parse)
-        .transpose()?;
-    let progress = RunProgress::new(expected_invocations, args.quiet);
-    let platform = crate::platform::build(args, store, Some(progress.observer())).await?;
-    let options = RunOptions::new(workflow)
-        .with_params(serde_json::to_value(&input)?)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let mut platform_args = args.clone();
+    let limit = concurrency(workflow, &params, args)?;
+    platform_args.concurrency = Some(limit);
+    let progress = RunProgress::new(
+        workflow.expected_invocations(&params),
+        !settings.progress || args.quiet,
+    );
+    let platform = crate::platform::build(
+        &platform_args,
+        settings.store.clone(),
+        Some(progress.observer()),
+    )
+    .await?;
+    let options = RunOptions::new(workflow.name())
+        .with_params(params.clone())
         .with_retry(RetryPolicy {
             max_attempts: args.attempts.max(1),
             ..RetryPolicy::default()
-        });
-    let outcome = faasml_core::run(platform, driver, input, options).await;
+        })
+        .with_meta(crate::meta::run_meta(
+            args,
+            (platform.name() == "embedded").then_some(limit),
+        ));
+    let outcome = workflow.run(platform, params, options).await;
     progress.finish();
-    let mut report = outcome.report;
-    if let Ok(output) = &outcome.output {
-        report.result = serde_json::to_value(output)?;
-    }
-    if let Some(target) = &trace {
-        let spans = crate::trace::export(target, &report).await?;
-        if !args.quiet {
-            eprintln!("trace {}: {spans} spans exported", report.trace_id);
+    let report = outcome.report;
+    let output = match outcome.output {
+        Ok(output) => output,
+        Err(error) => {
+            if let Some(message) = invalid_params(&error) {
+                // Nothing ran: a usage error, without a report of a run that did not happen.
+                return Err(UsageError(message.to_string()).into());
+            }
+            let dir = write_report(&report, settings);
+            if !args.quiet && settings.progress {
+                eprintln!("{}", report.stage_table());
+                if let Some(Ok(dir)) = &dir {
+                    eprintln!("report: {}", dir.display());
+                }
+            }
+            return Err(anyhow::Error::new(error).context(format!(
+                "{} run {} failed",
+                workflow.name(),
+                report.run_id
+            )));
         }
-    }
-    if write_report {
-        let dir = report.write_to_dir(&args.report_dir).with_context(|| {
-            format!(
-                "cannot write the run report under {}",
-                args.report_dir.display()
-            )
-        })?;
-        if !args.quiet {
+    };
+    if let Some(result) = write_report(&report, settings) {
+        let dir = result?;
+        if !args.quiet && settings.progress {
             eprintln!("report: {}", dir.display());
         }
     }
-    match outcome.output {
-        Ok(output) => Ok((output, report)),
-        Err(e) => {
-            if !args.quiet {
-                eprintln!("{}", report.stage_table());
+    if let Some(target) = &trace {
+        match crate::trace::export(target, &report).await {
+            Ok(spans) if !args.quiet => {
+                eprintln!("trace {}: {spans} spans exported", report.trace_id)
             }
-            Err(anyhow::Error::new(e).context(format!("{workflow} run {} failed", report.run_id)))
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: the run succeeded but its trace was not exported: {}",
+                crate::render(&e)
+            ),
+        }
+    }
+    Ok(Finished { output, report })
+}
+
+fn write_report(
+    report: &RunReport,
+    settings: &RunSettings<'_>,
+) -> Option<Result<std::path::PathBuf>> {
+    let dir = settings.report_dir?;
+    Some(
+        report
+            .write_to_dir(dir)
+            .with_context(|| format!("cannot write the run report under {}", dir.display())),
+    )
+}
+
+/// Says which bundled datasets this run imported into the store.
+pub(crate) async fn announce_imports(
+    workflow: &dyn AnyWorkflow,
+    params: &Value,
+    store: &Store,
+    run_id: &str,
+) {
+    for prefix in workflow.datasets(params) {
+        if let Ok(Some(record)) = images::import_record(store, &prefix).await {
+            if record.run_id == run_id {
+                eprintln!(
+                    "imported the bundled dataset '{}' ({} images) into {}",
+                    record.dataset,
+                    record.images,
+                    store.url()
+                );
+            }
         }
     }
 }
 
-fn print_header(args: &PlatformArgs, report: &RunReport) {
-    if !args.quiet {
-        eprintln!(
-            "{} run {} on {} with store {}",
-            report.workflow, report.run_id, report.platform, args.store
-        );
-        eprintln!("{}", report.stage_table());
+/// `faasml run <workflow>`.
+pub(crate) async fn run(command: RunCommand) -> Result<()> {
+    let RunCommand {
+        workflow,
+        params,
+        json,
+        platform,
+    } = command;
+    let params = workflow
+        .resolve(params)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let store = crate::platform::open_store(&platform.store, &[])?;
+    let settings = RunSettings {
+        platform: &platform,
+        store: &store,
+        report_dir: Some(&platform.report_dir),
+        progress: true,
+    };
+    let finished = execute(workflow, params.clone(), &settings).await?;
+    if !platform.quiet {
+        announce_imports(workflow, &params, &store, &finished.report.run_id).await;
     }
-}
-
-/// Prints `result` as JSON, or the run's header and table followed by `summary`.
-fn print_result<T: Serialize>(
-    args: &PlatformArgs,
-    result: &T,
-    report: &RunReport,
-    json: bool,
-    summary: impl FnOnce(),
-) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(result)?);
+    for warning in workflow.warnings(&finished.output) {
+        eprintln!("warning: {warning}");
+    }
+    let report = &finished.report;
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
+        let document = json!({
+            "run_id": report.run_id,
+            "workflow": report.workflow,
+            "platform": report.platform,
+            "wall_seconds": report.wall_seconds,
+            "stages": report.stages,
+            "result": finished.output,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)
     } else {
-        print_header(args, report);
-        summary();
-    }
-    Ok(())
-}
-
-fn print_training(
-    args: &PlatformArgs,
-    params: &TrainingParams,
-    result: &TrainingResult,
-    report: &RunReport,
-    json: bool,
-) -> Result<()> {
-    print_result(args, result, report, json, || {
-        print_training_summary(args, params, result, report)
-    })
-}
-
-fn print_training_summary(
-    args: &PlatformArgs,
-    params: &TrainingParams,
-    result: &TrainingResult,
-    report: &RunReport,
-) {
-    let (lo, hi) = result
-        .forest_accuracy
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &a| (lo.min(a), hi.max(a)));
-    println!(
-        "accuracy {:.4} on {} test images ('{}'), {} training images, {} forests (alone {:.3}..{:.3})",
-        result.accuracy,
-        result.n_test,
-        params.test,
-        result.n_train,
-        result.forest_accuracy.len(),
-        lo,
-        hi
-    );
-    println!(
-        "model published to {} in {}; end to end {:.3} s",
-        result.model_key, args.store, report.wall_seconds
-    );
-}
-
-fn print_inference(
-    args: &PlatformArgs,
-    result: &InferenceResult,
-    report: &RunReport,
-    json: bool,
-) -> Result<()> {
-    print_result(args, result, report, json, || {
-        println!(
-            "predicted {} images with {}: accuracy {:.4}; predictions in {} ({:.3} s)",
-            result.n,
-            result.model_key,
-            result.accuracy,
-            result.predictions_key,
+        if !platform.quiet {
+            eprintln!(
+                "{} run {} on {} with store {} and state {}",
+                report.workflow, report.run_id, report.platform, platform.store, platform.state
+            );
+            eprintln!("{}", report.stage_table());
+        }
+        writeln!(
+            stdout,
+            "{}\nend to end {:.3} s",
+            workflow.summary(&params, &finished.output),
             report.wall_seconds
-        );
-    })
+        )
+    };
+    // A closed stdout (`faasml run ... | head -1`) is not a failed run.
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
 }

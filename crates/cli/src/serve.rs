@@ -17,7 +17,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use faasml_store::{S3Options, Store};
 use faasml_worker::Worker;
 
 use crate::PlatformArgs;
@@ -74,9 +73,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
             _ => {}
         }
     }
-    let s3 = S3Options::from_vars(std::env::vars().chain(secrets.iter().cloned()));
-    let store = Store::open_with(&args.platform.store, &s3)
-        .with_context(|| format!("cannot open the store {}", args.platform.store))?;
+    let store = crate::platform::open_store(&args.platform.store, &secrets)?;
     let config = crate::platform::worker_config(&args.platform).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
@@ -91,7 +88,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
             .unwrap_or_else(|| "worker".to_string());
         format!("{host}:{}", addr.port())
     });
-    let registry = faasml_workflows::registry();
+    let registry = crate::registry();
     let functions = registry.names().count();
     let store_url = store.url().to_string();
     let worker = Worker::new(registry, store, config, id.clone());

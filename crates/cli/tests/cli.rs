@@ -46,11 +46,30 @@ fn run_ml_training_then_ml_inference_with_the_defaults_of_the_readme() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["workflow"], "ml-training");
-    assert_eq!(report["invocations"].as_array().unwrap().len(), 13);
+    // driver, partition, 2 pca, 8 rf, validate, and the first use's 2 imports of bundled data.
+    assert_eq!(report["invocations"].as_array().unwrap().len(), 15);
     assert_eq!(report["result"]["n_test"], 10000);
+    // Where the run came from.
+    assert_eq!(report["meta"]["faasml_version"], env!("CARGO_PKG_VERSION"));
+    assert!(report["meta"]["commit"].is_string());
+    assert_eq!(report["meta"]["command"][1], "run");
+    assert_eq!(report["meta"]["platform"]["store"], "file://./store");
+    assert!(report["meta"]["host"]["cores"].as_u64().unwrap() >= 1);
+    assert!(report["meta"]["host"]["memory_bytes"].as_u64().unwrap() > 0);
     let csv = std::fs::read_to_string(run_dir.join("invocations.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 14);
-    assert!(csv.starts_with("run_id,function,instance,parent,attempt,cold,start_ms"));
+    assert_eq!(csv.lines().count(), 16);
+    assert!(csv.starts_with(
+        "run_id,function,task,instance,parent,attempt,cold,submit_ms,start_ms,end_ms,queue_ms,\
+         duration_ms,cpu_ms,peak_rss_bytes,"
+    ));
+    // Each forest is its fan-out's task, 0 to 7.
+    let mut tasks: Vec<u32> = csv
+        .lines()
+        .filter(|l| l.contains(",ml-training.rf,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    tasks.sort_unstable();
+    assert_eq!(tasks, (0..8).collect::<Vec<_>>());
 
     let out = faasml(dir.path(), &["run", "ml-inference", "--quiet"]);
     let stdout = text(&out.stdout);
@@ -68,7 +87,11 @@ fn bad_parameters_exit_non_zero_with_one_clear_message() {
         dir.path(),
         &["run", "ml-training", "--pca", "3", "--rf", "8"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "parameter mistakes are usage errors"
+    );
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("n_rf (8) must be a multiple of n_pca (3)"),
@@ -199,18 +222,18 @@ fn bad_downpour_options_exit_non_zero_with_one_clear_message() {
         (
             &["--mode", "single", "--workers", "2"][..],
             "mode single trains in one function",
-            1,
+            2,
         ),
         (&["--inject-failure", "3"][..], "is not W:N", 2),
         (
             &["--workers", "4", "--concurrency", "2"][..],
-            "too low for 4",
-            1,
+            "--concurrency 2 is too low for this downpour run",
+            2,
         ),
         (
             &["--target-accuracy", "75"][..],
             "a fraction between 0 and 1",
-            1,
+            2,
         ),
         (
             &["--state", "redis://127.0.0.1:1"][..],
@@ -229,7 +252,7 @@ fn bad_downpour_options_exit_non_zero_with_one_clear_message() {
 }
 
 #[test]
-fn bench_downpour_writes_the_table_csv_files_and_chart() {
+fn bench_downpour_writes_the_table_csv_files_and_charts() {
     let dir = tempfile::tempdir().unwrap();
     let out = faasml(
         dir.path(),
@@ -238,7 +261,7 @@ fn bench_downpour_writes_the_table_csv_files_and_chart() {
             "downpour",
             "--data",
             "mnist-2k",
-            "--batch-sizes",
+            "--batch-size",
             "64",
             "--workers",
             "1,2",
@@ -253,7 +276,7 @@ fn bench_downpour_writes_the_table_csv_files_and_chart() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("[2/2] batch 64, 2 workers, n_fetch 10"),
+        stderr.contains("[2/2] workers 2: time_to_target_s"),
         "{stderr}"
     );
     let rows: Vec<&str> = stdout
@@ -263,11 +286,25 @@ fn bench_downpour_writes_the_table_csv_files_and_chart() {
     assert_eq!(rows.len(), 2, "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("bd/downpour.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    let evals = std::fs::read_to_string(dir.path().join("bd/downpour-evals.csv")).unwrap();
+    let evals = std::fs::read_to_string(dir.path().join("bd/downpour-series.csv")).unwrap();
     assert!(evals.lines().count() >= 3, "{evals}");
-    let svg = std::fs::read_to_string(dir.path().join("bd/downpour.svg")).unwrap();
     assert!(
-        svg.contains("batch 64, 2 workers, n_fetch 10"),
-        "chart legend"
+        evals.starts_with(
+            "point,batch-size,workers,n-fetch,data,max-epochs,repeat,median,elapsed_s,accuracy"
+        ),
+        "{evals}"
     );
+    let svg = std::fs::read_to_string(dir.path().join("bd/downpour-series.svg")).unwrap();
+    assert!(svg.contains("workers 2"), "chart legend");
+    for chart in [
+        "downpour-series",
+        "downpour-time_to_target_s",
+        "downpour-end_to_end_s",
+    ] {
+        let png = std::fs::read(dir.path().join(format!("bd/{chart}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{chart}.png is a PNG"
+        );
+    }
 }

@@ -92,8 +92,11 @@ fn accuracy(out: &Output) -> Value {
         text(&out.stdout),
         text(&out.stderr)
     );
-    let result: Value = serde_json::from_slice(&out.stdout)
+    let document: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no JSON result ({e}): {}", text(&out.stdout)));
+    assert!(document["run_id"].is_string(), "{document}");
+    assert!(document["wall_seconds"].is_f64(), "{document}");
+    let result = &document["result"];
     assert!(result["accuracy"].is_f64(), "{result}");
     result["accuracy"].clone()
 }

@@ -123,8 +123,9 @@ impl Ctx {
         &self.inner.instance_state
     }
 
-    /// The invoker; prefer [`Ctx::invoke`] and [`Ctx::map`], which also release the slot.
-    pub fn invoker(&self) -> &Invoker {
+    /// The invoker. Not public: functions invoke through [`Ctx::invoke`] and [`Ctx::map`], which
+    /// release this instance's concurrency slot while they wait (the no-deadlock invariant).
+    pub(crate) fn invoker(&self) -> &Invoker {
         &self.inner.invoker
     }
 
@@ -138,7 +139,14 @@ impl Ctx {
             .await
     }
 
-    /// Invokes a function once per input concurrently; outputs come back in input order.
+    /// Whether the invocations this function makes leave its process (a worker whose fan-out goes
+    /// to a gateway, Lambda), so that state shared with them must live in a shared state store.
+    pub fn fans_out_remotely(&self) -> bool {
+        self.inner.invoker.platform().name() != "embedded"
+    }
+
+    /// Invokes a function once per input concurrently; outputs come back in input order, and
+    /// each invocation's record carries its index in `inputs` as its task number.
     pub async fn map<I: Serialize, O: DeserializeOwned>(
         &self,
         function: FunctionRef<I, O>,

@@ -14,7 +14,7 @@ use crate::error::{FunctionError, InvokeError};
 use crate::function::Registry;
 use crate::invoker::Invoker;
 use crate::platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
-use crate::record::{InvocationRecord, Outcome, now_micros};
+use crate::record::{InvocationRecord, Outcome, ProcessUsage, now_micros};
 use faasml_state::{EmbeddedState, StateStore};
 
 /// Settings of the [`EmbeddedPlatform`].
@@ -172,6 +172,7 @@ impl Platform for EmbeddedPlatform {
                 reason: "the embedded platform was shut down".to_string(),
             })?,
         };
+        let submit_us = now_micros();
         let permit =
             Arc::clone(&self.limit)
                 .acquire_owned()
@@ -199,6 +200,7 @@ impl Platform for EmbeddedPlatform {
             instance: &instance.id,
         });
         let payload_in = request.payload.len() as u64;
+        let usage_before = ProcessUsage::now();
         let start_us = now_micros();
         let task = tokio::spawn(handler.call(request.payload, ctx.clone()));
         let result = match task.await {
@@ -213,6 +215,7 @@ impl Platform for EmbeddedPlatform {
             )),
         };
         let end_us = now_micros();
+        let usage_after = ProcessUsage::now();
         if let Some(slot) = ctx.slot() {
             slot.release();
         }
@@ -224,12 +227,16 @@ impl Platform for EmbeddedPlatform {
             parent: request.parent,
             attempt: request.attempt,
             cold,
+            task: request.task,
+            submit_us,
             start_us,
             end_us,
             bytes_read: counter.read(),
             bytes_written: counter.written(),
             payload_in,
             payload_out: result.as_ref().map(|b| b.len() as u64).unwrap_or(0),
+            cpu_us: usage_after.cpu_us.saturating_sub(usage_before.cpu_us),
+            peak_rss_bytes: usage_after.peak_rss_bytes,
             outcome: match &result {
                 Ok(_) => Outcome::Ok,
                 Err(e) => Outcome::Error {

@@ -1,6 +1,7 @@
-//! Function names with their input and output types, and the registry of handlers.
+//! Function names with their input and output types, the registry of handlers, and the
+//! deployment spec each registered function carries.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -75,18 +76,20 @@ pub trait Handler: Send + Sync {
     fn call(&self, payload: Bytes, ctx: Ctx) -> BoxFuture<'static, Result<Bytes, FunctionError>>;
 }
 
-/// Adapts a typed `async fn(I, Ctx) -> Result<O, FunctionError>` to a [`Handler`].
-struct TypedHandler<I, O, F> {
+/// Adapts a typed `async fn(I, Ctx) -> Result<O, E>` to a [`Handler`], converting `E` into a
+/// [`FunctionError`] (which keeps its retryable/permanent verdict).
+struct TypedHandler<I, O, E, F> {
     f: F,
-    _types: PhantomData<fn(I) -> O>,
+    _types: PhantomData<fn(I) -> Result<O, E>>,
 }
 
-impl<I, O, F, Fut> Handler for TypedHandler<I, O, F>
+impl<I, O, E, F, Fut> Handler for TypedHandler<I, O, E, F>
 where
     I: DeserializeOwned + Send + 'static,
     O: Serialize + Send + 'static,
+    E: Into<FunctionError> + 'static,
     F: Fn(I, Ctx) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, FunctionError>> + Send + 'static,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
 {
     fn call(&self, payload: Bytes, ctx: Ctx) -> BoxFuture<'static, Result<Bytes, FunctionError>> {
         let input: I = match serde_json::from_slice(&payload) {
@@ -101,7 +104,7 @@ where
         };
         let fut = (self.f)(input, ctx);
         Box::pin(async move {
-            let output = fut.await?;
+            let output = fut.await.map_err(Into::into)?;
             serde_json::to_vec(&output).map(Bytes::from).map_err(|e| {
                 FunctionError::permanent("bad-output", format!("cannot encode the output: {e}"))
             })
@@ -109,10 +112,74 @@ where
     }
 }
 
-/// The functions a platform can run, by name.
+/// How a function is deployed: what a platform or a manifest needs to know besides its code.
+///
+/// Every registered function has one ([`Registry::register`] returns it to be refined), so that
+/// `deploy` and the benchmarks read timeouts and memory sizes from the workflows themselves
+/// instead of a hard-coded list of names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// The function's name.
+    pub name: &'static str,
+    /// Whether it is a workflow's driver (reachable from outside; runs as long as its run).
+    pub driver: bool,
+    /// Whether it may run as long as its whole workflow (a driver, a training loop): it gets the
+    /// longest request timeout.
+    pub long_running: bool,
+    /// Memory the function needs, in MiB, if it has a requirement (a platform default otherwise).
+    pub memory_mb: Option<u32>,
+    /// Request timeout in seconds, if the function needs a specific one.
+    pub timeout_s: Option<u32>,
+}
+
+impl FunctionSpec {
+    /// The spec of an ordinary stage: short-running, platform defaults.
+    pub const fn stage(name: &'static str) -> Self {
+        Self {
+            name,
+            driver: false,
+            long_running: false,
+            memory_mb: None,
+            timeout_s: None,
+        }
+    }
+
+    /// Marks the function as a driver (which is also long-running).
+    pub fn driver(&mut self) -> &mut Self {
+        self.driver = true;
+        self.long_running = true;
+        self
+    }
+
+    /// Marks the function as running as long as its whole workflow.
+    pub fn long_running(&mut self) -> &mut Self {
+        self.long_running = true;
+        self
+    }
+
+    /// Sets the memory the function needs, in MiB.
+    pub fn memory_mb(&mut self, mb: u32) -> &mut Self {
+        self.memory_mb = Some(mb);
+        self
+    }
+
+    /// Sets the function's request timeout, in seconds.
+    pub fn timeout_s(&mut self, seconds: u32) -> &mut Self {
+        self.timeout_s = Some(seconds);
+        self
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    handler: Arc<dyn Handler>,
+    spec: FunctionSpec,
+}
+
+/// The functions a platform can run, by name, each with its [`FunctionSpec`].
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: BTreeMap<&'static str, Arc<dyn Handler>>,
+    entries: BTreeMap<&'static str, Entry>,
 }
 
 impl Registry {
@@ -121,35 +188,70 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers `handler` as the implementation of `function`, replacing any previous one.
-    pub fn register<I, O, F, Fut>(&mut self, function: FunctionRef<I, O>, handler: F) -> &mut Self
+    /// Registers `handler` as the implementation of `function`, replacing any previous one, and
+    /// returns its spec (an ordinary stage until refined) for the caller to adjust.
+    ///
+    /// The handler may return any error that converts into a [`FunctionError`] (a workflow's
+    /// own error type keeps its retryable/permanent verdict that way), so `async fn`s register
+    /// as they are: `registry.register(PCA, pca::run)`.
+    pub fn register<I, O, E, F, Fut>(
+        &mut self,
+        function: FunctionRef<I, O>,
+        handler: F,
+    ) -> &mut FunctionSpec
     where
         I: DeserializeOwned + Send + 'static,
         O: Serialize + Send + 'static,
+        E: Into<FunctionError> + 'static,
         F: Fn(I, Ctx) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, FunctionError>> + Send + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
     {
         let typed = TypedHandler {
             f: handler,
             _types: PhantomData,
         };
-        self.handlers.insert(function.name(), Arc::new(typed));
-        self
+        let entry = Entry {
+            handler: Arc::new(typed),
+            spec: FunctionSpec::stage(function.name()),
+        };
+        let slot = match self.entries.entry(function.name()) {
+            btree_map::Entry::Occupied(mut occupied) => {
+                occupied.insert(entry);
+                occupied.into_mut()
+            }
+            btree_map::Entry::Vacant(vacant) => vacant.insert(entry),
+        };
+        &mut slot.spec
     }
 
     /// The handler registered under `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Handler>> {
-        self.handlers.get(name)
+        self.entries.get(name).map(|e| &e.handler)
+    }
+
+    /// The spec of the function registered under `name`.
+    pub fn spec(&self, name: &str) -> Option<&FunctionSpec> {
+        self.entries.get(name).map(|e| &e.spec)
+    }
+
+    /// The specs of every registered function, sorted by name.
+    pub fn specs(&self) -> impl Iterator<Item = &FunctionSpec> + '_ {
+        self.entries.values().map(|e| &e.spec)
     }
 
     /// The registered names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.handlers.keys().copied()
+        self.entries.keys().copied()
     }
 
     /// The registered names as one comma-separated string, for messages.
     pub fn names_joined(&self) -> String {
         self.names().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Adds every function of `other`, replacing same-named ones.
+    pub fn extend(&mut self, other: Registry) {
+        self.entries.extend(other.entries);
     }
 }
 

@@ -97,12 +97,21 @@ impl Invoker {
         function: FunctionRef<I, O>,
         input: &I,
     ) -> Result<O, InvokeError> {
+        self.invoke_task(function, input, None).await
+    }
+
+    async fn invoke_task<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: FunctionRef<I, O>,
+        input: &I,
+        task: Option<u32>,
+    ) -> Result<O, InvokeError> {
         let payload = serde_json::to_vec(input).map_err(|e| InvokeError::Payload {
             function: function.name().to_string(),
             reason: format!("cannot encode the input: {e}"),
         })?;
         let output = self
-            .invoke_raw(function.name(), Bytes::from(payload))
+            .invoke_raw_task(function.name(), Bytes::from(payload), task)
             .await?;
         serde_json::from_slice(&output).map_err(|e| InvokeError::Payload {
             function: function.name().to_string(),
@@ -113,18 +122,31 @@ impl Invoker {
     /// Invokes `function` once per input, all at once, and returns the outputs in input order.
     ///
     /// Every invocation is awaited even when one fails, so no work is left running unobserved;
-    /// the first failure (in input order) is returned.
+    /// the first failure (in input order) is returned. Each invocation's record carries its
+    /// index in `inputs` as its task number.
     pub async fn map<I: Serialize, O: DeserializeOwned>(
         &self,
         function: FunctionRef<I, O>,
         inputs: Vec<I>,
     ) -> Result<Vec<O>, InvokeError> {
-        let calls = inputs.iter().map(|input| self.invoke(function, input));
+        let calls = inputs.iter().enumerate().map(|(i, input)| {
+            let task = u32::try_from(i).ok();
+            self.invoke_task(function, input, task)
+        });
         futures::future::join_all(calls).await.into_iter().collect()
     }
 
     /// Invokes a function by name with a JSON payload, retrying per the policy.
     pub async fn invoke_raw(&self, function: &str, payload: Bytes) -> Result<Bytes, InvokeError> {
+        self.invoke_raw_task(function, payload, None).await
+    }
+
+    async fn invoke_raw_task(
+        &self,
+        function: &str,
+        payload: Bytes,
+        task: Option<u32>,
+    ) -> Result<Bytes, InvokeError> {
         let max_attempts = self.retry.max_attempts.max(1);
         let mut backoff = Duration::from_millis(self.retry.backoff_ms);
         let mut attempt = 1;
@@ -135,6 +157,7 @@ impl Invoker {
                 payload: payload.clone(),
                 attempt,
                 parent: self.parent.as_deref().map(str::to_string),
+                task,
                 retry: self.retry,
             };
             let error = match self.attempt(request).await {
@@ -162,6 +185,7 @@ impl Invoker {
     ) -> Result<Result<Bytes, FunctionError>, InvokeError> {
         let function = request.function.clone();
         let attempt = request.attempt;
+        let task = request.task;
         let payload_in = request.payload.len() as u64;
         let start_us = now_micros();
         let call = self.platform.invoke(request);
@@ -180,7 +204,12 @@ impl Invoker {
             None => call.await,
         };
         match delivered {
-            Ok(response) => {
+            Ok(mut response) => {
+                // The caller's clock says when it submitted the attempt; platforms that measure
+                // their own queueing (the embedded one) have set it already.
+                if response.record.submit_us == 0 {
+                    response.record.submit_us = start_us;
+                }
                 self.push_records(response.nested);
                 self.push_records([response.record]);
                 Ok(response.result)
@@ -195,12 +224,16 @@ impl Invoker {
                     parent: self.parent.as_deref().map(str::to_string),
                     attempt,
                     cold: false,
+                    task,
+                    submit_us: start_us,
                     start_us,
                     end_us: now_micros(),
                     bytes_read: 0,
                     bytes_written: 0,
                     payload_in,
                     payload_out: 0,
+                    cpu_us: 0,
+                    peak_rss_bytes: 0,
                     outcome: Outcome::Error {
                         error_type: error.error_type.clone(),
                         error_message: error.error_message.clone(),

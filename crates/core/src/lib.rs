@@ -12,17 +12,21 @@
 //! unchanged on a remote platform, and the payload sizes in the run report are the real ones.
 //!
 //! ```
-//! use faasml_core::{EmbeddedPlatform, EmbeddedConfig, FunctionRef, Registry, RunOptions, run};
+//! use faasml_core::{
+//!     EmbeddedConfig, EmbeddedPlatform, FunctionError, FunctionRef, Registry, RunOptions, run,
+//! };
 //! use faasml_store::Store;
 //!
 //! const DOUBLE: FunctionRef<u32, u32> = FunctionRef::new("doc.double");
 //! const SUM: FunctionRef<Vec<u32>, u32> = FunctionRef::new("doc.sum");
 //!
 //! let mut registry = Registry::new();
-//! registry.register(DOUBLE, |x: u32, _ctx| async move { Ok(2 * x) });
+//! // A handler returns any error that converts into a FunctionError (a workflow's own error
+//! // type, say); these closures name FunctionError itself.
+//! registry.register(DOUBLE, |x: u32, _ctx| async move { Ok::<_, FunctionError>(2 * x) });
 //! registry.register(SUM, |xs: Vec<u32>, ctx| async move {
 //!     let doubled = ctx.map(DOUBLE, xs).await?;
-//!     Ok(doubled.into_iter().sum())
+//!     Ok::<_, FunctionError>(doubled.into_iter().sum())
 //! });
 //! let rt = tokio::runtime::Runtime::new().unwrap();
 //! rt.block_on(async {
@@ -51,9 +55,9 @@ pub use context::{Ctx, InstanceState};
 pub use embedded::{EmbeddedConfig, EmbeddedPlatform};
 pub use error::{FunctionError, InvokeError, error_chain};
 pub use faasml_state::{EmbeddedState, StateError, StateStore};
-pub use function::{FunctionRef, Handler, Registry, dns_name};
+pub use function::{FunctionRef, FunctionSpec, Handler, Registry, dns_name};
 pub use invoker::{Invoker, RetryPolicy};
 pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
-pub use record::{InvocationRecord, Outcome, now_micros};
-pub use report::{RunReport, StageSummary, human_bytes};
+pub use record::{InvocationRecord, Outcome, ProcessUsage, now_micros};
+pub use report::{HostInfo, RunMeta, RunReport, StageSummary, human_bytes};
 pub use run::{RunOptions, RunOutcome, run};

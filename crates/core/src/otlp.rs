@@ -203,6 +203,7 @@ mod tests {
             payload_in: 1,
             payload_out: 2,
             outcome: Outcome::Ok,
+            ..InvocationRecord::default()
         }
     }
 
@@ -223,6 +224,7 @@ mod tests {
             outcome: Outcome::Ok,
             params: Value::Null,
             result: Value::Null,
+            meta: Default::default(),
             stages: StageSummary::from_records(&invocations),
             invocations,
         };

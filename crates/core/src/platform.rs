@@ -23,6 +23,8 @@ pub struct InvocationRequest {
     pub attempt: u32,
     /// The calling instance, if any.
     pub parent: Option<String>,
+    /// The invocation's index in the fan-out that made it, if any.
+    pub task: Option<u32>,
     /// The retry policy of the run, inherited by the invocations this one makes.
     pub retry: RetryPolicy,
 }

@@ -10,7 +10,7 @@ use crate::function::FunctionRef;
 use crate::invoker::{Invoker, RetryPolicy};
 use crate::platform::Platform;
 use crate::record::{Outcome, now_micros};
-use crate::report::{RunReport, StageSummary};
+use crate::report::{RunMeta, RunReport, StageSummary};
 
 /// How to run a workflow.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub retry: RetryPolicy,
     /// The run id; generated from the workflow name and the time if not set.
     pub run_id: Option<String>,
+    /// Where the run comes from, recorded in the report.
+    pub meta: RunMeta,
 }
 
 impl RunOptions {
@@ -33,6 +35,7 @@ impl RunOptions {
             params: serde_json::Value::Null,
             retry: RetryPolicy::default(),
             run_id: None,
+            meta: RunMeta::default(),
         }
     }
 
@@ -53,6 +56,12 @@ impl RunOptions {
         self.run_id = Some(run_id.into());
         self
     }
+
+    /// Records `meta` (build, command line, platform options, host) in the report.
+    pub fn with_meta(mut self, meta: RunMeta) -> Self {
+        self.meta = meta;
+        self
+    }
 }
 
 /// The driver's output (or why there is none) and the report of the run.
@@ -64,8 +73,9 @@ pub struct RunOutcome<O> {
     pub report: RunReport,
 }
 
-/// Runs the workflow whose driver is `driver` with `input` on `platform`.
-pub async fn run<I: Serialize, O: DeserializeOwned>(
+/// Runs the workflow whose driver is `driver` with `input` on `platform`; the report's `result`
+/// is the driver's output.
+pub async fn run<I: Serialize, O: Serialize + DeserializeOwned>(
     platform: Arc<dyn Platform>,
     driver: FunctionRef<I, O>,
     input: I,
@@ -97,7 +107,12 @@ pub async fn run<I: Serialize, O: DeserializeOwned>(
         wall_seconds: ended_us.saturating_sub(started_us) as f64 / 1e6,
         outcome,
         params: options.params,
-        result: serde_json::Value::Null,
+        result: output
+            .as_ref()
+            .ok()
+            .and_then(|o| serde_json::to_value(o).ok())
+            .unwrap_or_default(),
+        meta: options.meta,
         stages: StageSummary::from_records(&invocations),
         invocations,
     };

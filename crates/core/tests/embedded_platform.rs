@@ -48,12 +48,12 @@ fn fan_out_registry(running: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> Regist
             peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(5)).await;
             running.fetch_sub(1, Ordering::SeqCst);
-            Ok(x * x)
+            Ok::<_, FunctionError>(x * x)
         }
     });
     registry.register(DRIVER, |xs: Vec<u64>, ctx| async move {
         let squares = ctx.map(SQUARE, xs).await?;
-        Ok(squares.iter().sum())
+        Ok::<_, FunctionError>(squares.iter().sum())
     });
     registry
 }
@@ -147,7 +147,7 @@ async fn a_panic_fails_one_invocation_not_the_process() {
         if true {
             panic!("index out of bounds");
         }
-        Ok(())
+        Ok::<_, FunctionError>(())
     });
     let outcome = run(platform(registry, 2), PANICS, (), fast_retry(1)).await;
     let err = outcome.output.unwrap_err().to_string();
@@ -168,7 +168,7 @@ async fn store_traffic_is_counted_per_invocation() {
         let key = Path::from(format!("runs/{}/out.txt", ctx.run_id()));
         ctx.store().put(&key, text.clone().into_bytes()).await?;
         let back = ctx.store().get(&key).await?;
-        Ok(back.len())
+        Ok::<_, FunctionError>(back.len())
     });
     let outcome = run(
         platform(registry, 2),

@@ -10,22 +10,71 @@ use std::path::{Path, PathBuf};
 
 use crate::{DatasetError, ImageSet, Result, idx};
 
-/// The environment variable that overrides [`data_dir`].
+/// The environment variable that names the data directory (it wins over every other place).
 pub const DATA_DIR_ENV: &str = "FAASML_DATA_DIR";
 
-/// The repository's data directory as seen from this crate at compile time.
+/// The repository's data directory as seen from this crate at compile time: the last place
+/// looked, so that a build in a clone works without set-up.
 const COMPILED_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data");
 
-/// The data directory: `$FAASML_DATA_DIR` if set, else the repository's `data/` if it exists, else `./data`.
+/// Whether `dir` holds the bundled datasets (one family directory is enough).
+fn holds_data(dir: &Path) -> bool {
+    dir.join("mnist").is_dir() || dir.join("fashion-mnist").is_dir()
+}
+
+/// The per-user data directory `faasml data install` fills: `$XDG_DATA_HOME/faasml/data`, else
+/// `~/.local/share/faasml/data`.
+pub fn user_data_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(base.join("faasml").join("data"))
+}
+
+/// The places [`data_dir`] looks, in order, with why each is there.
+pub fn data_dir_candidates() -> Vec<(PathBuf, &'static str)> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        candidates.push((PathBuf::from(dir), "$FAASML_DATA_DIR"));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(bin) = exe.parent() {
+            candidates.push((bin.join("data"), "next to the binary"));
+            candidates.push((
+                bin.join("../share/faasml/data"),
+                "the binary's share/ directory",
+            ));
+        }
+    }
+    if let Some(dir) = user_data_dir() {
+        candidates.push((dir, "the user data directory (faasml data install)"));
+    }
+    candidates.push((PathBuf::from("data"), "./data"));
+    candidates.push((
+        PathBuf::from(COMPILED_DATA_DIR),
+        "the clone faasml was built in",
+    ));
+    candidates
+}
+
+/// The data directory, found at run time: `$FAASML_DATA_DIR` when set (used even if it lacks the
+/// data, so a mistake there is reported, not skipped), else the first of [`data_dir_candidates`]
+/// that holds the datasets — next to the binary, its `../share/faasml/data`, the user data
+/// directory, `./data`, the clone it was built in — else `./data`.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let compiled = Path::new(COMPILED_DATA_DIR);
-    if compiled.is_dir() {
-        return compiled.to_path_buf();
-    }
-    PathBuf::from("./data")
+    data_dir_candidates()
+        .into_iter()
+        .map(|(dir, _)| dir)
+        .find(|dir| holds_data(dir))
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 /// Which half of a dataset.

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    DeployError, HEALTH_PATH, PORT, READY_PATH, Worker, is_dns_label, is_driver, is_long_running,
-};
+use crate::{DeployError, FunctionSpec, HEALTH_PATH, PORT, READY_PATH, Worker, is_dns_label};
 
 /// The API version of a Knative Service.
 pub const API_VERSION: &str = "serving.knative.dev/v1";
@@ -189,6 +187,21 @@ pub struct Container {
     /// Security settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_context: Option<SecurityContext>,
+    /// Memory requested and limited, for functions whose spec names a size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Compute resources of a container (`memory` only, from a function's spec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceRequirements {
+    /// What the scheduler reserves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    /// What the container may not exceed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
 }
 
 /// A container port.
@@ -261,8 +274,12 @@ pub struct SecurityContext {
     pub allow_privilege_escalation: bool,
 }
 
-/// One Knative Service per function, in the order given.
-pub fn services(functions: &[&str], options: &KnativeOptions) -> Result<Vec<Service>, DeployError> {
+/// One Knative Service per function, in the order given: drivers and long-running functions
+/// get the driver timeout, a function with its own timeout or memory need gets it.
+pub fn services(
+    functions: &[FunctionSpec],
+    options: &KnativeOptions,
+) -> Result<Vec<Service>, DeployError> {
     options.check()?;
     let names = crate::deployed_names(functions)?;
     let gateway = options.gateway_template();
@@ -273,17 +290,18 @@ pub fn services(functions: &[&str], options: &KnativeOptions) -> Result<Vec<Serv
     });
     Ok(names
         .into_iter()
-        .map(|(function, name)| service(function, name, options, &gateway, target))
+        .map(|(spec, name)| service(spec, name, options, &gateway, target))
         .collect())
 }
 
 fn service(
-    function: &str,
+    spec: &FunctionSpec,
     name: String,
     options: &KnativeOptions,
     gateway: &str,
     target: u32,
 ) -> Service {
+    let function = spec.name;
     let worker = &options.worker;
     let mut env = Vec::new();
     let mut push = |name: &str, value: &str| {
@@ -305,7 +323,7 @@ fn service(
         ("app.kubernetes.io/component".to_owned(), name.clone()),
     ]);
     let mut service_labels = labels.clone();
-    if options.private_stages && !is_driver(function) {
+    if options.private_stages && !spec.driver {
         service_labels.insert(
             "networking.knative.dev/visibility".to_owned(),
             "cluster-local".to_owned(),
@@ -351,11 +369,11 @@ fn service(
                 },
                 spec: RevisionSpec {
                     container_concurrency: options.concurrency,
-                    timeout_seconds: if is_long_running(function) {
+                    timeout_seconds: spec.timeout_s.unwrap_or(if spec.long_running {
                         options.driver_timeout_seconds
                     } else {
                         options.timeout_seconds
-                    },
+                    }),
                     containers: vec![Container {
                         name: "faasml".to_owned(),
                         image: worker.image.clone(),
@@ -376,6 +394,13 @@ fn service(
                             run_as_non_root: true,
                             allow_privilege_escalation: false,
                         }),
+                        resources: spec.memory_mb.map(|mb| {
+                            let memory = BTreeMap::from([("memory".to_owned(), format!("{mb}Mi"))]);
+                            ResourceRequirements {
+                                requests: memory.clone(),
+                                limits: memory,
+                            }
+                        }),
                     }],
                 },
             },
@@ -384,7 +409,10 @@ fn service(
 }
 
 /// The Services of [`services`] as one multi-document YAML stream (`---` between documents).
-pub fn to_yaml(functions: &[&str], options: &KnativeOptions) -> Result<String, DeployError> {
+pub fn to_yaml(
+    functions: &[FunctionSpec],
+    options: &KnativeOptions,
+) -> Result<String, DeployError> {
     let services = services(functions, options)?;
     let mut out = String::new();
     for service in &services {
@@ -405,7 +433,7 @@ pub fn from_yaml(yaml: &str) -> Result<Vec<Service>, DeployError> {
 mod tests {
     use super::*;
 
-    const FUNCTIONS: [&str; 9] = [
+    const NAMES: [&str; 9] = [
         "downpour.train",
         "faasml.noop",
         "ml-inference.driver",
@@ -416,6 +444,10 @@ mod tests {
         "ml-training.rf",
         "ml-training.validate",
     ];
+
+    fn functions() -> Vec<FunctionSpec> {
+        crate::test_specs(&NAMES)
+    }
 
     fn options() -> KnativeOptions {
         KnativeOptions::new(
@@ -436,9 +468,9 @@ mod tests {
 
     #[test]
     fn every_function_gets_a_service_with_a_dns_label_name() {
-        let services = services(&FUNCTIONS, &options()).unwrap();
-        assert_eq!(services.len(), FUNCTIONS.len());
-        for (service, function) in services.iter().zip(FUNCTIONS) {
+        let services = services(&functions(), &options()).unwrap();
+        assert_eq!(services.len(), NAMES.len());
+        for (service, function) in services.iter().zip(NAMES) {
             let name = service.metadata.name.as_deref().unwrap();
             assert!(is_dns_label(name), "{name}");
             assert_eq!(name, crate::dns_name(function));
@@ -454,7 +486,7 @@ mod tests {
     #[test]
     fn env_wiring_and_secret_by_reference() {
         let opts = options();
-        for service in services(&FUNCTIONS, &opts).unwrap() {
+        for service in services(&functions(), &opts).unwrap() {
             let env = env(&service);
             assert_eq!(env["FAASML_STORE"], "s3://bucket/prefix");
             assert_eq!(env["FAASML_STATE"], "redis://redis.faasml:6379/");
@@ -484,7 +516,7 @@ mod tests {
     #[test]
     fn store_and_state_are_optional() {
         let opts = KnativeOptions::new(Worker::new("x/faasml:1"));
-        let service = &services(&["faasml.noop"], &opts).unwrap()[0];
+        let service = &services(&crate::test_specs(&["faasml.noop"]), &opts).unwrap()[0];
         let env = env(service);
         assert!(!env.contains_key("FAASML_STORE"));
         assert!(!env.contains_key("FAASML_STATE"));
@@ -498,7 +530,7 @@ mod tests {
         opts.max_scale = 7;
         opts.concurrency = 4;
         opts.private_stages = true;
-        let services = services(&FUNCTIONS, &opts).unwrap();
+        let services = services(&functions(), &opts).unwrap();
         for service in &services {
             let template = &service.spec.template;
             let a = &template.metadata.annotations;
@@ -511,9 +543,11 @@ mod tests {
                 .metadata
                 .labels
                 .get("networking.knative.dev/visibility");
-            let timeout = if is_long_running(function) { 600 } else { 300 };
+            let driver = function.ends_with(".driver");
+            let long = driver || function == "downpour.train";
+            let timeout = if long { 600 } else { 300 };
             assert_eq!(template.spec.timeout_seconds, timeout, "{function}");
-            if is_driver(function) {
+            if driver {
                 assert_eq!(private, None);
             } else {
                 assert_eq!(private.map(String::as_str), Some("cluster-local"));
@@ -521,9 +555,23 @@ mod tests {
         }
         opts.min_scale = 8;
         assert!(matches!(
-            super::services(&FUNCTIONS, &opts),
+            super::services(&functions(), &opts),
             Err(DeployError::BadScale(_))
         ));
+    }
+
+    #[test]
+    fn specs_set_timeouts_and_memory() {
+        let mut spec = FunctionSpec::stage("inference.predict");
+        spec.memory_mb(512).timeout_s(42);
+        let service = &services(&[spec], &options()).unwrap()[0];
+        let template = &service.spec.template.spec;
+        assert_eq!(template.timeout_seconds, 42);
+        let resources = template.containers[0].resources.as_ref().unwrap();
+        assert_eq!(resources.limits["memory"], "512Mi");
+        assert_eq!(resources.requests["memory"], "512Mi");
+        let plain = &services(&crate::test_specs(&["a.b"]), &options()).unwrap()[0];
+        assert_eq!(plain.spec.template.spec.containers[0].resources, None);
     }
 
     #[test]
@@ -531,19 +579,19 @@ mod tests {
         let mut opts = options();
         opts.namespace = "Bad_NS".to_owned();
         assert!(matches!(
-            services(&FUNCTIONS, &opts),
+            services(&functions(), &opts),
             Err(DeployError::BadName {
                 what: "namespace",
                 ..
             })
         ));
         let opts = KnativeOptions::new(Worker::new("x/faasml:1").state("redis://u:pw@redis:6379"));
-        let err = services(&FUNCTIONS, &opts).unwrap_err();
+        let err = services(&functions(), &opts).unwrap_err();
         assert!(matches!(err, DeployError::SecretInUrl { what: "state" }));
         assert!(!err.to_string().contains("pw@"));
         let opts = KnativeOptions::new(Worker::new(""));
         assert!(matches!(
-            services(&FUNCTIONS, &opts),
+            services(&functions(), &opts),
             Err(DeployError::BadImage(_))
         ));
     }
@@ -551,10 +599,10 @@ mod tests {
     #[test]
     fn yaml_round_trips_and_holds_no_secret_value() {
         let opts = options();
-        let yaml = to_yaml(&FUNCTIONS, &opts).unwrap();
-        assert_eq!(yaml.matches("---\n").count(), FUNCTIONS.len());
+        let yaml = to_yaml(&functions(), &opts).unwrap();
+        assert_eq!(yaml.matches("---\n").count(), NAMES.len());
         let parsed = from_yaml(&yaml).unwrap();
-        assert_eq!(parsed, services(&FUNCTIONS, &opts).unwrap());
+        assert_eq!(parsed, services(&functions(), &opts).unwrap());
         for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "secretKeyRef"] {
             assert!(!yaml.contains(var), "{var} in\n{yaml}");
         }

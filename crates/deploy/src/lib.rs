@@ -5,15 +5,21 @@
 //! - [`dockerfile`]: the worker image's Dockerfile (also committed as `deploy/Dockerfile`).
 //!
 //! Every function is deployed under its DNS-safe name ([`dns_name`]: lowercase, `.` -> `-`),
-//! the same name the HTTP platform substitutes for `{function}` in a gateway template. Secrets are
-//! only ever referenced by name, never carried as values: a URL with a password is refused.
-//! This crate does no IO; it returns values and strings.
+//! the same name the HTTP platform substitutes for `{function}` in a gateway template. What a
+//! function needs besides its name — driver or stage, long-running or not, a memory size or a
+//! timeout — comes from its [`FunctionSpec`], which the workflow declares where it registers the
+//! function; this crate knows no workflow. Secrets are only ever referenced by name, never
+//! carried as values: a URL with a password is refused. This crate does no IO; it returns
+//! values and strings.
 //!
 //! ```
-//! use faasml_deploy::{Worker, knative::{self, KnativeOptions}};
+//! use faasml_deploy::{FunctionSpec, Worker, knative::{self, KnativeOptions}};
 //!
+//! let mut driver = FunctionSpec::stage("ml-training.driver");
+//! driver.driver();
+//! let functions = [driver, FunctionSpec::stage("ml-training.pca")];
 //! let worker = Worker::new("registry.example.com/faasml:1").store("s3://bucket/prefix");
-//! let yaml = knative::to_yaml(&["ml-training.driver", "ml-training.pca"], &KnativeOptions::new(worker)).unwrap();
+//! let yaml = knative::to_yaml(&functions, &KnativeOptions::new(worker)).unwrap();
 //! assert!(yaml.contains("name: ml-training-pca"));
 //! ```
 
@@ -41,7 +47,7 @@ pub const S3_ENV: [&str; 5] = [
     "AWS_ALLOW_HTTP",
 ];
 
-pub use faasml_core::dns_name;
+pub use faasml_core::{FunctionSpec, dns_name};
 
 /// Whether `name` is an RFC 1123 DNS label: 1..=63 characters of `[a-z0-9-]`, starting and
 /// ending with an alphanumeric character.
@@ -60,26 +66,6 @@ pub fn is_dns_label(name: &str) -> bool {
 /// characters, dot-separated DNS labels.
 pub fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_label)
-}
-
-/// Whether a function is a driver (`*.driver`), which runs as long as its whole workflow.
-pub fn is_driver(function: &str) -> bool {
-    function.ends_with(".driver")
-}
-
-/// Functions besides drivers that run as long as a whole training: downpour's setup, which
-/// awaits its workers, and the workers themselves.
-const LONG_RUNNING: [&str; 4] = [
-    "downpour.setup",
-    "downpour.single",
-    "downpour.train",
-    "downpour.epoch",
-];
-
-/// Whether a function may run as long as its whole workflow (a driver, or a training loop), and
-/// so gets the longest request timeout.
-pub fn is_long_running(function: &str) -> bool {
-    is_driver(function) || LONG_RUNNING.contains(&function)
 }
 
 /// What every worker container gets, whatever the platform: its image and its configuration.
@@ -172,32 +158,49 @@ fn check_url(what: &'static str, url: &str) -> Result<(), DeployError> {
 }
 
 /// The deployed name of every function, checked to be a DNS label and unique.
-pub(crate) fn deployed_names<'a>(
-    functions: &[&'a str],
-) -> Result<Vec<(&'a str, String)>, DeployError> {
+pub(crate) fn deployed_names(
+    functions: &[FunctionSpec],
+) -> Result<Vec<(&FunctionSpec, String)>, DeployError> {
     if functions.is_empty() {
         return Err(DeployError::NoFunctions);
     }
     let mut seen = std::collections::BTreeMap::new();
     let mut out = Vec::with_capacity(functions.len());
-    for &function in functions {
-        let name = dns_name(function);
+    for spec in functions {
+        let name = dns_name(spec.name);
         if !is_dns_label(&name) {
             return Err(DeployError::BadName {
                 what: "function",
-                name: function.to_owned(),
+                name: spec.name.to_owned(),
             });
         }
-        if let Some(other) = seen.insert(name.clone(), function) {
+        if let Some(other) = seen.insert(name.clone(), spec.name) {
             return Err(DeployError::NameClash {
                 first: other.to_owned(),
-                second: function.to_owned(),
+                second: spec.name.to_owned(),
                 name,
             });
         }
-        out.push((function, name));
+        out.push((spec, name));
     }
     Ok(out)
+}
+
+/// Specs of the named functions for tests: `*.driver` is a driver, `downpour.train` runs long.
+#[cfg(test)]
+pub(crate) fn test_specs(names: &[&'static str]) -> Vec<FunctionSpec> {
+    names
+        .iter()
+        .map(|&name| {
+            let mut spec = FunctionSpec::stage(name);
+            if name.ends_with(".driver") {
+                spec.driver();
+            } else if name == "downpour.train" {
+                spec.long_running();
+            }
+            spec
+        })
+        .collect()
 }
 
 /// Serialises one value as a YAML document.
@@ -237,6 +240,10 @@ mod tests {
     #[test]
     fn names_are_checked_and_unique() {
         assert!(matches!(deployed_names(&[]), Err(DeployError::NoFunctions)));
+        let deployed_names = |names: &[&'static str]| {
+            let specs = test_specs(names);
+            deployed_names(&specs).map(|n| n.len())
+        };
         assert!(matches!(
             deployed_names(&["a.b", "a-b"]),
             Err(DeployError::NameClash { .. })
@@ -246,9 +253,9 @@ mod tests {
             deployed_names(&[".hidden"]),
             Err(DeployError::BadName { .. })
         ));
-        let long = "f".repeat(64);
+        let long: &'static str = Box::leak("f".repeat(64).into_boxed_str());
         assert!(matches!(
-            deployed_names(&[long.as_str()]),
+            deployed_names(&[long]),
             Err(DeployError::BadName { .. })
         ));
     }

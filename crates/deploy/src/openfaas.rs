@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeployError, HEALTH_PATH, READY_PATH, Worker};
+use crate::{DeployError, FunctionSpec, HEALTH_PATH, READY_PATH, Worker};
 
 /// The stack file version faas-cli reads.
 pub const VERSION: &str = "1.0";
@@ -134,10 +134,25 @@ pub struct Function {
     pub labels: BTreeMap<String, String>,
     /// Annotations: the faasml function name and the probe paths.
     pub annotations: BTreeMap<String, String>,
+    /// Resource limits (memory), for functions whose spec names a size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Resources>,
+    /// Resource requests (memory), for functions whose spec names a size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Resources>,
 }
 
-/// The stack file for `functions`.
-pub fn stack(functions: &[&str], options: &OpenFaasOptions) -> Result<Stack, DeployError> {
+/// A stack file's resource block: `memory: 512Mi`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// Memory, e.g. `512Mi`.
+    pub memory: String,
+}
+
+/// The stack file for `functions`; a function whose spec names a memory size gets it as its
+/// limit and request.
+pub fn stack(functions: &[FunctionSpec], options: &OpenFaasOptions) -> Result<Stack, DeployError> {
     options.check()?;
     let names = crate::deployed_names(functions)?;
     let worker = &options.worker;
@@ -152,7 +167,8 @@ pub fn stack(functions: &[&str], options: &OpenFaasOptions) -> Result<Stack, Dep
     environment.insert("FAASML_SECRETS_DIR".to_owned(), SECRETS_DIR.to_owned());
     let functions = names
         .into_iter()
-        .map(|(function, name)| {
+        .map(|(spec, name)| {
+            let function = spec.name;
             let labels = BTreeMap::from([
                 (
                     "com.openfaas.scale.min".to_owned(),
@@ -186,6 +202,12 @@ pub fn stack(functions: &[&str], options: &OpenFaasOptions) -> Result<Stack, Dep
                 secrets: vec![worker.secret.clone()],
                 labels,
                 annotations,
+                limits: spec.memory_mb.map(|mb| Resources {
+                    memory: format!("{mb}Mi"),
+                }),
+                requests: spec.memory_mb.map(|mb| Resources {
+                    memory: format!("{mb}Mi"),
+                }),
             };
             (name, f)
         })
@@ -201,7 +223,10 @@ pub fn stack(functions: &[&str], options: &OpenFaasOptions) -> Result<Stack, Dep
 }
 
 /// The stack file as YAML.
-pub fn to_yaml(functions: &[&str], options: &OpenFaasOptions) -> Result<String, DeployError> {
+pub fn to_yaml(
+    functions: &[FunctionSpec],
+    options: &OpenFaasOptions,
+) -> Result<String, DeployError> {
     crate::yaml(&stack(functions, options)?)
 }
 
@@ -214,7 +239,11 @@ pub fn from_yaml(yaml: &str) -> Result<Stack, DeployError> {
 mod tests {
     use super::*;
 
-    const FUNCTIONS: [&str; 3] = ["faasml.noop", "ml-training.driver", "ml-training.pca"];
+    const NAMES: [&str; 3] = ["faasml.noop", "ml-training.driver", "ml-training.pca"];
+
+    fn functions() -> Vec<FunctionSpec> {
+        crate::test_specs(&NAMES)
+    }
 
     fn options() -> OpenFaasOptions {
         let mut options = OpenFaasOptions::new(
@@ -228,7 +257,7 @@ mod tests {
 
     #[test]
     fn stack_structure() {
-        let stack = stack(&FUNCTIONS, &options()).unwrap();
+        let stack = stack(&functions(), &options()).unwrap();
         assert_eq!(stack.version, "1.0");
         assert_eq!(stack.provider.name, "openfaas");
         assert_eq!(stack.provider.gateway, "https://faas.example.com");
@@ -263,10 +292,10 @@ mod tests {
 
     #[test]
     fn yaml_round_trips() {
-        let yaml = to_yaml(&FUNCTIONS, &options()).unwrap();
+        let yaml = to_yaml(&functions(), &options()).unwrap();
         assert_eq!(
             from_yaml(&yaml).unwrap(),
-            stack(&FUNCTIONS, &options()).unwrap()
+            stack(&functions(), &options()).unwrap()
         );
         assert!(yaml.starts_with("version: '1.0'\n"), "{yaml}");
         assert!(!yaml.contains("AWS_SECRET_ACCESS_KEY"));
@@ -277,19 +306,19 @@ mod tests {
         let mut opts = options();
         opts.min_scale = 0;
         assert!(matches!(
-            stack(&FUNCTIONS, &opts),
+            stack(&functions(), &opts),
             Err(DeployError::BadScale(_))
         ));
         let mut opts = options();
         opts.gateway = "gateway:8080".to_owned();
         assert!(matches!(
-            stack(&FUNCTIONS, &opts),
+            stack(&functions(), &opts),
             Err(DeployError::BadUrl { .. })
         ));
         let mut opts = options();
         opts.gateway = "https://admin:pw@faas.example.com".to_owned();
         assert!(matches!(
-            stack(&FUNCTIONS, &opts),
+            stack(&functions(), &opts),
             Err(DeployError::SecretInUrl { .. })
         ));
     }

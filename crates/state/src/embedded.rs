@@ -44,6 +44,13 @@ impl StateStore for EmbeddedState {
         Ok(self.lock().remove(key).is_some())
     }
 
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, StateError> {
+        let mut values = self.lock();
+        let before = values.len();
+        values.retain(|key, _| !key.starts_with(prefix));
+        Ok((before - values.len()) as u64)
+    }
+
     async fn incr(&self, key: &str, by: i64) -> Result<i64, StateError> {
         let mut values = self.lock();
         let current = match values.get(key) {

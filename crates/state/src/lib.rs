@@ -17,6 +17,7 @@
 //! # });
 //! ```
 
+pub mod coord;
 mod embedded;
 mod redis_state;
 
@@ -61,6 +62,9 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     async fn put(&self, key: &str, value: Bytes) -> Result<(), StateError>;
     /// Removes `key`; returns whether it existed.
     async fn delete(&self, key: &str) -> Result<bool, StateError>;
+    /// Removes every key that starts with `prefix` (a run's namespace, say); returns how many.
+    /// Keys written while it runs may survive; callers clear a namespace once its users stopped.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, StateError>;
     /// Atomically adds `by` to the integer counter under `key` (missing = 0); returns the new value.
     async fn incr(&self, key: &str, by: i64) -> Result<i64, StateError>;
     /// Atomically adds `delta` element-wise to the f32 vector under `key` (missing = zeros).

@@ -195,6 +195,19 @@ impl Adds {
     }
 }
 
+/// `text` with Redis glob metacharacters (`*`, `?`, `[`, `]`, backslash) escaped, so a MATCH
+/// pattern built from it matches it literally.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The pause before optimistic round `round` (1, 2, ...): random, below 2, 4, 8 and then 16 ms,
 /// so that adders in different processes stop colliding.
 async fn backoff(round: usize) {
@@ -366,6 +379,38 @@ impl StateStore for RedisState {
             .await
             .map_err(|e| self.error("delete", key, e))?;
         Ok(removed > 0)
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, StateError> {
+        // SCAN in batches with a MATCH pattern that takes the prefix literally, then UNLINK each
+        // batch: bounded work per command, unlike KEYS, and the server frees memory lazily.
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut removed = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.error("scan", prefix, e))?;
+            if !keys.is_empty() {
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error("unlink", prefix, e))?;
+                removed += n;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
     }
 
     async fn incr(&self, key: &str, by: i64) -> Result<i64, StateError> {

@@ -20,13 +20,16 @@
 //! ```
 
 mod arrays;
+mod builder;
 mod counting;
 mod error;
 mod s3;
+pub mod serde_path;
 mod store;
 mod url;
 
 pub use arrays::{ArrayFile, ArrayRef, Dtype};
+pub use builder::StoreBuilder;
 pub use counting::{ByteCounter, CountingStore};
 pub use error::StoreError;
 pub use object_store::path::Path;

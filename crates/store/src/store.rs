@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::arrays::ArrayFile;
+use crate::builder::StoreBuilder;
 use crate::counting::{ByteCounter, CountingStore};
 use crate::s3::{self, S3Options};
 use crate::url::StoreUrl;
@@ -38,6 +39,68 @@ fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
     STORES.get_or_init(Default::default)
 }
 
+/// `dir` as an absolute path, with `.` and `..` resolved lexically (the directory need not exist).
+fn absolute_dir(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(dir)?;
+    let mut out = std::path::PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// The backend a parsed URL names, without decorators.
+pub(crate) fn backend(
+    url: &str,
+    parsed: StoreUrl,
+    s3_options: &S3Options,
+) -> Result<Arc<dyn ObjectStore>> {
+    match parsed {
+        StoreUrl::S3 { bucket, prefix } => {
+            let s3: Arc<dyn ObjectStore> = Arc::new(s3::build(url, &bucket, s3_options)?);
+            Ok(if prefix.is_empty() {
+                s3
+            } else {
+                Arc::new(PrefixStore::new(s3, prefix.as_str()))
+            })
+        }
+        StoreUrl::File { dir } => {
+            // The directory is created by the first write, not here: opening a store writes
+            // nothing (a run refused for bad parameters leaves no trace). Keys live under the
+            // directory's absolute path in a filesystem-wide store.
+            let absolute = absolute_dir(&dir).map_err(|e| StoreError::InvalidUrl {
+                url: url.to_string(),
+                reason: format!("cannot resolve the directory {}: {e}", dir.display()),
+            })?;
+            let root = Path::from_absolute_path(&absolute).map_err(|e| StoreError::InvalidUrl {
+                url: url.to_string(),
+                reason: format!("directory {}: {e}", absolute.display()),
+            })?;
+            Ok(Arc::new(PrefixStore::new(LocalFileSystem::new(), root)))
+        }
+        StoreUrl::Memory { name, prefix } => {
+            let memory = {
+                let mut stores = memory_stores()
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                Arc::clone(stores.entry(name).or_default())
+            };
+            Ok(if prefix.is_empty() {
+                memory
+            } else {
+                Arc::new(PrefixStore::new(memory, prefix.as_str()))
+            })
+        }
+    }
+}
+
 impl Store {
     /// Objects larger than this many bytes are written with a multipart upload.
     pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
@@ -48,57 +111,20 @@ impl Store {
 
     /// Opens the store a URL names: `file://DIR` (created if missing), a plain directory,
     /// `memory://NAME[/PREFIX]`, or `s3://BUCKET[/PREFIX]` configured from the `AWS_*`
-    /// environment (see [`S3Options`]).
+    /// environment (see [`S3Options`]). Shorthand for [`StoreBuilder::from_env`].
     ///
     /// Opening does no network IO; call [`Store::check`] to fail fast on a store that cannot
     /// be reached.
     pub fn open(url: &str) -> Result<Self> {
-        match StoreUrl::parse(url)? {
-            StoreUrl::S3 { .. } => Self::open_with(url, &S3Options::from_env()),
-            _ => Self::open_with(url, &S3Options::default()),
-        }
+        StoreBuilder::from_env(url).build()
     }
 
     /// Like [`Store::open`], with explicit S3 settings instead of the process environment
     /// (they are used only by `s3://` URLs).
     pub fn open_with(url: &str, s3_options: &S3Options) -> Result<Self> {
-        match StoreUrl::parse(url)? {
-            StoreUrl::S3 { bucket, prefix } => {
-                let s3: Arc<dyn ObjectStore> = Arc::new(s3::build(url, &bucket, s3_options)?);
-                let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                    s3
-                } else {
-                    Arc::new(PrefixStore::new(s3, prefix.as_str()))
-                };
-                Ok(Self::from_object_store(inner, url))
-            }
-            StoreUrl::File { dir } => {
-                std::fs::create_dir_all(&dir).map_err(|e| StoreError::InvalidUrl {
-                    url: url.to_string(),
-                    reason: format!("cannot create directory {}: {e}", dir.display()),
-                })?;
-                let fs =
-                    LocalFileSystem::new_with_prefix(&dir).map_err(|e| StoreError::InvalidUrl {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    })?;
-                Ok(Self::from_object_store(Arc::new(fs), url))
-            }
-            StoreUrl::Memory { name, prefix } => {
-                let memory = {
-                    let mut stores = memory_stores()
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    Arc::clone(stores.entry(name).or_default())
-                };
-                let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                    memory
-                } else {
-                    Arc::new(PrefixStore::new(memory, prefix.as_str()))
-                };
-                Ok(Self::from_object_store(inner, url))
-            }
-        }
+        StoreBuilder::new(url)
+            .with_s3_options(s3_options.clone())
+            .build()
     }
 
     /// Wraps an existing [`ObjectStore`]; `url` is used in messages.
@@ -288,6 +314,14 @@ impl Store {
             .map_err(|e| self.backend("list", prefix, e))?;
         objects.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(objects)
+    }
+
+    /// Deletes the object at `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &Path) -> Result<()> {
+        match self.inner.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend("delete", key, e)),
+        }
     }
 
     /// Deletes every object under `prefix`; returns how many were deleted.

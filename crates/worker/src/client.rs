@@ -278,6 +278,7 @@ impl Platform for HttpPlatform {
             run_id: request.run_id.clone(),
             attempt: request.attempt,
             parent: request.parent.clone(),
+            task: request.task,
             retry: request.retry,
         };
         let mut refused = Vec::new();

@@ -9,6 +9,7 @@
 //! | `x-faasml-run-id` | the run the invocation belongs to | `adhoc` |
 //! | `x-faasml-attempt` | 1 for the first attempt | `1` |
 //! | `x-faasml-parent` | the calling instance | none |
+//! | `x-faasml-task` | the invocation's index in its caller's fan-out | none |
 //! | `x-faasml-max-attempts`, `x-faasml-backoff-ms`, `x-faasml-timeout-ms` | the run's [`RetryPolicy`], inherited by the invocations the function makes | [`RetryPolicy::default`] |
 //!
 //! **Response.** A JSON [`Envelope`]:
@@ -41,6 +42,8 @@ pub const HEADER_RUN_ID: &str = "x-faasml-run-id";
 pub const HEADER_ATTEMPT: &str = "x-faasml-attempt";
 /// Header carrying the calling instance, if any.
 pub const HEADER_PARENT: &str = "x-faasml-parent";
+/// Header carrying the invocation's index in its caller's fan-out, if any.
+pub const HEADER_TASK: &str = "x-faasml-task";
 /// Header carrying the retry policy's attempts in total.
 pub const HEADER_MAX_ATTEMPTS: &str = "x-faasml-max-attempts";
 /// Header carrying the retry policy's first backoff in milliseconds.
@@ -63,6 +66,8 @@ pub struct RequestMeta {
     pub attempt: u32,
     /// The calling instance, if any.
     pub parent: Option<String>,
+    /// The invocation's index in its caller's fan-out, if any.
+    pub task: Option<u32>,
     /// The run's retry policy.
     pub retry: RetryPolicy,
 }
@@ -73,6 +78,7 @@ impl Default for RequestMeta {
             run_id: ADHOC_RUN_ID.to_string(),
             attempt: 1,
             parent: None,
+            task: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -89,6 +95,9 @@ impl RequestMeta {
         ];
         if let Some(parent) = &self.parent {
             headers.push((HEADER_PARENT, parent.clone()));
+        }
+        if let Some(task) = self.task {
+            headers.push((HEADER_TASK, task.to_string()));
         }
         if let Some(ms) = self.retry.timeout_ms {
             headers.push((HEADER_TIMEOUT_MS, ms.to_string()));
@@ -127,6 +136,7 @@ impl RequestMeta {
             parent: get(HEADER_PARENT)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
+            task: number(HEADER_TASK, get(HEADER_TASK))?,
             retry,
         })
     }
@@ -261,6 +271,9 @@ pub struct LambdaRequest {
     /// The calling instance.
     #[serde(default)]
     pub parent: Option<String>,
+    /// The invocation's index in its caller's fan-out.
+    #[serde(default)]
+    pub task: Option<u32>,
     /// The run's retry policy (default [`RetryPolicy::default`]).
     #[serde(default)]
     pub retry: Option<RetryPolicy>,
@@ -274,6 +287,7 @@ impl LambdaRequest {
             run_id: self.run_id.clone().unwrap_or(defaults.run_id),
             attempt: self.attempt.unwrap_or(1),
             parent: self.parent.clone(),
+            task: self.task,
             retry: self.retry.unwrap_or(defaults.retry),
         }
     }
@@ -291,6 +305,7 @@ mod tests {
             run_id: "r-1".into(),
             attempt: 2,
             parent: Some("driver-1@w".into()),
+            task: Some(3),
             retry: RetryPolicy {
                 max_attempts: 5,
                 backoff_ms: 7,

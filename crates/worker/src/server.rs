@@ -138,6 +138,7 @@ impl Worker {
             payload,
             attempt: meta.attempt,
             parent: meta.parent,
+            task: meta.task,
             retry: meta.retry,
         };
         let _in_flight = InFlight::enter(&self.in_flight);

@@ -24,7 +24,10 @@ const SLEEP: FunctionRef<u64, u64> = FunctionRef::new("t.sleep");
 
 fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register(ECHO, |v: Value, _ctx| async move { Ok(v) });
+    r.register(
+        ECHO,
+        |v: Value, _ctx| async move { Ok::<_, FunctionError>(v) },
+    );
     r.register(FAIL, |(), _ctx| async move {
         Err::<(), _>(FunctionError::new("boom", "it always fails"))
     });
@@ -45,15 +48,17 @@ fn registry() -> Registry {
         if std::hint::black_box(true) {
             panic!("the function blew up");
         }
-        Ok(())
+        Ok::<_, FunctionError>(())
     });
-    r.register(DOUBLE, |x: u32, _ctx| async move { Ok(2 * x) });
+    r.register(DOUBLE, |x: u32, _ctx| async move {
+        Ok::<_, FunctionError>(2 * x)
+    });
     r.register(SUM, |xs: Vec<u32>, ctx| async move {
-        Ok(ctx.map(DOUBLE, xs).await?.into_iter().sum())
+        Ok::<_, FunctionError>(ctx.map(DOUBLE, xs).await?.into_iter().sum())
     });
     r.register(SLEEP, |ms: u64, _ctx| async move {
         tokio::time::sleep(Duration::from_millis(ms)).await;
-        Ok(ms)
+        Ok::<_, FunctionError>(ms)
     });
     r
 }

@@ -72,6 +72,9 @@ pub enum WorkflowError {
     /// The parameter server's state is missing or inconsistent.
     #[error("parameter server: {0}")]
     ParameterServer(String),
+    /// State shared by the functions of a run is missing or inconsistent.
+    #[error("coordination: {0}")]
+    Coordination(String),
     /// A failure injected on purpose (to test fault tolerance).
     #[error("injected failure: {0}")]
     Injected(String),
@@ -104,6 +107,7 @@ impl From<WorkflowError> for FunctionError {
             WorkflowError::Invoke(_) => "invoke",
             WorkflowError::State(_) => "state",
             WorkflowError::ParameterServer(_) => "parameter-server",
+            WorkflowError::Coordination(_) => "coordination",
             WorkflowError::Injected(_) => "injected",
             WorkflowError::Compute(e) => return e.clone(),
         };

@@ -1,13 +1,21 @@
-//! The faasml workflows, written as functions over the core runtime.
+//! The faasml workflows, written as functions over the core runtime, each declared once through
+//! the workflow kit ([`kit::Workflow`]).
 //!
 //! - [`ml_training`]: partition -> PCA -> random forests -> validation, publishing a model;
 //! - [`ml_inference`]: batch prediction with a published model;
 //! - [`downpour`]: an MLP trained by Downpour SGD across workers sharing a parameter server in
 //!   the state store.
 //!
-//! Every stage is an `async fn(Input, Ctx)` registered by [`registry`]; stages exchange only
-//! small JSON messages and keep bulk data (images, projected features, forests, models) in the
-//! object store, under the run's scratch prefix `runs/<run id>/` or the published `models/`.
+//! [`workflows`] lists them, one line each: the command line (`faasml run <name>`,
+//! `faasml bench <name>`), the workers (`faasml serve`) and the manifests (`faasml deploy`) all
+//! come from that list. The common ground every workflow builds on is here too: [`data`] sources
+//! in a store, the store layout and scratch clean-up ([`kit::layout`]), passing bulk data inline
+//! or by key ([`kit::transfer`]), and the benchmark description ([`kit::bench`]). A workflow
+//! module uses the common ground and never a sibling workflow.
+//!
+//! Every stage is an `async fn(Input, Ctx)`; stages exchange small JSON messages and keep bulk
+//! data (images, projected features, forests, models) in the object store, under the run's
+//! scratch prefix `runs/<run id>/` or the published `models/`.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -16,35 +24,41 @@
 //! use faasml_workflows::ml_training::{DRIVER, TrainingParams};
 //!
 //! let store = Store::open("file://./store").unwrap();
-//! let params = TrainingParams::default(); // mnist-2k, 2 PCA, 8 forests
-//! faasml_workflows::images::ensure_bundled(&store, &params.data).await.unwrap();
-//! faasml_workflows::images::ensure_bundled(&store, &params.test).await.unwrap();
+//! faasml_workflows::data::images::ensure_bundled(&store, "mnist-2k").await.unwrap();
+//! faasml_workflows::data::images::ensure_bundled(&store, "mnist-test").await.unwrap();
 //! let platform = EmbeddedPlatform::new(faasml_workflows::registry(), store, EmbeddedConfig::default());
+//! let params = TrainingParams::default(); // mnist-2k, 2 PCA, 8 forests
 //! let outcome = run(platform, DRIVER, params, RunOptions::new("ml-training")).await;
 //! println!("accuracy {:.3}", outcome.output.unwrap().accuracy);
 //! # }
 //! ```
 
+pub mod data;
 pub mod downpour;
 pub mod error;
-pub mod images;
+pub mod kit;
 pub mod ml_inference;
 pub mod ml_training;
 pub mod model;
 
 pub use error::WorkflowError;
+pub use kit::{AnyWorkflow, Workflow};
 
 use faasml_core::{FunctionRef, Registry};
 
 /// A function that does nothing, for measuring invocation overhead.
 pub const NOOP: FunctionRef<(), ()> = FunctionRef::new("faasml.noop");
 
-/// A registry with every workflow function.
+/// Every workflow, one line each.
+pub fn workflows() -> Vec<&'static dyn AnyWorkflow> {
+    vec![
+        &ml_training::MlTraining,
+        &ml_inference::MlInference,
+        &downpour::Downpour,
+    ]
+}
+
+/// A registry with every function of every workflow.
 pub fn registry() -> Registry {
-    let mut registry = Registry::new();
-    registry.register(NOOP, |(), _ctx| async { Ok(()) });
-    ml_training::register(&mut registry);
-    downpour::register(&mut registry);
-    ml_inference::register(&mut registry);
-    registry
+    kit::registry(&workflows())
 }

@@ -2,7 +2,12 @@
 //!
 //! The driver deals the images into batches and fans out one `predict` invocation per batch.
 //! A `predict` instance loads the model once and keeps it while warm, so only cold invocations
-//! pay for the model download.
+//! pay for the model download; it reloads when the model object changed (republished under the
+//! same name). The predictions are written as CSV to `results/<run id>/predictions.csv`.
+//!
+//! A model records the dataset family it was trained on; predicting another family's images is
+//! allowed (a user's own data, say) but comes with a warning, since a digit model labelling
+//! clothes reports a meaningless accuracy. Images of another size are refused.
 
 use std::sync::Arc;
 
@@ -11,8 +16,11 @@ use faasml_ml::metrics;
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
+use crate::data::images::ImageSource;
+use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
-use crate::images::{self, ImageSource};
+use crate::kit::layout;
+use crate::kit::{BenchSpec, Metric, Workflow};
 use crate::ml_training::model_key;
 use crate::model::{self, EnsembleModel};
 
@@ -23,32 +31,43 @@ pub const DRIVER: FunctionRef<InferenceParams, InferenceResult> =
 pub const PREDICT: FunctionRef<PredictInput, PredictOutput> =
     FunctionRef::new("ml-inference.predict");
 
-/// Registers the ml-inference functions.
-pub fn register(registry: &mut Registry) {
-    registry.register(DRIVER, |p, ctx| async move { Ok(driver(p, ctx).await?) });
-    registry.register(PREDICT, |i, ctx| async move { Ok(predict(i, ctx).await?) });
-}
+/// The ml-inference workflow.
+#[derive(Debug, Clone, Copy)]
+pub struct MlInference;
 
 /// The parameters of an ml-inference run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(default)]
 pub struct InferenceParams {
-    /// The published model's name.
-    pub model: String,
-    /// Prefix of the images to predict.
+    /// Name of the published model (default: the data's family followed by -rf, e.g. mnist-rf).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub model: Option<String>,
+    /// Prefix of the images to predict (a bundled name is imported on first use).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = InferenceParams::default().data))]
     pub data: String,
-    /// Images per `predict` invocation.
+    /// Images per predict invocation.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = InferenceParams::default().batch_size))]
     pub batch_size: usize,
 }
 
 impl Default for InferenceParams {
-    /// The model `mnist-rf` on the MNIST test images, 1000 per batch.
+    /// The MNIST test images, 1000 per batch, with the model trained on MNIST.
     fn default() -> Self {
         Self {
-            model: "mnist-rf".to_string(),
+            model: None,
             data: "mnist-test".to_string(),
             batch_size: 1000,
         }
+    }
+}
+
+impl InferenceParams {
+    /// The model name: the one given, or `<family of the data>-rf`.
+    pub fn model_name(&self) -> String {
+        self.model
+            .clone()
+            .unwrap_or_else(|| format!("{}-rf", data::family(&self.data)))
     }
 }
 
@@ -65,13 +84,21 @@ pub struct InferenceResult {
     pub predictions_key: String,
     /// The model used.
     pub model_key: String,
+    /// The dataset family the model was trained on, as it records it.
+    #[serde(default)]
+    pub model_dataset: Option<String>,
+    /// Why the result may not mean what it seems (e.g. images of another family than the
+    /// model's).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Input of `predict`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictInput {
     /// Key of the model.
-    pub model_key: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub model_key: Path,
     /// The images.
     pub sources: Vec<ImageSource>,
 }
@@ -83,20 +110,80 @@ pub struct PredictOutput {
     pub predicted: Vec<u8>,
     /// The label each image carries.
     pub labels: Vec<u8>,
+    /// The dataset family the model records, if it records one.
+    #[serde(default)]
+    pub model_dataset: Option<String>,
+}
+
+impl Workflow for MlInference {
+    const NAME: &'static str = "ml-inference";
+    const ABOUT: &'static str = "Predict images with a model published by ml-training.";
+    type Params = InferenceParams;
+    type Output = InferenceResult;
+    const DRIVER: FunctionRef<InferenceParams, InferenceResult> = DRIVER;
+
+    async fn drive(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
+        driver(params, ctx).await
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.register(PREDICT, predict);
+    }
+
+    fn resolve(params: &mut InferenceParams) {
+        params.data = data::clean_prefix(&params.data);
+        params.model = Some(params.model_name());
+    }
+
+    fn validate(params: &InferenceParams) -> Result<()> {
+        if params.batch_size == 0 {
+            return Err(WorkflowError::InvalidParams(
+                "batch_size must be at least 1".into(),
+            ));
+        }
+        if params.data.is_empty() {
+            return Err(WorkflowError::InvalidParams(
+                "the data prefix must not be empty".into(),
+            ));
+        }
+        data::check_name("model", &params.model_name())
+    }
+
+    fn datasets(params: &InferenceParams) -> Vec<String> {
+        vec![params.data.clone()]
+    }
+
+    fn summary(_params: &InferenceParams, result: &InferenceResult) -> String {
+        format!(
+            "predicted {} images with {}: accuracy {:.4}; predictions in {}",
+            result.n, result.model_key, result.accuracy, result.predictions_key
+        )
+    }
+
+    fn warnings(result: &InferenceResult) -> Vec<String> {
+        result.warnings.clone()
+    }
+
+    fn bench() -> BenchSpec<InferenceResult> {
+        BenchSpec {
+            metrics: vec![Metric {
+                name: "accuracy",
+                unit: "",
+                value: |r| Some(r.accuracy),
+            }],
+            ..BenchSpec::basic()
+        }
+    }
 }
 
 async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
-    if params.batch_size == 0 {
-        return Err(WorkflowError::InvalidParams(
-            "batch_size must be at least 1".into(),
-        ));
-    }
     let store = ctx.store();
-    let key = model_key(&params.model);
-    if !store.exists(&Path::from(key.as_str())).await? {
+    let name = params.model_name();
+    let key = model_key(&name);
+    if !store.exists(&key).await? {
         return Err(WorkflowError::InvalidParams(format!(
-            "no model '{}' in {} (looked for '{key}'); run ml-training first",
-            params.model,
+            "no model '{name}' in {} (looked for '{key}'); run ml-training first, or name the \
+             model with --model",
             store.url()
         )));
     }
@@ -113,31 +200,56 @@ async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
     let outputs = ctx.map(PREDICT, inputs).await?;
     let predicted: Vec<u8> = outputs.iter().flat_map(|o| o.predicted.clone()).collect();
     let labels: Vec<u8> = outputs.iter().flat_map(|o| o.labels.clone()).collect();
+    let model_dataset = outputs.iter().find_map(|o| o.model_dataset.clone());
     let mut counts = vec![0u64; predicted.iter().map(|&p| p as usize + 1).max().unwrap_or(0)];
-    let mut csv = String::from("index,label,predicted\n");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["index", "label", "predicted"])
+        .map_err(|e| WorkflowError::InvalidParams(format!("cannot write the CSV: {e}")))?;
     for (i, (&p, &l)) in predicted.iter().zip(&labels).enumerate() {
         counts[p as usize] += 1;
-        csv.push_str(&format!("{i},{l},{p}\n"));
+        csv.write_record([i.to_string(), l.to_string(), p.to_string()])
+            .map_err(|e| WorkflowError::InvalidParams(format!("cannot write the CSV: {e}")))?;
     }
-    let predictions_key = format!("runs/{}/predictions.csv", ctx.run_id());
-    store
-        .put(&Path::from(predictions_key.as_str()), csv.into_bytes())
-        .await?;
+    let csv = csv
+        .into_inner()
+        .map_err(|e| WorkflowError::InvalidParams(format!("cannot write the CSV: {e}")))?;
+    let predictions_key = layout::result_key(ctx.run_id(), "predictions.csv");
+    store.put(&predictions_key, csv).await?;
+    let family = data::family(&params.data);
+    let mut warnings = Vec::new();
+    match &model_dataset {
+        Some(trained) if !trained.is_empty() && *trained != family => warnings.push(format!(
+            "model '{name}' was trained on {trained} images, but '{}' holds {family} images: \
+             its accuracy on them says little (pick the model with --model)",
+            params.data
+        )),
+        _ => {}
+    }
     Ok(InferenceResult {
         n: predicted.len(),
         accuracy: metrics::accuracy(&predicted, &labels),
         predicted_counts: counts,
-        predictions_key,
-        model_key: key,
+        predictions_key: predictions_key.to_string(),
+        model_key: key.to_string(),
+        model_dataset,
+        warnings,
     })
 }
 
-/// The model under `key`, kept by a warm `predict` instance.
-async fn load_model(ctx: &Ctx, key: &str) -> Result<Arc<EnsembleModel>> {
+/// The model under `key` as a warm `predict` instance keeps it: reloaded when the stored object
+/// changed since it was loaded (its ETag or size and time), so a republished model is used.
+async fn load_model(ctx: &Ctx, key: &Path) -> Result<Arc<EnsembleModel>> {
+    let store = ctx.store();
+    let meta = store.head(key).await?;
+    let version = format!(
+        "{key}@{}:{}:{}",
+        meta.e_tag.as_deref().unwrap_or(""),
+        meta.size,
+        meta.last_modified.timestamp_micros()
+    );
     ctx.instance_state()
-        .get_or_load(key, || async {
-            let store = ctx.store();
-            let arrays = store.get_arrays(&Path::from(key)).await?;
+        .get_or_load(&version, || async {
+            let arrays = store.get_arrays(key).await?;
             EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
                 store: store.url().to_string(),
                 key: key.to_string(),
@@ -152,11 +264,15 @@ async fn predict(input: PredictInput, ctx: Ctx) -> Result<PredictOutput> {
     let set = images::load(ctx.store(), &input.sources).await?;
     if set.pixels_per_image() != model.n_pixels {
         return Err(WorkflowError::InvalidParams(format!(
-            "images have {} pixels, the model expects {}",
+            "images are {}x{} ({} pixels), the model '{}' expects {} pixels",
+            set.rows,
+            set.cols,
             set.pixels_per_image(),
+            input.model_key,
             model.n_pixels
         )));
     }
+    let model_dataset = model.dataset.clone();
     let (predicted, set) = ctx
         .compute(move || {
             let probs = model.predict_proba_pixels(&set.pixels, set.len())?;
@@ -167,5 +283,6 @@ async fn predict(input: PredictInput, ctx: Ctx) -> Result<PredictOutput> {
     Ok(PredictOutput {
         predicted,
         labels: set.labels,
+        model_dataset,
     })
 }

@@ -144,6 +144,8 @@ pub struct EnsembleModel {
     pub n_classes: usize,
     /// Pixels per image the model expects.
     pub n_pixels: usize,
+    /// The dataset family the model was trained on, as its metadata records it.
+    pub dataset: Option<String>,
 }
 
 impl EnsembleModel {
@@ -167,6 +169,7 @@ impl EnsembleModel {
             members,
             n_classes,
             n_pixels,
+            dataset: None,
         })
     }
 
@@ -208,7 +211,12 @@ impl EnsembleModel {
         let members = (0..count)
             .map(|i| read_member(arrays, &format!("m{i}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        Self::new(members)
+        let mut model = Self::new(members)?;
+        model.dataset = arrays
+            .meta("dataset")
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
+        Ok(model)
     }
 
     /// Averaged class probabilities of the members for `n` images of raw pixels (row-major).

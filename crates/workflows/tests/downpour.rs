@@ -13,10 +13,10 @@ use faasml_core::{
 use faasml_state::RedisState;
 use faasml_store::Store;
 use faasml_testkit::RedisServer;
+use faasml_workflows::data::images;
 use faasml_workflows::downpour::{
     self, DownpourParams, DownpourResult, InjectedFailure, Mode, ParameterServer,
 };
-use faasml_workflows::images;
 
 static STORES: AtomicUsize = AtomicUsize::new(0);
 
@@ -33,11 +33,11 @@ async fn store() -> Store {
 fn params(mode: Mode, workers: usize) -> DownpourParams {
     DownpourParams {
         data: "mnist-10k".into(),
-        test: "mnist-test".into(),
+        test: Some("mnist-test".into()),
         limit: Some(4000),
         workers,
         mode,
-        evals_per_epoch: 2,
+        evals_per_epoch: Some(2),
         max_epochs: 4,
         target_accuracy: 0.75,
         ..DownpourParams::default()
@@ -90,27 +90,14 @@ fn check_reached(result: &DownpourResult, workers: usize) {
     assert!(result.bytes_pushed >= 4 * n_params);
 }
 
-/// Whether any key of the run is left in the state store.
+/// Whether any key of the run is left in the state store (every key of a run lives under
+/// `runs/<run id>/`; removing them answers how many there were).
 async fn leftover(state: &dyn StateStore, run_id: &str) -> bool {
-    for key in [
-        "p/0",
-        "stop",
-        "final",
-        "w/0/gen",
-        "w/0/progress",
-        "seg/0",
-        "eval/0",
-    ] {
-        if state
-            .get(&format!("downpour/{run_id}/{key}"))
-            .await
-            .unwrap()
-            .is_some()
-        {
-            return true;
-        }
-    }
-    false
+    state
+        .delete_prefix(&format!("runs/{run_id}/"))
+        .await
+        .unwrap()
+        > 0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use faasml_core::{EmbeddedConfig, EmbeddedPlatform, RetryPolicy, RunOptions, RunOutcome, run};
 use faasml_datasets::{bundled, idx, png_image};
 use faasml_store::{Path, Store};
-use faasml_workflows::images::{self, ImportFormat};
+use faasml_workflows::data::images::{self, ImportFormat};
 use faasml_workflows::ml_inference::{self, InferenceParams};
 use faasml_workflows::ml_training::{self, TrainingParams, TrainingResult};
 
@@ -31,7 +31,9 @@ async fn store_with(n: usize, format: ImportFormat) -> Store {
 fn small_params() -> TrainingParams {
     TrainingParams {
         data: "train".into(),
-        test: "mnist-test".into(),
+        test: Some("mnist-test".into()),
+        // The data prefix "train" names no dataset family: name the model as inference expects.
+        model: Some("mnist-rf".into()),
         n_pca: 2,
         n_rf: 4,
         trees: 30,

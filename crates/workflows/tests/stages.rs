@@ -3,8 +3,8 @@
 
 use faasml_core::{EmbeddedConfig, EmbeddedPlatform, FunctionRef, RunOptions, run};
 use faasml_datasets::bundled;
-use faasml_store::{Path, Store};
-use faasml_workflows::images::{self, ImageSource, ImportFormat};
+use faasml_store::Store;
+use faasml_workflows::data::images::{self, ImageSource, ImportFormat};
 use faasml_workflows::ml_training::{
     PARTITION, PCA, PartitionInput, PcaInput, RF, RfInput, VALIDATE, ValidateInput,
 };
@@ -12,7 +12,7 @@ use faasml_workflows::model::{self, EnsembleModel};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-async fn call<I: Serialize, O: DeserializeOwned>(
+async fn call<I: Serialize, O: Serialize + DeserializeOwned>(
     store: &Store,
     f: FunctionRef<I, O>,
     input: I,
@@ -51,10 +51,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     )
     .await;
     assert_eq!((part.total, part.sizes.clone()), (600, vec![200, 200, 200]));
-    let shard: Vec<ImageSource> = store
-        .get_json(&Path::from(part.shards[1].as_str()))
-        .await
-        .unwrap();
+    let shard: Vec<ImageSource> = store.get_json(&part.shards[1]).await.unwrap();
     let ImageSource::Png { keys } = &shard[0] else {
         panic!("PNG sources expected: {shard:?}");
     };
@@ -74,16 +71,10 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     .await;
     assert_eq!((pca.rows, pca.n_classes, pca.slices.len()), (200, 10, 2));
     assert!(pca.variance_kept > 0.3 && pca.variance_kept < 0.8);
-    let basis = store
-        .get_arrays(&Path::from(pca.basis.as_str()))
-        .await
-        .unwrap();
+    let basis = store.get_arrays(&pca.basis).await.unwrap();
     let basis = model::read_pca(&basis, "pca").unwrap();
     assert_eq!((basis.n_components(), basis.n_features()), (10, 784));
-    let slice = store
-        .get_arrays(&Path::from(pca.slices[1].as_str()))
-        .await
-        .unwrap();
+    let slice = store.get_arrays(&pca.slices[1]).await.unwrap();
     assert_eq!(slice.f32("features").unwrap().0, &[100, 10]);
     assert_eq!(slice.u8("labels").unwrap().0, &[100]);
 
@@ -104,10 +95,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     )
     .await;
     assert_eq!(rf.rows, 100);
-    let stored = store
-        .get_arrays(&Path::from(rf.forest.as_str()))
-        .await
-        .unwrap();
+    let stored = store.get_arrays(&rf.forest).await.unwrap();
     let member = model::read_member(&stored, "").unwrap();
     assert_eq!(member.forest.n_trees(), 15);
     assert_eq!(member.forest.n_features(), 10);
@@ -120,6 +108,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
             forests: vec![rf.forest.clone()],
             test: "mnist-test".into(),
             model_key: "models/stage-test/model.safetensors".into(),
+            dataset: "mnist".into(),
             params: serde_json::json!({"note": "stage test"}),
         },
     )
@@ -128,10 +117,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     // One forest of 15 trees on 100 images is weak, but far better than chance.
     assert!(validated.accuracy > 0.45, "{}", validated.accuracy);
     assert_eq!(validated.forest_accuracy, vec![validated.accuracy]);
-    let published = store
-        .get_arrays(&Path::from(validated.model_key.as_str()))
-        .await
-        .unwrap();
+    let published = store.get_arrays(&validated.model_key).await.unwrap();
     assert_eq!(published.meta("format"), Some(model::MODEL_FORMAT));
     let ensemble = EnsembleModel::from_arrays(&published).unwrap();
     assert_eq!((ensemble.members.len(), ensemble.n_pixels), (1, 784));

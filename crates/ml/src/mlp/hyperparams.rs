@@ -9,6 +9,7 @@ use crate::{MlError, Result};
 
 /// Activation of the hidden layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// Hyperbolic tangent (the default).

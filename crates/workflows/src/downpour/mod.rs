@@ -11,7 +11,12 @@
 //! finish a segment measures the server's parameters on the held-out test set and records the
 //! point; when the accuracy reaches the target, or the last epoch ends, it keeps the parameters it
 //! measured as the run's model and tells every worker to stop. The driver then reads the recorded
-//! points, publishes that model, and removes the run's keys from the state store.
+//! points and publishes that model; the kit removes the run's keys from the state store.
+//!
+//! The time to accuracy is the time from initialisation to the first evaluation at or above the
+//! target, so its resolution is one segment: by default a run that aims at a target evaluates
+//! ten times per epoch (a 60k-image epoch takes about a second here), and one that trains to the
+//! epoch limit once per epoch.
 //!
 //! Execution modes, after the seed (`EMNIST Neural network` on OpenFaaS):
 //! - [`Mode::Single`]: one function initialises the parameters and trains, alone (one worker);
@@ -30,15 +35,19 @@
 pub mod server;
 mod train;
 
+use std::str::FromStr;
 use std::sync::Arc;
 
-use faasml_core::{Ctx, FunctionRef, Registry, now_micros};
+use faasml_core::{Ctx, FunctionRef, Registry, human_bytes, now_micros};
 use faasml_ml::mlp::{Activation, Mlp};
-use faasml_store::{ArrayFile, Path};
+use faasml_store::ArrayFile;
 use serde::{Deserialize, Serialize};
 
+use crate::data::images::ImageSource;
+use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
-use crate::images::{self, ImageSource};
+use crate::kit::layout;
+use crate::kit::{BenchSpec, Metric, Series, Workflow};
 pub use server::{EvalPoint, ParameterServer, Progress};
 
 /// The driver: runs a whole downpour training.
@@ -52,26 +61,23 @@ pub const TRAIN: FunctionRef<TrainInput, WorkerReport> = FunctionRef::new("downp
 /// One epoch of one worker, which invokes the next epoch itself (mode `per-epoch`).
 pub const EPOCH: FunctionRef<TrainInput, WorkerReport> = FunctionRef::new("downpour.epoch");
 
-/// Registers the downpour functions.
-pub fn register(registry: &mut Registry) {
-    registry.register(DRIVER, |p, ctx| async move { Ok(driver(p, ctx).await?) });
-    registry.register(SETUP, |i, ctx| async move { Ok(setup(i, ctx).await?) });
-    registry.register(SINGLE, |i, ctx| async move { Ok(single(i, ctx).await?) });
-    registry.register(TRAIN, |i, ctx| async move {
-        Ok(train::train(&ctx, &i, train::Scope::AllEpochs).await?)
-    });
-    registry.register(EPOCH, |i, ctx| async move { Ok(epoch(i, ctx).await?) });
-}
+/// The file name of a downpour model in its `models/<name>/` prefix.
+pub const MODEL_FILE: &str = "mlp.safetensors";
+
+/// The downpour workflow.
+#[derive(Debug, Clone, Copy)]
+pub struct Downpour;
 
 /// How the training is laid out over functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// One function initialises and trains (one worker).
+    /// One function loads the data, initialises and trains (one worker).
     Single,
     /// One invocation per worker and epoch, each invoking the next.
     PerEpoch,
-    /// A setup function starts one long-running function per worker.
+    /// A setup function starts one long-running train function per worker.
     #[default]
     Loop,
 }
@@ -87,7 +93,14 @@ impl Mode {
     }
 }
 
-/// A failure injected on purpose, to test that a dying worker is replaced.
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure injected on purpose, to test that a dying worker is replaced (`W:N` on the command
+/// line: worker W fails once after N minibatches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InjectedFailure {
     /// The worker that fails.
@@ -96,54 +109,101 @@ pub struct InjectedFailure {
     pub iteration: u64,
 }
 
+impl FromStr for InjectedFailure {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (w, n) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not W:N (worker:minibatches)"))?;
+        Ok(Self {
+            worker: w.trim().parse().map_err(|e| format!("worker '{w}': {e}"))?,
+            iteration: n
+                .trim()
+                .parse()
+                .map_err(|e| format!("minibatches '{n}': {e}"))?,
+        })
+    }
+}
+
 /// The parameters of a downpour run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(default)]
 pub struct DownpourParams {
-    /// Prefix of the training images (a bundled name such as `mnist` is imported on first use).
+    /// Prefix of the training images; the bundled mnist, mnist-10k, fashion-mnist... are
+    /// imported on first use (EMNIST: `data import` its IDX files, then name the prefix).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().data))]
     pub data: String,
-    /// Prefix of the held-out test images.
-    pub test: String,
-    /// Use only the first this many training images (all when `None`).
+    /// Prefix of the held-out test images (default: the test set of the bundled family).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub test: Option<String>,
+    /// Use only the first N training images.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub limit: Option<usize>,
-    /// Sizes of the hidden layers.
+    /// Hidden layer sizes, comma-separated (e.g. 100 or 256,128).
+    #[cfg_attr(feature = "cli", arg(long, value_delimiter = ',', default_values_t = DownpourParams::default().hidden))]
     pub hidden: Vec<usize>,
-    /// Output classes; 0 takes the largest test label + 1.
+    /// Output classes (default 0: the largest test label + 1; the seed used 47 for EMNIST).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().classes))]
     pub classes: usize,
     /// Activation of the hidden layers.
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t = DownpourParams::default().activation))]
     pub activation: Activation,
     /// Dropout probability of the hidden layers.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().dropout))]
     pub dropout: f32,
     /// SGD learning rate.
+    #[cfg_attr(feature = "cli", arg(long = "lr", default_value_t = DownpourParams::default().learning_rate))]
     pub learning_rate: f32,
     /// Minibatch size.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().batch_size))]
     pub batch_size: usize,
-    /// Number of workers, each training on its own slice of the data.
+    /// Workers, each training on its own slice of the data.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().workers))]
     pub workers: usize,
-    /// Minibatches between two pulls of the parameters.
+    /// Minibatches between two pulls of the parameters from the parameter server.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().n_fetch))]
     pub n_fetch: usize,
     /// Minibatches between two pushes of the accumulated update.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().n_push))]
     pub n_push: usize,
-    /// Stop once the test accuracy reaches this (0 = train until the epoch limit).
+    /// Stop when the test accuracy reaches this (0: train until --max-epochs).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().target_accuracy))]
     pub target_accuracy: f64,
-    /// Most epochs each worker trains.
+    /// Most epochs per worker.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().max_epochs))]
     pub max_epochs: usize,
-    /// Test-set evaluations per epoch (the run stops at the first one reaching the target).
-    pub evals_per_epoch: usize,
+    /// Keep training to --max-epochs after reaching the target (whole accuracy curves); the time
+    /// to target is still the first evaluation at or above it.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub past_target: bool,
+    /// Test-set evaluations per epoch: the resolution of the time to accuracy (default: 10 when
+    /// aiming at a target, else 1).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub evals_per_epoch: Option<usize>,
     /// How the training is laid out over functions.
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t = DownpourParams::default().mode))]
     pub mode: Mode,
     /// Floats per parameter-server key (parameters are stored as a few chunks, not one key per
     /// weight).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().chunk))]
     pub chunk: usize,
     /// Push only the chunks whose update is not all zeros.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub changed_only: bool,
-    /// Seed of the initial weights, the shuffles and the dropout masks.
+    /// Seed of the initial weights, shuffles and dropout masks.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DownpourParams::default().seed))]
     pub seed: u64,
-    /// Name the trained model is published under (`models/<name>/mlp.safetensors`).
-    pub model: String,
-    /// Leave the run's keys in the state store instead of removing them at the end.
+    /// Name to publish the model under, models/<name>/mlp.safetensors (default: the training
+    /// data's family followed by -mlp, e.g. mnist-mlp).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub model: Option<String>,
+    /// Leave the run's keys in the state store (under runs/<run id>/downpour/).
+    #[cfg_attr(feature = "cli", arg(long))]
     pub keep_state: bool,
-    /// Make one worker fail once, to exercise fault tolerance.
+    /// Make worker W fail once after N minibatches (W:N), to see it replaced.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "W:N"))]
     pub inject_failure: Option<InjectedFailure>,
 }
 
@@ -153,7 +213,7 @@ impl Default for DownpourParams {
     fn default() -> Self {
         Self {
             data: "mnist".to_string(),
-            test: "mnist-test".to_string(),
+            test: None,
             limit: None,
             hidden: vec![100],
             classes: 0,
@@ -166,12 +226,13 @@ impl Default for DownpourParams {
             n_push: 1,
             target_accuracy: 0.75,
             max_epochs: 10,
-            evals_per_epoch: 1,
+            past_target: false,
+            evals_per_epoch: None,
             mode: Mode::Loop,
             chunk: 16384,
             changed_only: false,
             seed: 42,
-            model: "mnist-mlp".to_string(),
+            model: None,
             keep_state: false,
             inject_failure: None,
         }
@@ -179,8 +240,29 @@ impl Default for DownpourParams {
 }
 
 impl DownpourParams {
+    /// The test prefix: the one given, or the test set of the training data's family.
+    pub fn test_prefix(&self) -> String {
+        match &self.test {
+            Some(test) => data::clean_prefix(test),
+            None => data::test_set_for(&self.data),
+        }
+    }
+
+    /// The model name: the one given, or `<family>-mlp`.
+    pub fn model_name(&self) -> String {
+        self.model
+            .clone()
+            .unwrap_or_else(|| format!("{}-mlp", data::family(&self.data)))
+    }
+
+    /// Evaluations per epoch: the one given, or 10 when aiming at a target and 1 otherwise.
+    pub fn evals(&self) -> usize {
+        self.evals_per_epoch
+            .unwrap_or(if self.target_accuracy > 0.0 { 10 } else { 1 })
+    }
+
     /// Checks the parameters before anything runs.
-    pub fn validate(&self) -> Result<()> {
+    fn check(&self) -> Result<()> {
         let fail = |m: &str| Err(WorkflowError::InvalidParams(m.to_string()));
         if self.workers == 0 {
             return fail("workers must be at least 1");
@@ -191,7 +273,7 @@ impl DownpourParams {
         if self.batch_size == 0 || self.n_fetch == 0 || self.n_push == 0 {
             return fail("batch size, n_fetch and n_push must be at least 1");
         }
-        if self.max_epochs == 0 || self.evals_per_epoch == 0 {
+        if self.max_epochs == 0 || self.evals() == 0 {
             return fail("max epochs and evals per epoch must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.target_accuracy) {
@@ -199,6 +281,9 @@ impl DownpourParams {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return fail("the learning rate must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return fail("dropout is a probability in [0, 1)");
         }
         if self.chunk == 0 {
             return fail("chunk must be at least 1 float");
@@ -212,13 +297,21 @@ impl DownpourParams {
         if self.limit == Some(0) {
             return fail("limit must be at least 1 image");
         }
-        Ok(())
+        if data::clean_prefix(&self.data).is_empty() || self.test_prefix().is_empty() {
+            return fail("the data and test prefixes must not be empty");
+        }
+        data::check_name("model", &self.model_name())
     }
 
     /// Total number of evaluation segments the run may have.
     pub fn segments(&self) -> usize {
-        self.max_epochs * self.evals_per_epoch
+        self.max_epochs * self.evals()
     }
+}
+
+/// The number of parameters of an MLP with `layers` (weights and biases).
+pub fn n_params(layers: &[usize]) -> usize {
+    layers.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
 }
 
 /// What every worker of a run shares.
@@ -248,12 +341,17 @@ impl RunSpec {
             .build())
     }
 
+    /// The number of parameters, from the layer sizes (no network is built to learn it).
+    pub fn n_params(&self) -> usize {
+        n_params(&self.layers)
+    }
+
     /// The run's parameter server in `ctx`'s state store.
-    pub fn server(&self, ctx: &Ctx, n_params: usize) -> ParameterServer {
+    pub fn server(&self, ctx: &Ctx) -> ParameterServer {
         ParameterServer::new(
             Arc::clone(ctx.state()),
             &self.run_id,
-            n_params,
+            self.n_params(),
             self.params.chunk,
         )
     }
@@ -335,6 +433,223 @@ pub struct DownpourResult {
     pub model_key: String,
     /// The execution mode.
     pub mode: Mode,
+    /// Test-set evaluations per epoch (the resolution of the time to target).
+    #[serde(default)]
+    pub evals_per_epoch: usize,
+    /// The target accuracy.
+    #[serde(default)]
+    pub target_accuracy: f64,
+}
+
+impl Workflow for Downpour {
+    const NAME: &'static str = "downpour";
+    const ABOUT: &'static str =
+        "Train an MLP by Downpour SGD: workers share a parameter server in the state store.";
+    type Params = DownpourParams;
+    type Output = DownpourResult;
+    const DRIVER: FunctionRef<DownpourParams, DownpourResult> = DRIVER;
+
+    async fn drive(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
+        driver(params, ctx).await
+    }
+
+    fn register(registry: &mut Registry) {
+        // Setup waits for its workers, and the workers train until the run stops: all of them
+        // run as long as the whole training.
+        registry.register(SETUP, setup).long_running();
+        registry.register(SINGLE, single).long_running();
+        registry
+            .register(TRAIN, |input: TrainInput, ctx: Ctx| async move {
+                train::train(&ctx, &input, train::Scope::AllEpochs).await
+            })
+            .long_running();
+        registry.register(EPOCH, epoch).long_running();
+    }
+
+    fn resolve(params: &mut DownpourParams) {
+        params.data = data::clean_prefix(&params.data);
+        params.test = Some(params.test_prefix());
+        params.model = Some(params.model_name());
+        params.evals_per_epoch = Some(params.evals());
+    }
+
+    fn validate(params: &DownpourParams) -> Result<()> {
+        params.check()
+    }
+
+    fn datasets(params: &DownpourParams) -> Vec<String> {
+        vec![params.data.clone(), params.test_prefix()]
+    }
+
+    fn expected_invocations(params: &DownpourParams) -> Option<u64> {
+        match params.mode {
+            Mode::Single => Some(2),
+            Mode::Loop => Some(2 + params.workers as u64),
+            Mode::PerEpoch => None,
+        }
+    }
+
+    fn min_concurrency(params: &DownpourParams) -> usize {
+        // The driver, setup and every worker wait on each other.
+        match params.mode {
+            Mode::Single => 1,
+            Mode::PerEpoch | Mode::Loop => params.workers + 2,
+        }
+    }
+
+    fn shared_state() -> bool {
+        true
+    }
+
+    fn keep_scratch(params: &DownpourParams) -> bool {
+        params.keep_state
+    }
+
+    fn summary(params: &DownpourParams, result: &DownpourResult) -> String {
+        summary(params, result)
+    }
+
+    fn bench() -> BenchSpec<DownpourResult> {
+        BenchSpec {
+            axes: vec![
+                ("batch-size", "16,32,64,128"),
+                ("workers", "1,3,6"),
+                ("n-fetch", "1,10"),
+            ],
+            fixed: vec![
+                ("max-epochs", "5"),
+                ("evals-per-epoch", "10"),
+                ("model", "bench-mlp"),
+            ],
+            repeats: 1,
+            primary: "time_to_target_s",
+            metrics: vec![
+                Metric {
+                    name: "time_to_target_s",
+                    unit: "s",
+                    value: |r| r.time_to_target_s,
+                },
+                Metric {
+                    name: "epochs_to_target",
+                    unit: "",
+                    value: |r| r.epochs_to_target,
+                },
+                Metric {
+                    name: "iterations_per_worker",
+                    unit: "",
+                    value: |r| Some(r.iterations_per_worker),
+                },
+                Metric {
+                    name: "samples_per_second",
+                    unit: "",
+                    value: |r| Some(r.samples_per_second),
+                },
+                Metric {
+                    name: "bytes_pulled",
+                    unit: "B",
+                    value: |r| Some(r.bytes_pulled as f64),
+                },
+                Metric {
+                    name: "bytes_pushed",
+                    unit: "B",
+                    value: |r| Some(r.bytes_pushed as f64),
+                },
+                Metric {
+                    name: "accuracy",
+                    unit: "",
+                    value: |r| Some(r.accuracy),
+                },
+            ],
+            series: Some(Series {
+                title: "Downpour SGD: test accuracy over time",
+                x_label: "seconds since initialisation",
+                y_label: "test accuracy",
+                columns: ("elapsed_s", "accuracy"),
+                reference_flag: Some("target-accuracy"),
+                points: |r| r.evals.iter().map(|e| (e.elapsed_s, e.accuracy)).collect(),
+            }),
+            ..BenchSpec::basic()
+        }
+    }
+}
+
+/// The layers as `784-100-10`.
+pub fn layers_text(layers: &[usize]) -> String {
+    layers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn summary(params: &DownpourParams, result: &DownpourResult) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "downpour ({}): {} worker(s), batch {}, n_fetch {}, n_push {}, MLP {} ({} parameters), \
+         {} training images",
+        result.mode.as_str(),
+        params.workers,
+        params.batch_size,
+        params.n_fetch,
+        params.n_push,
+        layers_text(&result.layers),
+        result.n_params,
+        result.n_train
+    );
+    let _ = writeln!(out, "  epoch   time (s)  test accuracy  test loss");
+    for e in &result.evals {
+        let _ = writeln!(
+            out,
+            "  {:>5.2}  {:>9.3}  {:>13.4}  {:>9.4}",
+            e.epoch, e.elapsed_s, e.accuracy, e.loss
+        );
+    }
+    let per_epoch = result.evals_per_epoch.max(1);
+    match (result.time_to_target_s, result.epochs_to_target) {
+        (Some(t), Some(e)) => {
+            let _ = writeln!(
+                out,
+                "reached {:.2} test accuracy in {t:.3} s ({e:.2} epochs): time from \
+                 initialisation to the first of {per_epoch} test-set evaluation(s) per epoch at \
+                 or above the target",
+                params.target_accuracy
+            );
+        }
+        _ if params.target_accuracy > 0.0 => {
+            let _ = writeln!(
+                out,
+                "did not reach {:.2} test accuracy in {} epochs",
+                params.target_accuracy, params.max_epochs
+            );
+        }
+        _ => {}
+    }
+    let restarts: u64 = result.workers.iter().map(|w| w.progress.restarts).sum();
+    let _ = writeln!(
+        out,
+        "final accuracy {:.4} on {} test images; {:.0} minibatches per worker, {:.0} samples/s, \
+         {restarts} worker restart(s)",
+        result.accuracy, result.n_test, result.iterations_per_worker, result.samples_per_second
+    );
+    let _ = write!(
+        out,
+        "parameter server: pulled {}, pushed {}{}; model published to {} ({:.3} s of training)",
+        human_bytes(result.bytes_pulled),
+        human_bytes(result.bytes_pushed),
+        if params.changed_only {
+            format!(
+                " (skipped {} of unchanged chunks)",
+                human_bytes(result.bytes_skipped)
+            )
+        } else {
+            String::new()
+        },
+        result.model_key,
+        result.train_seconds
+    );
+    out
 }
 
 fn seconds_since(t0_us: u64) -> f64 {
@@ -343,7 +658,6 @@ fn seconds_since(t0_us: u64) -> f64 {
 
 async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
     let t0_us = now_micros();
-    params.validate()?;
     let store = ctx.store();
     let mut train_sources = images::list(store, &params.data).await?;
     if let Some(limit) = params.limit {
@@ -356,7 +670,7 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
             reason: format!("{n_train} images for {} workers", params.workers),
         });
     }
-    let test_sources = images::list(store, &params.test).await?;
+    let test_sources = images::list(store, &params.test_prefix()).await?;
     let test = train::load_test(&ctx, &test_sources).await?;
     let n_classes = if params.classes == 0 {
         test.y
@@ -378,8 +692,8 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
         test: test_sources,
         t0_us,
     };
-    let n_params = spec.network()?.n_params();
-    let ps = spec.server(&ctx, n_params);
+    let n_params = spec.n_params();
+    let ps = spec.server(&ctx);
     let input = SetupInput {
         slices: images::deal_contiguous(&train_sources, params.workers),
         spec: spec.clone(),
@@ -405,10 +719,6 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
         Ok::<_, WorkflowError>((workers, evals, accuracy, model_key, train_seconds))
     }
     .await;
-    if !params.keep_state {
-        // Best effort: the run's outcome matters more than leftover keys.
-        let _ = ps.clear(params.workers, params.segments()).await;
-    }
     let (workers, evals, accuracy, model_key, train_seconds) = finished?;
     let hit = evals
         .iter()
@@ -441,12 +751,14 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
         n_test: test.y.len(),
         model_key,
         mode: params.mode,
+        evals_per_epoch: params.evals(),
+        target_accuracy: params.target_accuracy,
     })
 }
 
 /// Writes the trained network to `models/<name>/mlp.safetensors`.
 async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Result<String> {
-    let key = format!("models/{}/mlp.safetensors", spec.params.model);
+    let key = layout::model_key(&spec.params.model_name(), MODEL_FILE);
     let mut file = ArrayFile::new();
     file.set_meta("format", "faasml.mlp");
     file.set_meta("version", "1");
@@ -460,22 +772,21 @@ async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Res
     );
     file.set_meta("accuracy", format!("{accuracy}"));
     file.set_meta("run_id", spec.run_id.clone());
+    file.set_meta("dataset", data::family(&spec.params.data));
     file.insert_f32(
         "params",
         vec![network.n_params()],
         network.flat_params().to_vec(),
     )?;
-    ctx.store()
-        .put_arrays(&Path::from(key.as_str()), &file)
-        .await?;
-    Ok(key)
+    ctx.store().put_arrays(&key, &file).await?;
+    Ok(key.to_string())
 }
 
 /// Initialises the parameter server unless it already is (a re-invoked setup keeps the trained
 /// parameters).
 async fn initialise(ctx: &Ctx, spec: &RunSpec) -> Result<ParameterServer> {
     let network = spec.network()?;
-    let ps = spec.server(ctx, network.n_params());
+    let ps = spec.server(ctx);
     ps.init_if_absent(network.flat_params()).await?;
     Ok(ps)
 }

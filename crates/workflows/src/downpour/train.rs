@@ -12,9 +12,8 @@ use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{EvalPoint, RunSpec, TrainInput, WorkerReport, seconds_since};
+use crate::data::images::{self, ImageSource, pixels_matrix};
 use crate::error::{Result, WorkflowError};
-use crate::images::{self, ImageSource};
-use crate::ml_training::pca::pixels_matrix;
 
 /// Why an invocation stopped when a newer invocation of the same worker took over.
 const SUPERSEDED: &str = "superseded";
@@ -191,7 +190,7 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
     let p = &spec.params;
     let w = input.worker;
     let network = spec.network()?;
-    let ps = spec.server(ctx, network.n_params());
+    let ps = spec.server(ctx);
     let generation = ps.next_generation(w).await?;
     let mut progress = ps.progress(w).await?.unwrap_or_default();
     if ctx.attempt() > 1 {
@@ -232,7 +231,7 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
         .inject_failure
         .filter(|f| f.worker == w && ctx.attempt() == 1)
         .map(|f| f.iteration);
-    let segments = p.evals_per_epoch;
+    let segments = p.evals();
     let (mut since_push, mut since_fetch) = (0usize, 0usize);
 
     while progress.epoch < p.max_epochs {
@@ -357,19 +356,19 @@ async fn evaluate_segment(ctx: &Ctx, spec: &RunSpec, segment: usize) -> Result<(
     let p = &spec.params;
     let test = load_test(ctx, &spec.test).await?;
     let mut network = spec.network()?;
-    let ps = spec.server(ctx, network.n_params());
+    let ps = spec.server(ctx);
     ps.pull(network.params_mut()).await?;
     let network = Arc::new(network);
     let (accuracy, loss) = evaluate(ctx, Arc::clone(&network), test).await?;
     let point = EvalPoint {
         segment,
-        epoch: (segment + 1) as f64 / p.evals_per_epoch as f64,
+        epoch: (segment + 1) as f64 / p.evals() as f64,
         elapsed_s: seconds_since(spec.t0_us),
         accuracy,
         loss,
     };
     ps.record_eval(&point).await?;
-    let reason = if p.target_accuracy > 0.0 && accuracy >= p.target_accuracy {
+    let reason = if p.target_accuracy > 0.0 && accuracy >= p.target_accuracy && !p.past_target {
         "target"
     } else if segment + 1 >= p.segments() {
         "epoch limit"

@@ -10,8 +10,8 @@
 //! - `validate` loads every forest, measures the accuracy of their soft vote on the held-out
 //!   test set, and publishes the model for ml-inference.
 //!
-//! The driver runs the stages, and deletes the run's scratch objects when it finishes (always on
-//! failure; on success unless asked to keep them), so a failed run leaves nothing half-written.
+//! The kit deletes the run's scratch objects when the driver ends (always on failure; on success
+//! unless `--keep-intermediate`), so a failed run leaves nothing half-written.
 
 mod partition;
 pub(crate) mod pca;
@@ -22,7 +22,10 @@ use faasml_core::{Ctx, FunctionRef, Registry};
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
+use crate::data;
 use crate::error::{Result, WorkflowError};
+use crate::kit::layout::{self, Scratch};
+use crate::kit::{BenchSpec, Metric, Peer, Workflow};
 pub use partition::{PartitionInput, PartitionOutput};
 pub use pca::{PcaInput, PcaOutput};
 pub use rf::{RfInput, RfOutput};
@@ -42,45 +45,53 @@ pub const RF: FunctionRef<RfInput, RfOutput> = FunctionRef::new("ml-training.rf"
 pub const VALIDATE: FunctionRef<ValidateInput, ValidateOutput> =
     FunctionRef::new("ml-training.validate");
 
-/// Registers the ml-training functions.
-pub fn register(registry: &mut Registry) {
-    registry.register(DRIVER, |p, ctx| async move { Ok(driver(p, ctx).await?) });
-    registry.register(PARTITION, |i, ctx| async move {
-        Ok(partition::run(i, ctx).await?)
-    });
-    registry.register(PCA, |i, ctx| async move { Ok(pca::run(i, ctx).await?) });
-    registry.register(RF, |i, ctx| async move { Ok(rf::run(i, ctx).await?) });
-    registry.register(VALIDATE, |i, ctx| async move {
-        Ok(validate::run(i, ctx).await?)
-    });
-}
+/// The file name of an ml-training model in its `models/<name>/` prefix.
+pub const MODEL_FILE: &str = "model.safetensors";
+
+/// The ml-training workflow.
+#[derive(Debug, Clone, Copy)]
+pub struct MlTraining;
 
 /// The parameters of an ml-training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(default)]
 pub struct TrainingParams {
-    /// Prefix of the training images in the store (a bundled name such as `mnist-2k` is
-    /// imported on first use).
+    /// Prefix of the training images in the store; the bundled mnist-2k, mnist-10k, mnist,
+    /// fashion-mnist... are imported on first use.
+    #[cfg_attr(feature = "cli", arg(long = "train", default_value_t = TrainingParams::default().data))]
     pub data: String,
-    /// Prefix of the held-out test images.
-    pub test: String,
+    /// Prefix of the held-out test images (default: the test set of the training data's bundled
+    /// family).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub test: Option<String>,
     /// Number of PCA functions (shards).
+    #[cfg_attr(feature = "cli", arg(long = "pca", default_value_t = TrainingParams::default().n_pca))]
     pub n_pca: usize,
-    /// Number of random-forest functions; a multiple of `n_pca`.
+    /// Number of random-forest functions (a multiple of --pca).
+    #[cfg_attr(feature = "cli", arg(long = "rf", default_value_t = TrainingParams::default().n_rf))]
     pub n_rf: usize,
     /// PCA components.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().components))]
     pub components: usize,
     /// Trees per forest.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().trees))]
     pub trees: usize,
     /// Maximum tree depth.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().depth))]
     pub depth: usize,
     /// Minimum samples to split a node.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().min_samples_split))]
     pub min_samples_split: usize,
-    /// Seed of every random choice.
+    /// Seed of every random choice; a run is deterministic for a fixed seed.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().seed))]
     pub seed: u64,
-    /// Name the model is published under (`models/<name>/model.safetensors`).
-    pub model: String,
-    /// Keep the intermediate objects of a successful run under `runs/<run id>/`.
+    /// Name to publish the model under, models/<name>/model.safetensors (default: the training
+    /// data's family followed by -rf, e.g. mnist-rf).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub model: Option<String>,
+    /// Keep the intermediate objects (shards, slices, forests) under runs/<run id>/ in the store.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub keep_intermediate: bool,
 }
 
@@ -90,7 +101,7 @@ impl Default for TrainingParams {
     fn default() -> Self {
         Self {
             data: "mnist-2k".to_string(),
-            test: "mnist-test".to_string(),
+            test: None,
             n_pca: 2,
             n_rf: 8,
             components: 10,
@@ -98,15 +109,34 @@ impl Default for TrainingParams {
             depth: 10,
             min_samples_split: 5,
             seed: 42,
-            model: "mnist-rf".to_string(),
+            model: None,
             keep_intermediate: false,
         }
     }
 }
 
 impl TrainingParams {
-    /// Checks the parameters before anything runs.
-    pub fn validate(&self) -> Result<()> {
+    /// The test prefix: the one given, or the test set of the training data's family.
+    pub fn test_prefix(&self) -> String {
+        match &self.test {
+            Some(test) => data::clean_prefix(test),
+            None => data::test_set_for(&self.data),
+        }
+    }
+
+    /// The model name: the one given, or `<family>-rf`.
+    pub fn model_name(&self) -> String {
+        self.model
+            .clone()
+            .unwrap_or_else(|| format!("{}-rf", data::family(&self.data)))
+    }
+
+    /// Where the model is published.
+    pub fn model_key(&self) -> Path {
+        model_key(&self.model_name())
+    }
+
+    fn check(&self) -> Result<()> {
         let fail = |m: String| Err(WorkflowError::InvalidParams(m));
         if self.n_pca == 0 || self.n_rf == 0 {
             return fail("n_pca and n_rf must be at least 1".into());
@@ -127,27 +157,16 @@ impl TrainingParams {
         if self.min_samples_split < 2 {
             return fail("min_samples_split must be at least 2".into());
         }
-        if self.data.trim_matches('/').is_empty() || self.test.trim_matches('/').is_empty() {
+        if data::clean_prefix(&self.data).is_empty() || self.test_prefix().is_empty() {
             return fail("the data and test prefixes must not be empty".into());
         }
-        if self.model.is_empty() || self.model.contains(['/', ' ']) {
-            return fail(format!(
-                "model name '{}' must be non-empty, without '/' or spaces",
-                self.model
-            ));
-        }
-        Ok(())
-    }
-
-    /// Where the model is published.
-    pub fn model_key(&self) -> String {
-        model_key(&self.model)
+        data::check_name("model", &self.model_name())
     }
 }
 
-/// The key of the published model called `name`.
-pub fn model_key(name: &str) -> String {
-    format!("models/{name}/model.safetensors")
+/// The key of the published ml-training model called `name`.
+pub fn model_key(name: &str) -> Path {
+    layout::model_key(name, MODEL_FILE)
 }
 
 /// What an ml-training run produces.
@@ -159,6 +178,9 @@ pub struct TrainingResult {
     pub n_train: usize,
     /// Test images evaluated.
     pub n_test: usize,
+    /// The test prefix.
+    #[serde(default)]
+    pub test: String,
     /// Accuracy of each forest alone on the test set.
     pub forest_accuracy: Vec<f64>,
     /// Fraction of the variance each shard's PCA kept.
@@ -169,21 +191,138 @@ pub struct TrainingResult {
     pub model_key: String,
 }
 
-async fn driver(params: TrainingParams, ctx: Ctx) -> Result<TrainingResult> {
-    params.validate()?;
-    let scratch = format!("runs/{}", ctx.run_id());
-    let result = stages(&params, &ctx, &scratch).await;
-    if result.is_err() || !params.keep_intermediate {
-        // Cleaning up is best effort: the run's outcome stands either way.
-        let _ = ctx
-            .store()
-            .delete_prefix(&Path::from(scratch.as_str()))
-            .await;
+impl Workflow for MlTraining {
+    const NAME: &'static str = "ml-training";
+    const ABOUT: &'static str =
+        "partition -> PCA -> random forests -> validation on the test set; publishes a model.";
+    type Params = TrainingParams;
+    type Output = TrainingResult;
+    const DRIVER: FunctionRef<TrainingParams, TrainingResult> = DRIVER;
+
+    async fn drive(params: TrainingParams, ctx: Ctx) -> Result<TrainingResult> {
+        stages(&params, &ctx).await
     }
-    result
+
+    fn register(registry: &mut Registry) {
+        registry.register(PARTITION, partition::run);
+        registry.register(PCA, pca::run);
+        registry.register(RF, rf::run);
+        registry.register(VALIDATE, validate::run);
+    }
+
+    fn resolve(params: &mut TrainingParams) {
+        params.data = data::clean_prefix(&params.data);
+        params.test = Some(params.test_prefix());
+        params.model = Some(params.model_name());
+    }
+
+    fn validate(params: &TrainingParams) -> Result<()> {
+        params.check()
+    }
+
+    fn datasets(params: &TrainingParams) -> Vec<String> {
+        vec![params.data.clone(), params.test_prefix()]
+    }
+
+    fn expected_invocations(params: &TrainingParams) -> Option<u64> {
+        Some((3 + params.n_pca + params.n_rf) as u64)
+    }
+
+    fn keep_scratch(params: &TrainingParams) -> bool {
+        params.keep_intermediate
+    }
+
+    fn summary(_params: &TrainingParams, result: &TrainingResult) -> String {
+        let (lo, hi) = result
+            .forest_accuracy
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+        format!(
+            "accuracy {:.4} on {} test images ('{}'), {} training images, {} forests (alone \
+             {lo:.3}..{hi:.3})\nmodel published to {}",
+            result.accuracy,
+            result.n_test,
+            result.test,
+            result.n_train,
+            result.forest_accuracy.len(),
+            result.model_key,
+        )
+    }
+
+    fn bench() -> BenchSpec<TrainingResult> {
+        BenchSpec {
+            cases: vec![
+                vec![("train", "mnist-2k")],
+                vec![("train", "mnist-10k")],
+                vec![("train", "mnist"), ("components", "50")],
+            ],
+            fixed: vec![("model", "bench-rf")],
+            metrics: vec![
+                Metric {
+                    name: "accuracy",
+                    unit: "",
+                    value: |r| Some(r.accuracy),
+                },
+                Metric {
+                    name: "images",
+                    unit: "",
+                    value: |r| Some(r.n_train as f64),
+                },
+            ],
+            peers: vec![Peer {
+                name: "sklearn",
+                needs: "python3 with numpy and scikit-learn (pip install numpy scikit-learn)",
+                probe: &["python3", "-c", "import numpy, sklearn"],
+                command: sklearn_command,
+                parse: sklearn_parse,
+            }],
+            ..BenchSpec::basic()
+        }
+    }
 }
 
-async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<TrainingResult> {
+/// `python3 bench/sklearn_pipeline.py N COMPONENTS SEED N_PCA N_RF` for the bundled MNIST
+/// training sets, the same stages in numpy + scikit-learn.
+fn sklearn_command(params: &serde_json::Value) -> Option<Vec<String>> {
+    let data = params.get("data")?.as_str()?;
+    let n = match data::family_member(data)? {
+        ("mnist", Some(limit)) => limit,
+        ("mnist", None) => 60_000,
+        _ => return None,
+    };
+    let number = |key: &str| params.get(key).and_then(serde_json::Value::as_u64);
+    Some(vec![
+        "python3".to_string(),
+        "{bench}/sklearn_pipeline.py".to_string(),
+        n.to_string(),
+        number("components")?.to_string(),
+        number("seed")?.to_string(),
+        number("n_pca")?.to_string(),
+        number("n_rf")?.to_string(),
+    ])
+}
+
+/// Reads `accuracy soft=0.8050 ... total=2.75s` from the pipeline's output.
+fn sklearn_parse(stdout: &str) -> Vec<(&'static str, f64)> {
+    let field = |name: &str| {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.trim_end_matches('s').parse::<f64>().ok())
+    };
+    let mut out = Vec::new();
+    if let Some(total) = field("total=") {
+        out.push((crate::kit::bench::END_TO_END, total));
+    }
+    if let Some(accuracy) = field("soft=") {
+        out.push(("accuracy", accuracy));
+    }
+    out
+}
+
+async fn stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
+    let scratch = Scratch::of_run(ctx.run_id());
+    let test = params.test_prefix();
     let partition = ctx
         .invoke(
             PARTITION,
@@ -192,7 +331,7 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
                 n_pca: params.n_pca,
                 n_rf: params.n_rf,
                 components: params.components,
-                out: format!("{scratch}/partition"),
+                out: scratch.key("partition"),
             },
         )
         .await?;
@@ -205,7 +344,7 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
             shard: shard.clone(),
             components: params.components,
             slices: slices_per_pca,
-            out: format!("{scratch}/pca-{i}"),
+            out: scratch.key(&format!("pca-{i}")),
         })
         .collect();
     let pcas = ctx.map(PCA, pca_inputs).await?;
@@ -222,7 +361,7 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
             depth: params.depth,
             min_samples_split: params.min_samples_split,
             seed: params.seed.wrapping_add(k as u64),
-            out: format!("{scratch}/rf/forest-{k}.safetensors"),
+            out: scratch.key(&format!("rf/forest-{k}.safetensors")),
         })
         .collect();
     let forests = ctx.map(RF, rf_inputs).await?;
@@ -231,8 +370,9 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
             VALIDATE,
             &ValidateInput {
                 forests: forests.iter().map(|f| f.forest.clone()).collect(),
-                test: params.test.clone(),
+                test: test.clone(),
                 model_key: params.model_key(),
+                dataset: data::family(&params.data),
                 params: serde_json::to_value(params).unwrap_or_default(),
             },
         )
@@ -241,9 +381,10 @@ async fn stages(params: &TrainingParams, ctx: &Ctx, scratch: &str) -> Result<Tra
         accuracy: validation.accuracy,
         n_train: partition.total,
         n_test: validation.n_test,
+        test,
         forest_accuracy: validation.forest_accuracy,
         pca_variance_kept: pcas.iter().map(|p| p.variance_kept).collect(),
         confusion: validation.confusion,
-        model_key: validation.model_key,
+        model_key: validation.model_key.to_string(),
     })
 }

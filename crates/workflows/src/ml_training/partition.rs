@@ -4,8 +4,8 @@ use faasml_core::Ctx;
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
+use crate::data::images;
 use crate::error::{Result, WorkflowError};
-use crate::images;
 
 /// Input of `partition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,14 +19,16 @@ pub struct PartitionInput {
     /// PCA components, to check each shard can support them.
     pub components: usize,
     /// Prefix to write the shard files under.
-    pub out: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub out: Path,
 }
 
 /// Output of `partition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartitionOutput {
     /// One key per shard; each object lists the image sources of that shard.
-    pub shards: Vec<String>,
+    #[serde(with = "faasml_store::serde_path::vec")]
+    pub shards: Vec<Path>,
     /// Images in each shard.
     pub sizes: Vec<usize>,
     /// Images in all.
@@ -52,8 +54,8 @@ pub(super) async fn run(input: PartitionInput, ctx: Ctx) -> Result<PartitionOutp
     let mut keys = Vec::with_capacity(shards.len());
     let mut sizes = Vec::with_capacity(shards.len());
     for (i, shard) in shards.iter().enumerate() {
-        let key = format!("{}/shard-{i}.json", input.out);
-        store.put_json(&Path::from(key.as_str()), shard).await?;
+        let key = input.out.clone().join(format!("shard-{i}.json"));
+        store.put_json(&key, shard).await?;
         keys.push(key);
         sizes.push(images::count(shard));
     }

@@ -3,47 +3,44 @@
 
 use faasml_core::Ctx;
 use faasml_datasets::ImageSet;
-use faasml_ml::Matrix;
 use faasml_ml::pca::{Pca, PcaModel};
 use faasml_store::{ArrayFile, Path};
 use serde::{Deserialize, Serialize};
 
+use crate::data::images::{self, ImageSource, pixels_matrix};
 use crate::error::{Result, WorkflowError};
-use crate::images::{self, ImageSource};
 use crate::model;
 
 /// Input of `pca`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PcaInput {
     /// Key of the shard file written by `partition`.
-    pub shard: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub shard: Path,
     /// PCA components.
     pub components: usize,
     /// Number of slices to write (forests fed by this shard).
     pub slices: usize,
     /// Prefix for the basis and the slices.
-    pub out: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub out: Path,
 }
 
 /// Output of `pca`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PcaOutput {
     /// Key of the fitted basis (mean, components, explained variance).
-    pub basis: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub basis: Path,
     /// Keys of the slices: projected features and labels.
-    pub slices: Vec<String>,
+    #[serde(with = "faasml_store::serde_path::vec")]
+    pub slices: Vec<Path>,
     /// Images in the shard.
     pub rows: usize,
     /// Number of classes seen (largest label + 1).
     pub n_classes: usize,
     /// Fraction of the shard's variance the components keep.
     pub variance_kept: f64,
-}
-
-/// The pixels of `set` as a row-major matrix scaled to `[0, 1]`.
-pub(crate) fn pixels_matrix(set: &ImageSet) -> Result<Matrix> {
-    let data = set.pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
-    Ok(Matrix::new(set.len(), set.pixels_per_image(), data)?)
 }
 
 struct Fitted {
@@ -95,12 +92,12 @@ fn fit(set: ImageSet, components: usize, n_slices: usize) -> Result<Fitted> {
 
 pub(super) async fn run(input: PcaInput, ctx: Ctx) -> Result<PcaOutput> {
     let store = ctx.store();
-    let sources: Vec<ImageSource> = store.get_json(&Path::from(input.shard.as_str())).await?;
+    let sources: Vec<ImageSource> = store.get_json(&input.shard).await?;
     let set = images::load(store, &sources).await?;
     let rows = set.len();
     if input.slices == 0 || rows < 2 * input.slices {
         return Err(WorkflowError::TooSmall {
-            prefix: input.shard,
+            prefix: input.shard.to_string(),
             reason: format!("{rows} images cannot be split into {} slices", input.slices),
         });
     }
@@ -109,14 +106,12 @@ pub(super) async fn run(input: PcaInput, ctx: Ctx) -> Result<PcaOutput> {
         .compute(move || fit(set, components, n_slices))
         .await
         .map_err(WorkflowError::Compute)??;
-    let basis = format!("{}/basis.safetensors", input.out);
-    store
-        .put_arrays(&Path::from(basis.as_str()), &fitted.basis)
-        .await?;
+    let basis = input.out.clone().join("basis.safetensors");
+    store.put_arrays(&basis, &fitted.basis).await?;
     let mut slices = Vec::with_capacity(fitted.slices.len());
     for (s, arrays) in fitted.slices.iter().enumerate() {
-        let key = format!("{}/slice-{s}.safetensors", input.out);
-        store.put_arrays(&Path::from(key.as_str()), arrays).await?;
+        let key = input.out.clone().join(format!("slice-{s}.safetensors"));
+        store.put_arrays(&key, arrays).await?;
         slices.push(key);
     }
     Ok(PcaOutput {

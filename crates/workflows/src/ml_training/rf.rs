@@ -14,9 +14,11 @@ use crate::model::{self, Member};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfInput {
     /// Key of the slice (features and labels).
-    pub slice: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub slice: Path,
     /// Key of the PCA basis the features were projected with.
-    pub basis: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub basis: Path,
     /// Number of classes of the whole dataset.
     pub n_classes: usize,
     /// Trees in the forest.
@@ -28,37 +30,38 @@ pub struct RfInput {
     /// Seed of the forest.
     pub seed: u64,
     /// Key to write the forest to.
-    pub out: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub out: Path,
 }
 
 /// Output of `rf`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfOutput {
     /// Key of the forest (with its basis).
-    pub forest: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub forest: Path,
     /// Rows it was trained on.
     pub rows: usize,
 }
 
 pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
     let store = ctx.store();
-    let slice_key = Path::from(input.slice.as_str());
-    let basis_key = Path::from(input.basis.as_str());
+    let (slice_key, basis_key) = (&input.slice, &input.basis);
     let (slice, basis) =
-        futures::try_join!(store.get_arrays(&slice_key), store.get_arrays(&basis_key))?;
-    let pca = model::read_pca(&basis, "pca").map_err(|reason| store.corrupt(&basis_key, reason))?;
+        futures::try_join!(store.get_arrays(slice_key), store.get_arrays(basis_key))?;
+    let pca = model::read_pca(&basis, "pca").map_err(|reason| store.corrupt(basis_key, reason))?;
     let (shape, features) = slice
         .f32("features")
-        .map_err(|reason| store.corrupt(&slice_key, reason))?;
+        .map_err(|reason| store.corrupt(slice_key, reason))?;
     let (_, labels) = slice
         .u8("labels")
-        .map_err(|reason| store.corrupt(&slice_key, reason))?;
+        .map_err(|reason| store.corrupt(slice_key, reason))?;
     let (rows, cols) = match shape {
         [rows, cols] => (*rows, *cols),
         other => {
             return Err(store
                 .corrupt(
-                    &slice_key,
+                    slice_key,
                     format!("features have shape {other:?}, expected 2-D"),
                 )
                 .into());
@@ -85,9 +88,7 @@ pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
         arrays.set_meta(k.clone(), v.clone());
     }
     model::write_member(&mut arrays, "", &Member { pca, forest })?;
-    store
-        .put_arrays(&Path::from(input.out.as_str()), &arrays)
-        .await?;
+    store.put_arrays(&input.out, &arrays).await?;
     Ok(RfOutput {
         forest: input.out,
         rows,

@@ -6,20 +6,25 @@ use faasml_ml::metrics;
 use faasml_store::{ArrayFile, Path};
 use serde::{Deserialize, Serialize};
 
+use crate::data::images::{self, pixels_matrix};
 use crate::error::{Result, WorkflowError};
-use crate::images;
-use crate::ml_training::pca::pixels_matrix;
 use crate::model::{self, EnsembleModel};
 
 /// Input of `validate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidateInput {
     /// Keys of the forests (each with its basis).
-    pub forests: Vec<String>,
+    #[serde(with = "faasml_store::serde_path::vec")]
+    pub forests: Vec<Path>,
     /// Prefix of the test images.
     pub test: String,
     /// Key to publish the model under.
-    pub model_key: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub model_key: Path,
+    /// The family of the training data (e.g. `mnist`), recorded in the model so that inference
+    /// can tell when it is given other data.
+    #[serde(default)]
+    pub dataset: String,
     /// The run's parameters, recorded in the model's metadata.
     pub params: serde_json::Value,
 }
@@ -36,7 +41,8 @@ pub struct ValidateOutput {
     /// Confusion matrix (rows: true class).
     pub confusion: Vec<Vec<u64>>,
     /// Where the model was published.
-    pub model_key: String,
+    #[serde(with = "faasml_store::serde_path")]
+    pub model_key: Path,
 }
 
 struct Scored {
@@ -69,18 +75,22 @@ fn score(model: &EnsembleModel, test: &faasml_datasets::ImageSet) -> Result<Scor
 pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput> {
     let store = ctx.store();
     let loads = input.forests.iter().map(|key| async move {
-        let path = Path::from(key.as_str());
-        let arrays: ArrayFile = store.get_arrays(&path).await?;
+        let arrays: ArrayFile = store.get_arrays(key).await?;
         model::read_member(&arrays, "").map_err(|reason| WorkflowError::CorruptModel {
             store: store.url().to_string(),
-            key: key.clone(),
+            key: key.to_string(),
             reason,
         })
     });
     let members = futures::future::try_join_all(loads).await?;
     let ensemble = EnsembleModel::new(members).map_err(|reason| WorkflowError::CorruptModel {
         store: store.url().to_string(),
-        key: input.forests.join(", "),
+        key: input
+            .forests
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         reason,
     })?;
     let test_sources = images::list(store, &input.test).await?;
@@ -94,6 +104,7 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
         )));
     }
     let n_test = test.len();
+    let (rows, cols) = (test.rows, test.cols);
     let (ensemble, scored) = ctx
         .compute(move || score(&ensemble, &test).map(|s| (ensemble, s)))
         .await
@@ -102,11 +113,12 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
         ("run_id", ctx.run_id().to_string()),
         ("accuracy", format!("{:.6}", scored.accuracy)),
         ("test", input.test.clone()),
+        ("dataset", input.dataset.clone()),
+        ("image_rows", rows.to_string()),
+        ("image_cols", cols.to_string()),
         ("params", input.params.to_string()),
     ])?;
-    store
-        .put_arrays(&Path::from(input.model_key.as_str()), &arrays)
-        .await?;
+    store.put_arrays(&input.model_key, &arrays).await?;
     Ok(ValidateOutput {
         accuracy: scored.accuracy,
         forest_accuracy: scored.forest_accuracy,
