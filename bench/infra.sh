@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat="${1:-3}"
 cargo build --release -q -p faasml -p faasml-testkit --example s3_server
-bin=target/release/faasml
+# Cargo writes where CARGO_TARGET_DIR says, if it says.
+target="${CARGO_TARGET_DIR:-target}"
+bin="$target/release/faasml"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-target/release/examples/s3_server > "$work/s3.env" < /dev/null &
+"$target/release/examples/s3_server" > "$work/s3.env" < /dev/null &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$work/s3.env" ] && break; sleep 0.1; done
 # shellcheck disable=SC1091

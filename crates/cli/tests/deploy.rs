@@ -83,12 +83,13 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 13] = [
+const FUNCTIONS: [&str; 14] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
     "downpour-single",
     "downpour-train",
+    "faasml-import",
     "faasml-noop",
     "ml-inference-driver",
     "ml-inference-predict",

@@ -21,7 +21,6 @@ use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout;
 use crate::kit::{BenchSpec, Metric, Workflow};
-use crate::ml_training::model_key;
 use crate::model::{self, EnsembleModel};
 
 /// The driver.
@@ -179,7 +178,7 @@ impl Workflow for MlInference {
 async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
     let store = ctx.store();
     let name = params.model_name();
-    let key = model_key(&name);
+    let key = model::ensemble_key(&name);
     if !store.exists(&key).await? {
         return Err(WorkflowError::InvalidParams(format!(
             "no model '{name}' in {} (looked for '{key}'); run ml-training first, or name the \

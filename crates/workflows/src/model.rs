@@ -12,6 +12,15 @@ use faasml_store::ArrayFile;
 
 use crate::error::Result;
 
+/// The file name of a published ensemble in its `models/<name>/` prefix.
+pub const ENSEMBLE_FILE: &str = "model.safetensors";
+
+/// The key of the published ensemble model called `name` (written by ml-training, read by
+/// ml-inference).
+pub fn ensemble_key(name: &str) -> faasml_store::Path {
+    crate::kit::layout::model_key(name, ENSEMBLE_FILE)
+}
+
 /// The format tag of a published model.
 pub const MODEL_FORMAT: &str = "faasml.pca-forest-ensemble";
 /// The version of the model format this build writes and reads.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data;
 use crate::error::{Result, WorkflowError};
-use crate::kit::layout::{self, Scratch};
+use crate::kit::layout::Scratch;
 use crate::kit::{BenchSpec, Metric, Peer, Workflow};
 pub use partition::{PartitionInput, PartitionOutput};
 pub use pca::{PcaInput, PcaOutput};
@@ -44,9 +44,6 @@ pub const RF: FunctionRef<RfInput, RfOutput> = FunctionRef::new("ml-training.rf"
 /// Validates on the test set and publishes the model.
 pub const VALIDATE: FunctionRef<ValidateInput, ValidateOutput> =
     FunctionRef::new("ml-training.validate");
-
-/// The file name of an ml-training model in its `models/<name>/` prefix.
-pub const MODEL_FILE: &str = "model.safetensors";
 
 /// The ml-training workflow.
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +163,7 @@ impl TrainingParams {
 
 /// The key of the published ml-training model called `name`.
 pub fn model_key(name: &str) -> Path {
-    layout::model_key(name, MODEL_FILE)
+    crate::model::ensemble_key(name)
 }
 
 /// What an ml-training run produces.
