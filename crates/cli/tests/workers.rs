@@ -375,7 +375,8 @@ fn downpour_survives_a_worker_process_killed_mid_training() {
     let out = run.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &document["result"];
     assert!(result["accuracy"].as_f64().unwrap() > 0.85, "{result}");
     assert_eq!(
         result["evals"].as_array().unwrap().len(),
@@ -409,7 +410,7 @@ fn the_http_platform_needs_a_gateway() {
         &["run", "ml-training", "--platform", "http", "-q"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a command-line mistake");
     assert!(
         text(&out.stderr).contains("--platform http needs --gateway"),
         "{}",

@@ -67,9 +67,10 @@ fn bench(train: usize, cols: usize, classes: usize, test: usize, reps: usize) {
         let forest = params.fit(xtr.view(), ytr, classes).expect("fit");
         fit_s = fit_s.min(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let pred = forest.predict(xte.view()).expect("predict");
+        let pred = forest.predict_classes(xte.view()).expect("predict");
         pred_s = pred_s.min(t.elapsed().as_secs_f64());
-        acc = accuracy(&pred, yte);
+        let truth: Vec<u32> = yte.iter().map(|&c| c as u32).collect();
+        acc = accuracy(&pred, &truth);
         nodes = forest.to_parts().feature.len();
     }
     println!(

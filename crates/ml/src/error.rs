@@ -35,11 +35,30 @@ pub enum MlError {
     #[error("label {label} at row {row} is out of range for {n_classes} classes")]
     LabelOutOfRange {
         /// The offending label.
-        label: u8,
+        label: u32,
         /// Row index of the offending label.
         row: usize,
         /// The declared number of classes.
         n_classes: usize,
+    },
+    /// A model was given a dataset whose targets are of the wrong kind
+    /// (a classifier fitted on real-valued targets, say).
+    #[error("{model} needs {expected} targets, the dataset has {got}")]
+    TargetMismatch {
+        /// The model or algorithm.
+        model: &'static str,
+        /// The kind of targets it needs.
+        expected: &'static str,
+        /// The kind of targets the dataset has.
+        got: &'static str,
+    },
+    /// An algorithm name that [`crate::Algorithm`] does not know.
+    #[error("unknown algorithm `{name}`; known algorithms: {known}")]
+    UnknownAlgorithm {
+        /// The name asked for.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
     },
     /// A model rebuilt from stored parts is internally inconsistent.
     #[error("corrupt model: {0}")]

@@ -1,43 +1,80 @@
-//! `faasml-ml`: PCA, decision trees and random forests — the numeric core of
-//! faasml, with no IO.
+//! `faasml-ml`: the numeric core of faasml — PCA, decision trees, random
+//! forests and an MLP behind one small vocabulary — with no IO.
 //!
-//! This crate knows nothing about stores, HTTP, JSON or files. It takes
-//! dense row-major `f32` matrices ([`Matrix`] / [`MatrixView`]) and `u8`
-//! class labels, and returns fitted models whose state can be taken apart
-//! into plain vectors ([`pca::PcaModel`]'s accessors, [`forest::ForestParts`])
-//! so that another crate can serialize them, and put back together with full
-//! validation (`from_parts`), so a corrupt stored model yields
-//! [`MlError::CorruptModel`] instead of a panic.
+//! # Vocabulary
 //!
-//! Hyperparameters follow the linfa "param guard" style: `X::params()`
-//! returns an unchecked builder, `.check()` validates it into a
-//! `...ValidParams`, whose `fit` trains the model.
+//! In the spirit of linfa's `Fit`/`Predict` over one dataset type:
+//!
+//! - [`Dataset`]: records (a row-major `f32` [`Matrix`]) and [`Targets`] —
+//!   class labels (`u32`, any number of classes), real values, or none —
+//!   validated on construction.
+//! - Hyperparameters follow the linfa "param guard" style:
+//!   `X::params()` returns unchecked, serde-able settings with builder
+//!   methods; `.check()` validates them into `...ValidParams`, which
+//!   implement [`Fit`] (`fit(&Dataset) -> Model`).
+//! - Fitted models implement [`Predict`] (`predict(x) -> Prediction`:
+//!   class probabilities, real values or transformed records) and
+//!   [`Persist`] (the model as named plain tensors plus metadata,
+//!   [`ModelTensors`], validated on the way back so a corrupt stored model
+//!   is [`MlError::CorruptModel`], never a panic).
+//! - [`Algorithm`]: every algorithm by name, serde-tagged, fitting to and
+//!   loading a boxed [`Model`].
+//!
+//! ```
+//! use faasml_ml::{Algorithm, Dataset, Matrix, Persist, Prediction};
+//!
+//! let x = Matrix::new(6, 1, vec![0., 1., 2., 10., 11., 12.])?;
+//! let data = Dataset::classification(x.clone(), vec![0, 0, 0, 1, 1, 1], 2)?;
+//! let config = r#"{"algorithm": "random-forest", "n_trees": 5, "min_samples_split": 2}"#;
+//! let algorithm: Algorithm = serde_json::from_str(config).unwrap();
+//! let model = algorithm.fit(&data)?;
+//! let stored = model.to_tensors();
+//! let loaded = Algorithm::load(&stored)?;
+//! assert_eq!(loaded.kind(), "random-forest");
+//! assert_eq!(loaded.predict(x.view())?.classes(), Some(vec![0, 0, 0, 1, 1, 1]));
+//! # Ok::<(), faasml_ml::MlError>(())
+//! ```
+//!
+//! This crate knows nothing about stores, HTTP, JSON or files; another
+//! crate maps [`ModelTensors`] to its storage format.
 //!
 //! Parallelism uses the global rayon pool only; the host program sizes it.
 //! Results never depend on the number of threads.
 //!
-//! Modules:
+//! # Modules
+//!
+//! - [`dataset`], [`model`] (the traits), [`persist`], [`algorithm`].
 //! - [`pca`]: exact PCA via covariance + symmetric eigendecomposition (faer),
 //!   with an exact top-k block Krylov solver when few components are kept.
 //! - [`binning`]: per-feature quantile binning of `f32` to `u8`.
-//! - [`tree`]: histogram-based Gini decision trees.
-//! - [`forest`]: random forest classifier (bagging + soft voting), with a
-//!   branch-free lockstep traversal for prediction.
-//! - [`metrics`]: accuracy and confusion matrix.
+//! - [`tree`]: histogram-based trees over one shared grower, generic over
+//!   the split criterion: Gini classification, variance-reduction
+//!   regression, gradient/hessian boosting trees.
+//! - [`forest`]: random forest classifier (soft voting) and regressor,
+//!   with a branch-free lockstep traversal for prediction.
+//! - [`metrics`]: accuracy, confusion matrix, R², mean squared error.
 //! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
 
+pub mod algorithm;
 pub mod binning;
+pub mod dataset;
 mod eigen;
 mod error;
 pub mod forest;
 mod matrix;
 pub mod metrics;
 pub mod mlp;
+pub mod model;
 pub mod pca;
+pub mod persist;
 pub mod tree;
 
+pub use algorithm::{Algorithm, Task};
+pub use dataset::{Dataset, Targets};
 pub use error::MlError;
 pub use matrix::{Matrix, MatrixView};
+pub use model::{Fit, Model, Predict, Prediction};
+pub use persist::{ModelTensors, Persist, Tensor, TensorData};
 
 /// Result type used throughout the crate.
 pub type Result<T> = std::result::Result<T, MlError>;

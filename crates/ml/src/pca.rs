@@ -46,8 +46,11 @@ use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
 use faer::{Accum, Mat, Par};
 use rayon::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use crate::eigen::top_eigenpairs;
-use crate::{Matrix, MatrixView, MlError, Result};
+use crate::persist::{ModelTensors, Persist, Tensor};
+use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Rows per block when forming the covariance or transforming.
 const CHUNK_ROWS: usize = 2048;
@@ -55,7 +58,9 @@ const CHUNK_ROWS: usize = 2048;
 /// Which symmetric eigensolver [`PcaValidParams::fit`] uses on the covariance.
 ///
 /// Both are exact to the same tolerance; they differ only in speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum EigenSolver {
     /// Block Krylov when `4 k <= d` and `d >= 64`, the full decomposition otherwise.
     #[default]
@@ -67,25 +72,36 @@ pub enum EigenSolver {
     Krylov,
 }
 
-/// Entry point for PCA: `Pca::params().n_components(k).check()?.fit(x)`.
+/// Entry point for PCA: `Pca::params().n_components(k).check()?.fit(x)`,
+/// or [`Fit::fit`] on a [`Dataset`].
 #[derive(Debug, Clone, Copy)]
 pub struct Pca;
 
 impl Pca {
-    /// Default (unchecked) parameters: `n_components = 2`.
+    /// Default (unchecked) parameters: `n_components = 2`, solver auto.
     pub fn params() -> PcaParams {
-        PcaParams {
+        PcaParams::default()
+    }
+}
+
+/// Unchecked PCA hyperparameters (builder; serde fields default to [`Pca::params`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PcaParams {
+    /// Number of components to keep; at least 1 and at most `min(n, d)`.
+    pub n_components: usize,
+    /// The eigensolver.
+    pub solver: EigenSolver,
+}
+
+impl Default for PcaParams {
+    fn default() -> Self {
+        Self {
             n_components: 2,
             solver: EigenSolver::Auto,
         }
     }
-}
-
-/// Unchecked PCA hyperparameters (builder).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PcaParams {
-    n_components: usize,
-    solver: EigenSolver,
 }
 
 impl PcaParams {
@@ -134,7 +150,9 @@ impl PcaValidParams {
         self.solver
     }
 
-    /// Fits PCA on `x` (n samples x d features).
+    /// Fits PCA on `x` (n samples x d features) without copying it into a
+    /// [`Dataset`]. (The [`Fit`] impl takes a dataset; call it as
+    /// `Fit::fit(&params, &data)`, since this inherent method has the name.)
     pub fn fit(&self, x: MatrixView<'_>) -> Result<PcaModel> {
         let (n, d) = (x.rows(), x.cols());
         if n == 0 || d == 0 {
@@ -509,5 +527,65 @@ impl PcaModel {
                 );
             });
         Matrix::new(n, k, out)
+    }
+}
+
+impl Fit for PcaValidParams {
+    type Model = PcaModel;
+
+    /// Fits on the records; the targets, whatever they are, are ignored.
+    fn fit(&self, data: &Dataset) -> Result<PcaModel> {
+        PcaValidParams::fit(self, data.view())
+    }
+}
+
+impl Predict for PcaModel {
+    fn n_features(&self) -> usize {
+        PcaModel::n_features(self)
+    }
+
+    fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
+        self.transform(x).map(Prediction::Transformed)
+    }
+}
+
+/// Stored as `mean` (`[d]`), `components` (`[k, d]`), `explained_variance`
+/// and `explained_variance_ratio` (`[k]`), all `f32`: the layout of the
+/// workflows' stored PCA bases.
+impl Persist for PcaModel {
+    const KIND: &'static str = "pca";
+
+    fn to_tensors(&self) -> ModelTensors {
+        let (k, d) = (self.n_components(), PcaModel::n_features(self));
+        let mut t = ModelTensors::new(Self::KIND);
+        t.insert("mean", Tensor::f32_vector(self.mean.clone()));
+        t.insert_checked("components", vec![k, d], self.components.data().to_vec());
+        t.insert(
+            "explained_variance",
+            Tensor::f32_vector(self.explained_variance.clone()),
+        );
+        t.insert(
+            "explained_variance_ratio",
+            Tensor::f32_vector(self.explained_variance_ratio.clone()),
+        );
+        t
+    }
+
+    fn from_tensors(t: &ModelTensors) -> Result<Self> {
+        t.check_kind(Self::KIND)?;
+        let (shape, components) = t.f32_tensor("components")?;
+        let &[k, d] = shape else {
+            return Err(MlError::CorruptModel(format!(
+                "PCA components have shape {shape:?}, expected 2 dimensions"
+            )));
+        };
+        // The tensor's shape matches its data, so this copies what is there.
+        let components = Matrix::new(k, d, components.to_vec())?;
+        PcaModel::from_parts_with_ratio(
+            t.f32_vec("mean")?.to_vec(),
+            components,
+            t.f32_vec("explained_variance")?.to_vec(),
+            t.f32_vec("explained_variance_ratio")?.to_vec(),
+        )
     }
 }

@@ -21,7 +21,8 @@ fn forest_accuracy(file: &str, seed: u64) -> f64 {
     assert_eq!(forest.n_trees(), 100);
     assert_eq!(forest.n_features(), x.cols());
     assert_eq!(forest.n_classes(), k);
-    let pred = forest.predict(xte.view()).unwrap();
+    let pred = forest.predict_classes(xte.view()).unwrap();
+    let yte = common::widen(&yte);
     let cm = confusion_matrix(&pred, &yte, k);
     assert_eq!(cm.iter().flatten().sum::<u64>() as usize, yte.len());
     accuracy(&pred, &yte)
@@ -111,7 +112,7 @@ fn probabilities_are_distributions() {
         let s: f32 = p.row(i).iter().sum();
         assert!((s - 1.0).abs() < 1e-4, "row {i} sums to {s}");
     }
-    let pred = f.predict(x.view()).unwrap();
+    let pred = f.predict_classes(x.view()).unwrap();
     for (i, &c) in pred.iter().enumerate() {
         let row = p.row(i);
         assert!(row.iter().all(|&v| v <= row[c as usize]));
@@ -192,14 +193,17 @@ fn predict_checks_input() {
     let (f, _) = digits_forest(2);
     let wrong = Matrix::zeros(2, 63);
     assert!(matches!(
-        f.predict(wrong.view()),
+        f.predict_classes(wrong.view()),
         Err(MlError::ShapeMismatch { .. })
     ));
     let mut nan = Matrix::zeros(1, 64);
     nan.data_mut()[3] = f32::NAN;
-    assert!(matches!(f.predict(nan.view()), Err(MlError::Numerical(_))));
+    assert!(matches!(
+        f.predict_classes(nan.view()),
+        Err(MlError::Numerical(_))
+    ));
     let empty = Matrix::zeros(0, 64);
-    assert_eq!(f.predict(empty.view()).unwrap(), Vec::<u8>::new());
+    assert_eq!(f.predict_classes(empty.view()).unwrap(), Vec::<u32>::new());
 }
 
 #[test]
@@ -242,7 +246,7 @@ fn single_tree_forest_is_a_decision_tree() {
         .unwrap();
     assert_eq!(&forest.trees()[0], &tree);
     // A full-depth tree on iris fits the training data almost perfectly.
-    assert!(accuracy(&tree.predict(x.view()).unwrap(), &y) >= 0.99);
+    assert!(accuracy(&tree.predict_classes(x.view()).unwrap(), &common::widen(&y)) >= 0.99);
 }
 
 #[test]

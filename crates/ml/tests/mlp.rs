@@ -182,7 +182,10 @@ fn training_is_deterministic() {
     train(&mut b, &x, &y, 32, 0.1, 1);
     assert_eq!(a.flat_params(), b.flat_params());
     assert_ne!(a.flat_params(), build().flat_params());
-    assert_eq!(a.predict(x.view()).unwrap(), b.predict(x.view()).unwrap());
+    assert_eq!(
+        a.predict_classes(x.view()).unwrap(),
+        b.predict_classes(x.view()).unwrap()
+    );
 }
 
 #[test]
@@ -214,7 +217,7 @@ fn params_round_trip_and_validation() {
         Err(MlError::LabelOutOfRange { row: 2, .. })
     ));
     assert!(small.gradient(x.view(), &y[..3], 0).is_err());
-    assert!(mlp.predict(x.view()).is_err());
+    assert!(mlp.predict_classes(x.view()).is_err());
     let mut ws = Workspace::new(&mlp);
     assert!(
         small
@@ -223,7 +226,10 @@ fn params_round_trip_and_validation() {
     );
     let empty = Matrix::new(0, 6, vec![]).unwrap();
     assert!(small.gradient(empty.view(), &[], 0).is_err());
-    assert_eq!(small.predict(empty.view()).unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        small.predict_classes(empty.view()).unwrap(),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]

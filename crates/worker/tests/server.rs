@@ -276,7 +276,9 @@ async fn health_and_readiness() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let broken = Store::open(&format!("file://{}", root.display())).unwrap();
-    std::fs::remove_dir_all(&root).unwrap();
+    // Opening writes nothing (the directory comes with the first object), so a file can take
+    // the directory's place.
+    assert!(!root.exists());
     std::fs::write(&root, b"not a directory").unwrap();
     let worker = Worker::new(registry(), broken, EmbeddedConfig::default(), "w-unready");
     let worker = RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())

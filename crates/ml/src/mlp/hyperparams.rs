@@ -9,14 +9,45 @@ use crate::{MlError, Result};
 
 /// Activation of the hidden layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Activation {
     /// Hyperbolic tangent (the default).
     #[default]
     Tanh,
     /// Rectified linear unit, `max(0, z)`.
     Relu,
+}
+
+impl Activation {
+    /// The name used in configs and stored models: `tanh` or `relu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+        }
+    }
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = MlError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tanh" => Ok(Activation::Tanh),
+            "relu" => Ok(Activation::Relu),
+            other => Err(MlError::InvalidParameter {
+                name: "activation",
+                reason: format!("`{other}` is not `tanh` or `relu`"),
+            }),
+        }
+    }
 }
 
 /// Unchecked MLP hyperparameters (builder); see [`Mlp::params`].

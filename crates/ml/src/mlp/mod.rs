@@ -53,14 +53,17 @@
 
 mod hyperparams;
 mod network;
+mod train;
 
 pub use hyperparams::{Activation, MlpParams, MlpValidParams};
 pub use network::Workspace;
+pub use train::{MlpTrainParams, MlpTrainValidParams};
 
 use rayon::prelude::*;
 
-use crate::tree::argmax_rows;
-use crate::{Matrix, MatrixView, MlError, Result};
+use crate::model::argmax_rows;
+use crate::persist::{ModelTensors, Persist, Tensor};
+use crate::{Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Rows per block in [`Mlp::predict_proba`].
 const PREDICT_BLOCK: usize = 256;
@@ -254,14 +257,74 @@ impl Mlp {
     }
 
     /// Most probable class per row (ties to the lowest class).
-    pub fn predict(&self, x: MatrixView<'_>) -> Result<Vec<u8>> {
+    pub fn predict_classes(&self, x: MatrixView<'_>) -> Result<Vec<u32>> {
         Ok(argmax_rows(&self.predict_proba(x)?))
     }
 
     /// Fraction of rows of `x` whose predicted class equals `y`.
     pub fn accuracy(&self, x: MatrixView<'_>, y: &[u8]) -> Result<f64> {
         self.check_batch(x, Some(y))?;
-        let pred = self.predict(x)?;
-        Ok(crate::metrics::accuracy(&pred, y))
+        let pred = self.predict_classes(x)?;
+        let truth: Vec<u32> = y.iter().map(|&c| c as u32).collect();
+        Ok(crate::metrics::accuracy(&pred, &truth))
+    }
+}
+
+impl Predict for Mlp {
+    fn n_features(&self) -> usize {
+        self.layers[0]
+    }
+
+    fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
+        self.predict_proba(x).map(Prediction::Proba)
+    }
+}
+
+/// Stored as `layers` (`u32 [L]`), `params` (`f32`, the flat parameters
+/// in the layout of the module docs) and `dropout` (`f32 [1]`), with the
+/// activation's name in `meta["activation"]`.
+impl Persist for Mlp {
+    const KIND: &'static str = "mlp";
+
+    fn to_tensors(&self) -> ModelTensors {
+        let mut t = ModelTensors::new(Self::KIND);
+        t.insert(
+            "layers",
+            Tensor::u32_vector(self.layers.iter().map(|&l| l as u32).collect()),
+        );
+        t.insert("params", Tensor::f32_vector(self.params.clone()));
+        t.insert("dropout", Tensor::f32_vector(vec![self.dropout]));
+        t.set_meta("activation", self.activation.as_str());
+        t
+    }
+
+    fn from_tensors(t: &ModelTensors) -> Result<Self> {
+        t.check_kind(Self::KIND)?;
+        let corrupt = |e: MlError| MlError::CorruptModel(format!("MLP: {e}"));
+        let layers: Vec<usize> = t.u32_vec("layers")?.iter().map(|&l| l as usize).collect();
+        let activation: Activation = t.meta_str("activation")?.parse().map_err(corrupt)?;
+        let valid = Mlp::params()
+            .layers(&layers)
+            .activation(activation)
+            .dropout(t.f32_scalar("dropout")?)
+            .check()
+            .map_err(corrupt)?;
+        // `check` computed the parameter count with overflow checks; compare
+        // it with the stored vector before copying anything.
+        let params = t.f32_vec("params")?;
+        let expected = hyperparams::param_count(&layers).unwrap_or(usize::MAX);
+        if params.len() != expected {
+            return Err(MlError::CorruptModel(format!(
+                "MLP params has {} values, layers {layers:?} need {expected}",
+                params.len()
+            )));
+        }
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(MlError::CorruptModel(format!(
+                "MLP parameter {i} is {}, not finite",
+                params[i]
+            )));
+        }
+        Ok(Mlp::from_valid(&valid, params.to_vec()))
     }
 }

@@ -146,7 +146,7 @@ impl Mlp {
             let k = self.n_classes();
             if let Some(row) = y.iter().position(|&c| c as usize >= k) {
                 return Err(MlError::LabelOutOfRange {
-                    label: y[row],
+                    label: y[row] as u32,
                     row,
                     n_classes: k,
                 });

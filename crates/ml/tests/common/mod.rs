@@ -26,6 +26,49 @@ pub(crate) fn load(name: &str) -> (Matrix, Vec<u8>, usize) {
     (Matrix::new(rows, cols, data).expect("shape"), y, n_classes)
 }
 
+/// Reads `tests/data/<name>`: a header row, numeric columns, last column a
+/// real-valued target.
+pub(crate) fn load_regression(name: &str) -> (Matrix, Vec<f32>) {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().expect("header row");
+    let cols = header.split(',').count() - 1;
+    let mut data = Vec::new();
+    let mut y = Vec::new();
+    for line in lines {
+        let fields: Vec<f32> = line
+            .split(',')
+            .map(|f| f.trim().parse::<f32>().expect("numeric field"))
+            .collect();
+        assert_eq!(fields.len(), cols + 1, "bad row: {line}");
+        data.extend_from_slice(&fields[..cols]);
+        y.push(fields[cols]);
+    }
+    (Matrix::new(y.len(), cols, data).expect("shape"), y)
+}
+
+/// Deterministic shuffled split of `0..n` into (train, test) row indices,
+/// the same permutation as [`split`] (xorshift64 Fisher-Yates).
+pub(crate) fn split_rows(n: usize, test_frac: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut idx: Vec<usize> = (0..n).collect();
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..n).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        idx.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    let n_test = (n as f64 * test_frac).round() as usize;
+    let test = idx[..n_test].to_vec();
+    (idx[n_test..].to_vec(), test)
+}
+
+/// Labels as `u32`, the type predictions and datasets use.
+pub(crate) fn widen(y: &[u8]) -> Vec<u32> {
+    y.iter().map(|&l| l as u32).collect()
+}
+
 /// Deterministic shuffled split into (train, test) by fraction `test_frac`.
 pub(crate) fn split(
     x: &Matrix,
