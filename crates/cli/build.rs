@@ -13,12 +13,12 @@ fn main() {
     let head = git.join("HEAD");
     if head.is_file() {
         println!("cargo:rerun-if-changed={}", head.display());
-        if let Ok(text) = std::fs::read_to_string(&head) {
-            if let Some(reference) = text.trim().strip_prefix("ref: ") {
-                let path = git.join(reference);
-                if path.exists() {
-                    println!("cargo:rerun-if-changed={}", path.display());
-                }
+        if let Ok(text) = std::fs::read_to_string(&head)
+            && let Some(reference) = text.trim().strip_prefix("ref: ")
+        {
+            let path = git.join(reference);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
             }
         }
         let packed = git.join("packed-refs");

@@ -268,15 +268,15 @@ pub(crate) async fn announce_imports(
     run_id: &str,
 ) {
     for prefix in workflow.datasets(params) {
-        if let Ok(Some(record)) = images::import_record(store, &prefix).await {
-            if record.run_id == run_id {
-                eprintln!(
-                    "imported the bundled dataset '{}' ({} images) into {}",
-                    record.dataset,
-                    record.images,
-                    store.url()
-                );
-            }
+        if let Ok(Some(record)) = images::import_record(store, &prefix).await
+            && record.run_id == run_id
+        {
+            eprintln!(
+                "imported the bundled dataset '{}' ({} images) into {}",
+                record.dataset,
+                record.images,
+                store.url()
+            );
         }
     }
 }

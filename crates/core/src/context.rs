@@ -280,10 +280,10 @@ impl InstanceState {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(kept) = self.get::<Keyed<T>>() {
-            if kept.key == key {
-                return Ok(Arc::clone(&kept.value));
-            }
+        if let Some(kept) = self.get::<Keyed<T>>()
+            && kept.key == key
+        {
+            return Ok(Arc::clone(&kept.value));
         }
         let value = Arc::new(load().await?);
         self.insert(Arc::new(Keyed {

@@ -42,14 +42,14 @@ pub fn data_dir_candidates() -> Vec<(PathBuf, &'static str)> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         candidates.push((PathBuf::from(dir), "$FAASML_DATA_DIR"));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(bin) = exe.parent() {
-            candidates.push((bin.join("data"), "next to the binary"));
-            candidates.push((
-                bin.join("../share/faasml/data"),
-                "the binary's share/ directory",
-            ));
-        }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(bin) = exe.parent()
+    {
+        candidates.push((bin.join("data"), "next to the binary"));
+        candidates.push((
+            bin.join("../share/faasml/data"),
+            "the binary's share/ directory",
+        ));
     }
     if let Some(dir) = user_data_dir() {
         candidates.push((dir, "the user data directory (faasml data install)"));

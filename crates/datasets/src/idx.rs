@@ -315,7 +315,7 @@ pub fn encode_images(rows: u32, cols: u32, pixels: &[u8]) -> Result<Vec<u8>> {
             reason: format!("cannot encode images of {rows}x{cols} pixels"),
         });
     }
-    if pixels.len() % per_image != 0 {
+    if !pixels.len().is_multiple_of(per_image) {
         return Err(DatasetError::Shape {
             reason: format!(
                 "{} pixels is not a whole number of {rows}x{cols} images",

@@ -21,7 +21,7 @@ impl ImageSet {
         let per_image = u64::from(rows) * u64::from(cols);
         let expected = per_image.checked_mul(labels.len() as u64);
         if expected != Some(pixels.len() as u64) {
-            if per_image != 0 && pixels.len() as u64 % per_image == 0 {
+            if per_image != 0 && (pixels.len() as u64).is_multiple_of(per_image) {
                 return Err(DatasetError::Mismatch {
                     images: pixels.len() as u64 / per_image,
                     labels: labels.len() as u64,

@@ -75,13 +75,13 @@ impl OpenFaasOptions {
             }
             crate::check_url(what, url)?;
         }
-        if let Some(namespace) = &self.namespace {
-            if !crate::is_dns_label(namespace) {
-                return Err(DeployError::BadName {
-                    what: "namespace",
-                    name: namespace.clone(),
-                });
-            }
+        if let Some(namespace) = &self.namespace
+            && !crate::is_dns_label(namespace)
+        {
+            return Err(DeployError::BadName {
+                what: "namespace",
+                name: namespace.clone(),
+            });
         }
         if self.min_scale == 0 || self.min_scale > self.max_scale {
             return Err(DeployError::BadScale(format!(

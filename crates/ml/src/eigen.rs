@@ -82,10 +82,11 @@ pub(crate) fn top_eigenpairs(
         EigenSolver::Krylov => true,
         EigenSolver::Auto => d >= 64 && 4 * k <= d,
     };
-    if krylov && k < da {
-        if let Some(p) = krylov_top_k(cov, k) {
-            return Ok(if da == d { p } else { expand(p, active, d) });
-        }
+    if krylov
+        && k < da
+        && let Some(p) = krylov_top_k(cov, k)
+    {
+        return Ok(if da == d { p } else { expand(p, active, d) });
     }
     if da == d {
         return full_top_k(cov, k);
@@ -205,20 +206,21 @@ pub(crate) fn krylov_top_k(lower: MatRef<'_, f64>, k: usize) -> Option<Eigenpair
             // Residuals fall about geometrically with the subspace size:
             // extrapolate from the last check to the next likely success.
             let mut step = b.max(m / 4);
-            if let Some((m0, r0)) = prev {
-                if resid < r0 && resid.is_finite() {
-                    let rate = (r0 / resid).ln() / (m - m0) as f64;
-                    let need = ((resid / KRYLOV_TOL).ln() / rate).ceil();
-                    // Hopeless (e.g. k reaches a dense bulk of nearly equal
-                    // eigenvalues): stop paying for Krylov and fall back now.
-                    // Early residuals fall slowly, so only judge past half way.
-                    let reachable = need < (2 * m_max) as f64; // false for NaN
-                    if 2 * m >= m_max && !reachable {
-                        return None;
-                    }
-                    if need.is_finite() {
-                        step = (need as usize).clamp(b, (m / 2).max(b));
-                    }
+            if let Some((m0, r0)) = prev
+                && resid < r0
+                && resid.is_finite()
+            {
+                let rate = (r0 / resid).ln() / (m - m0) as f64;
+                let need = ((resid / KRYLOV_TOL).ln() / rate).ceil();
+                // Hopeless (e.g. k reaches a dense bulk of nearly equal
+                // eigenvalues): stop paying for Krylov and fall back now.
+                // Early residuals fall slowly, so only judge past half way.
+                let reachable = need < (2 * m_max) as f64; // false for NaN
+                if 2 * m >= m_max && !reachable {
+                    return None;
+                }
+                if need.is_finite() {
+                    step = (need as usize).clamp(b, (m / 2).max(b));
                 }
             }
             prev = Some((m, resid));

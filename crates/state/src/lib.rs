@@ -82,7 +82,7 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
 /// Checks that `len` bytes are a whole number of f32s.
 fn check_whole_f32s(key: &str, len: usize) -> Result<(), StateError> {
-    if len % 4 != 0 {
+    if !len.is_multiple_of(4) {
         return Err(StateError::WrongType {
             key: key.to_string(),
             reason: format!("{len} bytes is not a whole number of f32s"),

@@ -243,10 +243,10 @@ async fn invoke(
         Delivery::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     };
     let mut response = json(status, executed.envelope.to_bytes());
-    if let Some(error) = &executed.envelope.error {
-        if let Ok(value) = HeaderValue::from_str(&error.error_type) {
-            response.headers_mut().insert(HEADER_FUNCTION_ERROR, value);
-        }
+    if let Some(error) = &executed.envelope.error
+        && let Ok(value) = HeaderValue::from_str(&error.error_type)
+    {
+        response.headers_mut().insert(HEADER_FUNCTION_ERROR, value);
     }
     response
 }

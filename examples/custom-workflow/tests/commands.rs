@@ -63,7 +63,10 @@ fn run_bench_and_deploy_know_the_added_workflow() {
     assert!(stdout.contains("abs_error"), "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("bench-out/monte-carlo-pi.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 2, "a row per run: {csv}");
-    for file in ["monte-carlo-pi-end_to_end_s.svg", "monte-carlo-pi-end_to_end_s.png"] {
+    for file in [
+        "monte-carlo-pi-end_to_end_s.svg",
+        "monte-carlo-pi-end_to_end_s.png",
+    ] {
         assert!(dir.path().join("bench-out").join(file).exists(), "{file}");
     }
 
@@ -76,5 +79,8 @@ fn run_bench_and_deploy_know_the_added_workflow() {
 
     let out = example(dir.path(), &["run", "--help"]);
     let help = text(&out.stdout);
-    assert!(help.contains("monte-carlo-pi") && help.contains("ml-training"), "{help}");
+    assert!(
+        help.contains("monte-carlo-pi") && help.contains("ml-training"),
+        "{help}"
+    );
 }

@@ -458,7 +458,7 @@ pub async fn import(
                         let key = join(prefix, &png_image::image_key(i, label));
                         store.put(&Path::from(key), png).await?;
                         let n = written.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        if n % 256 == 0 || n == set.len() {
+                        if n.is_multiple_of(256) || n == set.len() {
                             progress(n);
                         }
                         Ok::<_, WorkflowError>(())

@@ -138,7 +138,7 @@ impl TrainingParams {
         if self.n_pca == 0 || self.n_rf == 0 {
             return fail("n_pca and n_rf must be at least 1".into());
         }
-        if self.n_rf % self.n_pca != 0 {
+        if !self.n_rf.is_multiple_of(self.n_pca) {
             return fail(format!(
                 "n_rf ({}) must be a multiple of n_pca ({}): each PCA function feeds n_rf / n_pca \
                  forests",
