@@ -64,6 +64,11 @@ impl ArrayFile {
         self.arrays.keys().map(String::as_str)
     }
 
+    /// The element type of array `name`, if there is one.
+    pub fn dtype(&self, name: &str) -> Option<Dtype> {
+        self.arrays.get(name).map(|raw| raw.dtype)
+    }
+
     /// Adds an f32 array of the given shape.
     pub fn insert_f32(&mut self, name: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<()> {
         check_len(name, &shape, data.len())?;

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::images::ImageSource;
 use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
-use crate::kit::layout;
 use crate::kit::{BenchSpec, Metric, Workflow};
+use crate::kit::{layout, persist};
 use crate::model::{self, EnsembleModel};
 
 /// The driver.
@@ -248,12 +248,9 @@ async fn load_model(ctx: &Ctx, key: &Path) -> Result<Arc<EnsembleModel>> {
     );
     ctx.instance_state()
         .get_or_load(&version, || async {
-            let arrays = store.get_arrays(key).await?;
-            EnsembleModel::from_arrays(&arrays).map_err(|reason| WorkflowError::CorruptModel {
-                store: store.url().to_string(),
-                key: key.to_string(),
-                reason,
-            })
+            let tensors = persist::get(store, key).await?;
+            EnsembleModel::from_tensors(&tensors)
+                .map_err(|reason| persist::corrupt(store, key, reason))
         })
         .await
 }

@@ -1,13 +1,15 @@
-//! The stored form of PCA bases, forests and the published ensemble model (safetensors arrays
-//! plus a versioned format tag), and prediction with the ensemble.
+//! The published ensemble model of ml-training, read by ml-inference: every forest together
+//! with the PCA basis its training features came from, voting together.
 //!
-//! A published model holds every forest together with the PCA basis its training features came
-//! from: `m<i>.pca.*` and `m<i>.forest.*`. Prediction projects the images with each member's own
-//! basis and averages the members' class probabilities (soft vote).
+//! Stored through the ML vocabulary's persistence ([`Persist`], mapped to safetensors once in
+//! [`crate::kit::persist`]): member `i` is nested under `m<i>.`, its basis under `m<i>.pca.` and
+//! its forest under `m<i>.forest.`, with a format tag and version in the metadata. Prediction
+//! projects the images with each member's own basis and averages the members' class
+//! probabilities (soft vote).
 
-use faasml_ml::forest::{ForestParts, RandomForest};
+use faasml_ml::forest::RandomForest;
 use faasml_ml::pca::PcaModel;
-use faasml_ml::{Matrix, MatrixView};
+use faasml_ml::{Matrix, MatrixView, ModelTensors, Persist};
 use faasml_store::ArrayFile;
 
 use crate::error::Result;
@@ -35,113 +37,29 @@ pub struct Member {
     pub forest: RandomForest,
 }
 
-fn name(prefix: &str, field: &str) -> String {
-    if prefix.is_empty() {
-        field.to_string()
-    } else {
-        format!("{prefix}.{field}")
+impl Member {
+    /// The member as tensors: the basis under `pca.`, the forest under `forest.`.
+    pub fn to_tensors(&self) -> ModelTensors {
+        let mut tensors = ModelTensors::default();
+        tensors.insert_nested("pca", Persist::to_tensors(&self.pca));
+        tensors.insert_nested("forest", Persist::to_tensors(&self.forest));
+        tensors
     }
-}
 
-/// Adds a PCA basis to `arrays` under `prefix`.
-pub fn write_pca(arrays: &mut ArrayFile, prefix: &str, pca: &PcaModel) -> Result<()> {
-    let (k, d) = (pca.n_components(), pca.n_features());
-    arrays.insert_f32(&name(prefix, "mean"), vec![d], pca.mean().to_vec())?;
-    arrays.insert_f32(
-        &name(prefix, "components"),
-        vec![k, d],
-        pca.components().data().to_vec(),
-    )?;
-    arrays.insert_f32(
-        &name(prefix, "explained_variance"),
-        vec![k],
-        pca.explained_variance().to_vec(),
-    )?;
-    arrays.insert_f32(
-        &name(prefix, "explained_variance_ratio"),
-        vec![k],
-        pca.explained_variance_ratio().to_vec(),
-    )?;
-    Ok(())
-}
-
-/// Reads the PCA basis stored under `prefix`; the error says what is missing or wrong.
-pub fn read_pca(arrays: &ArrayFile, prefix: &str) -> std::result::Result<PcaModel, String> {
-    let (_, mean) = arrays.f32(&name(prefix, "mean"))?;
-    let (shape, components) = arrays.f32(&name(prefix, "components"))?;
-    let (_, variance) = arrays.f32(&name(prefix, "explained_variance"))?;
-    let (_, ratio) = arrays.f32(&name(prefix, "explained_variance_ratio"))?;
-    let [k, d] = shape else {
-        return Err(format!("PCA components have shape {shape:?}, expected 2-D"));
-    };
-    let components = Matrix::new(*k, *d, components.to_vec()).map_err(|e| e.to_string())?;
-    PcaModel::from_parts_with_ratio(mean.to_vec(), components, variance.to_vec(), ratio.to_vec())
-        .map_err(|e| e.to_string())
-}
-
-/// Adds a forest to `arrays` under `prefix`.
-pub fn write_forest(arrays: &mut ArrayFile, prefix: &str, forest: &RandomForest) -> Result<()> {
-    let parts = forest.to_parts();
-    let n = parts.feature.len();
-    arrays.insert_u32(
-        &name(prefix, "shape"),
-        vec![2],
-        vec![parts.n_features, parts.n_classes],
-    )?;
-    arrays.insert_u32(
-        &name(prefix, "tree_offsets"),
-        vec![parts.tree_offsets.len()],
-        parts.tree_offsets,
-    )?;
-    arrays.insert_u32(&name(prefix, "feature"), vec![n], parts.feature)?;
-    arrays.insert_f32(&name(prefix, "threshold"), vec![n], parts.threshold)?;
-    arrays.insert_u32(&name(prefix, "left"), vec![n], parts.left)?;
-    arrays.insert_u32(&name(prefix, "right"), vec![n], parts.right)?;
-    let classes = parts.n_classes as usize;
-    arrays.insert_f32(&name(prefix, "values"), vec![n, classes], parts.values)?;
-    Ok(())
-}
-
-/// Reads the forest stored under `prefix`; the error says what is missing or wrong.
-pub fn read_forest(arrays: &ArrayFile, prefix: &str) -> std::result::Result<RandomForest, String> {
-    let (_, shape) = arrays.u32(&name(prefix, "shape"))?;
-    let [n_features, n_classes] = shape else {
-        return Err(format!(
-            "forest shape has {} entries, expected 2",
-            shape.len()
-        ));
-    };
-    let parts = ForestParts {
-        n_features: *n_features,
-        n_classes: *n_classes,
-        tree_offsets: arrays.u32(&name(prefix, "tree_offsets"))?.1.to_vec(),
-        feature: arrays.u32(&name(prefix, "feature"))?.1.to_vec(),
-        threshold: arrays.f32(&name(prefix, "threshold"))?.1.to_vec(),
-        left: arrays.u32(&name(prefix, "left"))?.1.to_vec(),
-        right: arrays.u32(&name(prefix, "right"))?.1.to_vec(),
-        values: arrays.f32(&name(prefix, "values"))?.1.to_vec(),
-    };
-    RandomForest::from_parts(parts).map_err(|e| e.to_string())
-}
-
-/// Adds a member (basis + forest) to `arrays` under `prefix`.
-pub fn write_member(arrays: &mut ArrayFile, prefix: &str, member: &Member) -> Result<()> {
-    write_pca(arrays, &name(prefix, "pca"), &member.pca)?;
-    write_forest(arrays, &name(prefix, "forest"), &member.forest)
-}
-
-/// Reads the member stored under `prefix`, checking that basis and forest fit together.
-pub fn read_member(arrays: &ArrayFile, prefix: &str) -> std::result::Result<Member, String> {
-    let pca = read_pca(arrays, &name(prefix, "pca"))?;
-    let forest = read_forest(arrays, &name(prefix, "forest"))?;
-    if forest.n_features() != pca.n_components() {
-        return Err(format!(
-            "member '{prefix}': forest expects {} features but its PCA gives {}",
-            forest.n_features(),
-            pca.n_components()
-        ));
+    /// The member stored in `tensors`, checking that basis and forest fit together.
+    pub fn from_tensors(tensors: &ModelTensors) -> std::result::Result<Self, String> {
+        let pca = PcaModel::from_tensors(&tensors.nested("pca")).map_err(|e| e.to_string())?;
+        let forest =
+            RandomForest::from_tensors(&tensors.nested("forest")).map_err(|e| e.to_string())?;
+        if forest.n_features() != pca.n_components() {
+            return Err(format!(
+                "forest expects {} features but its PCA gives {}",
+                forest.n_features(),
+                pca.n_components()
+            ));
+        }
+        Ok(Self { pca, forest })
     }
-    Ok(Member { pca, forest })
 }
 
 /// The published model: forests with their PCA bases, voting together.
@@ -182,24 +100,25 @@ impl EnsembleModel {
         })
     }
 
-    /// The model as arrays with its format tag and `metadata`.
-    pub fn to_arrays(&self, metadata: &[(&str, String)]) -> Result<ArrayFile> {
-        let mut arrays = ArrayFile::new();
-        arrays.set_meta("format", MODEL_FORMAT);
-        arrays.set_meta("version", MODEL_VERSION.to_string());
-        arrays.set_meta("members", self.members.len().to_string());
+    /// The model as tensors (member `i` under `m<i>.`) with its format tag and `metadata`.
+    pub fn to_tensors(&self, metadata: &[(&str, String)]) -> ModelTensors {
+        let mut tensors = ModelTensors::default();
+        tensors.set_meta("format", MODEL_FORMAT);
+        tensors.set_meta("version", MODEL_VERSION.to_string());
+        tensors.set_meta("members", self.members.len().to_string());
         for (k, v) in metadata {
-            arrays.set_meta(*k, v.clone());
+            tensors.set_meta(*k, v.clone());
         }
         for (i, member) in self.members.iter().enumerate() {
-            write_member(&mut arrays, &format!("m{i}"), member)?;
+            tensors.insert_nested(&format!("m{i}"), member.to_tensors());
         }
-        Ok(arrays)
+        tensors
     }
 
     /// Reads a published model, checking its format tag and version.
-    pub fn from_arrays(arrays: &ArrayFile) -> std::result::Result<Self, String> {
-        match arrays.meta("format") {
+    pub fn from_tensors(tensors: &ModelTensors) -> std::result::Result<Self, String> {
+        let meta = |key: &str| tensors.meta.get(key).map(String::as_str);
+        match meta("format") {
             Some(MODEL_FORMAT) => {}
             other => {
                 return Err(format!(
@@ -207,25 +126,45 @@ impl EnsembleModel {
                 ));
             }
         }
-        let version = arrays.meta("version").unwrap_or("?");
+        let version = meta("version").unwrap_or("?");
         if version != MODEL_VERSION.to_string() {
             return Err(format!(
                 "model format version {version}; this build reads version {MODEL_VERSION}"
             ));
         }
-        let count: usize = arrays
-            .meta("members")
+        let count: usize = meta("members")
             .and_then(|m| m.parse().ok())
             .ok_or("metadata 'members' is missing or not a number")?;
+        // Members are counted against what the file holds before anything is read, so a forged
+        // count cannot make the reader loop or allocate.
+        let stored = tensors.nested_prefixes();
+        if count == 0 || count > stored.len() {
+            return Err(format!(
+                "metadata says {count} members, the file holds {}",
+                stored.len()
+            ));
+        }
         let members = (0..count)
-            .map(|i| read_member(arrays, &format!("m{i}")))
+            .map(|i| {
+                Member::from_tensors(&tensors.nested(&format!("m{i}")))
+                    .map_err(|e| format!("member m{i}: {e}"))
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut model = Self::new(members)?;
-        model.dataset = arrays
-            .meta("dataset")
+        model.dataset = meta("dataset")
             .filter(|d| !d.is_empty())
             .map(str::to_string);
         Ok(model)
+    }
+
+    /// [`Self::to_tensors`] as the store's arrays.
+    pub fn to_arrays(&self, metadata: &[(&str, String)]) -> Result<ArrayFile> {
+        crate::kit::persist::to_array_file(&self.to_tensors(metadata))
+    }
+
+    /// [`Self::from_tensors`] from the store's arrays.
+    pub fn from_arrays(arrays: &ArrayFile) -> std::result::Result<Self, String> {
+        Self::from_tensors(&crate::kit::persist::from_array_file(arrays)?)
     }
 
     /// Averaged class probabilities of the members for `n` images of raw pixels (row-major).

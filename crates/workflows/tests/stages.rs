@@ -3,8 +3,11 @@
 
 use faasml_core::{EmbeddedConfig, EmbeddedPlatform, FunctionRef, RunOptions, run};
 use faasml_datasets::bundled;
+use faasml_ml::Persist;
+use faasml_ml::pca::PcaModel;
 use faasml_store::Store;
 use faasml_workflows::data::images::{self, ImageSource, ImportFormat};
+use faasml_workflows::kit::persist;
 use faasml_workflows::ml_training::{
     PARTITION, PCA, PartitionInput, PcaInput, RF, RfInput, VALIDATE, ValidateInput,
 };
@@ -71,8 +74,8 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     .await;
     assert_eq!((pca.rows, pca.n_classes, pca.slices.len()), (200, 10, 2));
     assert!(pca.variance_kept > 0.3 && pca.variance_kept < 0.8);
-    let basis = store.get_arrays(&pca.basis).await.unwrap();
-    let basis = model::read_pca(&basis, "pca").unwrap();
+    let basis = persist::get(&store, &pca.basis).await.unwrap();
+    let basis = PcaModel::from_tensors(&basis.nested("pca")).unwrap();
     assert_eq!((basis.n_components(), basis.n_features()), (10, 784));
     let slice = store.get_arrays(&pca.slices[1]).await.unwrap();
     assert_eq!(slice.f32("features").unwrap().0, &[100, 10]);
@@ -95,8 +98,8 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
     )
     .await;
     assert_eq!(rf.rows, 100);
-    let stored = store.get_arrays(&rf.forest).await.unwrap();
-    let member = model::read_member(&stored, "").unwrap();
+    let stored = persist::get(&store, &rf.forest).await.unwrap();
+    let member = model::Member::from_tensors(&stored).unwrap();
     assert_eq!(member.forest.n_trees(), 15);
     assert_eq!(member.forest.n_features(), 10);
 

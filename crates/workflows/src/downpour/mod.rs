@@ -39,15 +39,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use faasml_core::{Ctx, FunctionRef, Registry, human_bytes, now_micros};
+use faasml_ml::Persist;
 use faasml_ml::mlp::{Activation, Mlp};
-use faasml_store::ArrayFile;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::ImageSource;
 use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
-use crate::kit::layout;
 use crate::kit::{BenchSpec, Metric, Series, Workflow};
+use crate::kit::{layout, persist};
 pub use server::{EvalPoint, ParameterServer, Progress};
 
 /// The driver: runs a whole downpour training.
@@ -756,29 +756,15 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
     })
 }
 
-/// Writes the trained network to `models/<name>/mlp.safetensors`.
+/// Writes the trained network to `models/<name>/mlp.safetensors` (the MLP's own tensors, with
+/// the run's accuracy, id and dataset family in the metadata).
 async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Result<String> {
     let key = layout::model_key(&spec.params.model_name(), MODEL_FILE);
-    let mut file = ArrayFile::new();
-    file.set_meta("format", "faasml.mlp");
-    file.set_meta("version", "1");
-    file.set_meta(
-        "layers",
-        serde_json::to_string(&spec.layers).unwrap_or_default(),
-    );
-    file.set_meta(
-        "activation",
-        serde_json::to_string(&spec.params.activation).unwrap_or_default(),
-    );
-    file.set_meta("accuracy", format!("{accuracy}"));
-    file.set_meta("run_id", spec.run_id.clone());
-    file.set_meta("dataset", data::family(&spec.params.data));
-    file.insert_f32(
-        "params",
-        vec![network.n_params()],
-        network.flat_params().to_vec(),
-    )?;
-    ctx.store().put_arrays(&key, &file).await?;
+    let mut tensors = Persist::to_tensors(network);
+    tensors.set_meta("accuracy", format!("{accuracy}"));
+    tensors.set_meta("run_id", spec.run_id.clone());
+    tensors.set_meta("dataset", data::family(&spec.params.data));
+    persist::put(ctx.store(), &key, &tensors).await?;
     Ok(key.to_string())
 }
 

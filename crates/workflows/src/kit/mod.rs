@@ -22,6 +22,7 @@
 
 pub mod bench;
 pub mod layout;
+pub mod persist;
 pub mod transfer;
 
 use std::fmt::Debug;

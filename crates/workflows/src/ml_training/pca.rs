@@ -4,12 +4,13 @@
 use faasml_core::Ctx;
 use faasml_datasets::ImageSet;
 use faasml_ml::pca::{Pca, PcaModel};
+use faasml_ml::{ModelTensors, Persist};
 use faasml_store::{ArrayFile, Path};
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::{self, ImageSource, pixels_matrix};
 use crate::error::{Result, WorkflowError};
-use crate::model;
+use crate::kit::persist;
 
 /// Input of `pca`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +45,7 @@ pub struct PcaOutput {
 }
 
 struct Fitted {
-    basis: ArrayFile,
+    basis: ModelTensors,
     slices: Vec<ArrayFile>,
     n_classes: usize,
     variance_kept: f64,
@@ -57,8 +58,8 @@ fn fit(set: ImageSet, components: usize, n_slices: usize) -> Result<Fitted> {
         .check()?
         .fit(x.view())?;
     let projected = pca.transform(x.view())?;
-    let mut basis = ArrayFile::new();
-    model::write_pca(&mut basis, "pca", &pca)?;
+    let mut basis = ModelTensors::default();
+    basis.insert_nested("pca", pca.to_tensors());
     basis.set_meta("image_rows", set.rows.to_string());
     basis.set_meta("image_cols", set.cols.to_string());
     // Rows are dealt round-robin so every slice sees the shard's class mix.
@@ -107,7 +108,7 @@ pub(super) async fn run(input: PcaInput, ctx: Ctx) -> Result<PcaOutput> {
         .await
         .map_err(WorkflowError::Compute)??;
     let basis = input.out.clone().join("basis.safetensors");
-    store.put_arrays(&basis, &fitted.basis).await?;
+    persist::put(store, &basis, &fitted.basis).await?;
     let mut slices = Vec::with_capacity(fitted.slices.len());
     for (s, arrays) in fitted.slices.iter().enumerate() {
         let key = input.out.clone().join(format!("slice-{s}.safetensors"));

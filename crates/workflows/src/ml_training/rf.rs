@@ -2,13 +2,15 @@
 //! with the PCA basis its features came from.
 
 use faasml_core::Ctx;
-use faasml_ml::MatrixView;
 use faasml_ml::forest::RandomForest;
-use faasml_store::{ArrayFile, Path};
+use faasml_ml::pca::PcaModel;
+use faasml_ml::{Dataset, Fit, Matrix, Persist};
+use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkflowError};
-use crate::model::{self, Member};
+use crate::kit::persist;
+use crate::model::Member;
 
 /// Input of `rf`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,9 +49,12 @@ pub struct RfOutput {
 pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
     let store = ctx.store();
     let (slice_key, basis_key) = (&input.slice, &input.basis);
-    let (slice, basis) =
-        futures::try_join!(store.get_arrays(slice_key), store.get_arrays(basis_key))?;
-    let pca = model::read_pca(&basis, "pca").map_err(|reason| store.corrupt(basis_key, reason))?;
+    let (slice, basis) = futures::try_join!(
+        async { Ok::<_, WorkflowError>(store.get_arrays(slice_key).await?) },
+        persist::get(store, basis_key)
+    )?;
+    let pca = PcaModel::from_tensors(&basis.nested("pca"))
+        .map_err(|e| persist::corrupt(store, basis_key, e.to_string()))?;
     let (shape, features) = slice
         .f32("features")
         .map_err(|reason| store.corrupt(slice_key, reason))?;
@@ -67,28 +72,27 @@ pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
                 .into());
         }
     };
-    let features = features.to_vec();
-    let labels = labels.to_vec();
+    let data = Dataset::from_u8_labels(
+        Matrix::new(rows, cols, features.to_vec())?,
+        labels,
+        input.n_classes,
+    )?;
     let params = RandomForest::params()
         .n_trees(input.trees)
         .max_depth(input.depth)
         .min_samples_split(input.min_samples_split)
         .seed(input.seed)
         .check()?;
-    let n_classes = input.n_classes;
     let forest = ctx
-        .compute(move || {
-            let x = MatrixView::new(rows, cols, &features)?;
-            params.fit(x, &labels, n_classes)
-        })
+        .compute(move || Fit::fit(&params, &data))
         .await
         .map_err(WorkflowError::Compute)??;
-    let mut arrays = ArrayFile::new();
-    for (k, v) in basis.metadata() {
-        arrays.set_meta(k.clone(), v.clone());
+    // The member keeps the basis's metadata (the image size it projects).
+    let mut member = Member { pca, forest }.to_tensors();
+    for (k, v) in basis.meta.iter().filter(|(k, _)| !k.contains('.')) {
+        member.set_meta(k.clone(), v.clone());
     }
-    model::write_member(&mut arrays, "", &Member { pca, forest })?;
-    store.put_arrays(&input.out, &arrays).await?;
+    persist::put(store, &input.out, &member).await?;
     Ok(RfOutput {
         forest: input.out,
         rows,

@@ -3,12 +3,13 @@
 
 use faasml_core::Ctx;
 use faasml_ml::metrics;
-use faasml_store::{ArrayFile, Path};
+use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::{self, pixels_matrix};
 use crate::error::{Result, WorkflowError};
-use crate::model::{self, EnsembleModel};
+use crate::kit::persist;
+use crate::model::{self, EnsembleModel, Member};
 
 /// Input of `validate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,12 +76,8 @@ fn score(model: &EnsembleModel, test: &faasml_datasets::ImageSet) -> Result<Scor
 pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput> {
     let store = ctx.store();
     let loads = input.forests.iter().map(|key| async move {
-        let arrays: ArrayFile = store.get_arrays(key).await?;
-        model::read_member(&arrays, "").map_err(|reason| WorkflowError::CorruptModel {
-            store: store.url().to_string(),
-            key: key.to_string(),
-            reason,
-        })
+        let tensors = persist::get(store, key).await?;
+        Member::from_tensors(&tensors).map_err(|reason| persist::corrupt(store, key, reason))
     });
     let members = futures::future::try_join_all(loads).await?;
     let ensemble = EnsembleModel::new(members).map_err(|reason| WorkflowError::CorruptModel {
@@ -109,7 +106,7 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
         .compute(move || score(&ensemble, &test).map(|s| (ensemble, s)))
         .await
         .map_err(WorkflowError::Compute)??;
-    let arrays = ensemble.to_arrays(&[
+    let tensors = ensemble.to_tensors(&[
         ("run_id", ctx.run_id().to_string()),
         ("accuracy", format!("{:.6}", scored.accuracy)),
         ("test", input.test.clone()),
@@ -117,8 +114,8 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
         ("image_rows", rows.to_string()),
         ("image_cols", cols.to_string()),
         ("params", input.params.to_string()),
-    ])?;
-    store.put_arrays(&input.model_key, &arrays).await?;
+    ]);
+    persist::put(store, &input.model_key, &tensors).await?;
     Ok(ValidateOutput {
         accuracy: scored.accuracy,
         forest_accuracy: scored.forest_accuracy,
