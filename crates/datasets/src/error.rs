@@ -69,6 +69,15 @@ pub enum DatasetError {
         reason: String,
     },
 
+    /// A LIBSVM file is malformed (line 0: the file as a whole).
+    #[error("libsvm line {line}: {reason}")]
+    Libsvm {
+        /// The 1-based line number (0 when the problem is the whole file).
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A CSV table lacks the requested column.
     #[error("csv: no column named {column:?}; the columns are: {available}")]
     MissingColumn {

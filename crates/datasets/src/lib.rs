@@ -1,6 +1,6 @@
 //! Dataset readers and writers for faasml: IDX (MNIST-style) files, greyscale PNG
-//! images whose class is the name of their parent directory, numeric CSV tables, and
-//! the datasets bundled in the repository's `data/` directory.
+//! images whose class is the name of their parent directory, numeric CSV tables, LIBSVM rows,
+//! labelled text in CSV, and the datasets bundled in the repository's `data/` directory.
 //!
 //! This crate only parses and encodes bytes and reads the local bundled data
 //! directory. It knows nothing about object stores, HTTP or the ML algorithms.
@@ -13,7 +13,9 @@ pub mod csv_table;
 mod error;
 pub mod idx;
 mod image_set;
+pub mod libsvm;
 pub mod png_image;
+pub mod text_table;
 
 pub use error::DatasetError;
 pub use image_set::ImageSet;

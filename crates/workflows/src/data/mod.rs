@@ -1,9 +1,13 @@
-//! Data sources in a store, shared by every workflow: images (PNG objects or IDX files), and the
-//! naming rules that tie a data prefix to its dataset family, test set and default model name.
+//! Data sources in a store, shared by every workflow: [`images`] (PNG objects or IDX files),
+//! [`tables`] (CSV and LIBSVM rows) and [`text`] (a text column of a CSV), each listed under a
+//! prefix, dealt into representative shards and loaded; and the naming rules that tie a data
+//! prefix to its dataset family, test set and default model name.
 //!
 //! A workflow module reads data through here and never parses files itself.
 
 pub mod images;
+pub mod tables;
+pub mod text;
 
 use faasml_datasets::bundled;
 

@@ -1,0 +1,162 @@
+//! LIBSVM / SVMlight text: one row per line, `label index:value index:value ...`, indices
+//! 1-based and increasing, absent features zero (Spark MLlib's sample data uses it).
+//!
+//! Rows become a dense [`Table`]: the tables this format carries here (Spark's samples, a few
+//! hundred features) are small, and every algorithm takes dense rows. The width comes from the
+//! largest index (or the caller's), checked against [`MAX_FEATURES`] and [`MAX_CELLS`] before
+//! anything is allocated, so a crafted index cannot make the reader allocate gigabytes.
+
+use crate::csv_table::Table;
+use crate::{DatasetError, Result};
+
+/// The widest table accepted (features per row).
+pub const MAX_FEATURES: usize = 1 << 20;
+/// The most values (rows times features) of the dense table.
+pub const MAX_CELLS: usize = 1 << 28;
+
+fn err(line: usize, reason: impl Into<String>) -> DatasetError {
+    DatasetError::Libsvm {
+        line: line as u64,
+        reason: reason.into(),
+    }
+}
+
+/// One parsed row: the label and its `(0-based index, value)` pairs.
+type Row = (f32, Vec<(usize, f32)>);
+
+fn parse_line(number: usize, line: &str) -> Result<Option<Row>> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let mut fields = line.split_whitespace();
+    let label = fields.next().unwrap_or("");
+    let label: f32 = label
+        .parse()
+        .ok()
+        .filter(|v: &f32| v.is_finite())
+        .ok_or_else(|| err(number, format!("label {label:?} is not a finite number")))?;
+    let mut pairs = Vec::new();
+    let mut last = 0usize;
+    for field in fields {
+        let (index, value) = field
+            .split_once(':')
+            .ok_or_else(|| err(number, format!("{field:?} is not index:value")))?;
+        let index: usize = index
+            .parse()
+            .map_err(|_| err(number, format!("index {index:?} is not a positive integer")))?;
+        if index == 0 {
+            return Err(err(number, "indices are 1-based; found index 0"));
+        }
+        if index <= last {
+            return Err(err(
+                number,
+                format!("indices must increase; {index} follows {last}"),
+            ));
+        }
+        if index > MAX_FEATURES {
+            return Err(err(
+                number,
+                format!("index {index} is beyond the widest table read ({MAX_FEATURES} features)"),
+            ));
+        }
+        let value: f32 = value
+            .parse()
+            .ok()
+            .filter(|v: &f32| v.is_finite())
+            .ok_or_else(|| err(number, format!("value {value:?} is not a finite number")))?;
+        last = index;
+        pairs.push((index - 1, value));
+    }
+    Ok(Some((label, pairs)))
+}
+
+/// Reads LIBSVM text into a dense table `f1..fN` with the labels as targets; `n_features`
+/// fixes the width (it must cover every index), else the largest index sets it.
+pub fn read_libsvm(text: &str, n_features: Option<usize>) -> Result<Table> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(row) = parse_line(i + 1, line)? {
+            rows.push(row);
+        }
+    }
+    let widest = rows
+        .iter()
+        .filter_map(|(_, pairs)| pairs.last().map(|(i, _)| i + 1))
+        .max()
+        .unwrap_or(0);
+    let n_cols = match n_features {
+        Some(n) if n < widest => {
+            return Err(err(
+                0,
+                format!("a row has feature {widest}, beyond the {n} features asked for"),
+            ));
+        }
+        Some(n) => n,
+        None => widest,
+    };
+    if n_cols > MAX_FEATURES || rows.len().saturating_mul(n_cols) > MAX_CELLS {
+        return Err(err(
+            0,
+            format!(
+                "{} rows x {n_cols} features is too large a dense table (at most {MAX_CELLS} values)",
+                rows.len()
+            ),
+        ));
+    }
+    let mut features = vec![0.0f32; rows.len() * n_cols];
+    let mut targets = Vec::with_capacity(rows.len());
+    for (r, (label, pairs)) in rows.iter().enumerate() {
+        targets.push(*label);
+        for &(c, v) in pairs {
+            features[r * n_cols + c] = v;
+        }
+    }
+    Ok(Table {
+        feature_names: (1..=n_cols).map(|i| format!("f{i}")).collect(),
+        n_rows: rows.len(),
+        n_cols,
+        features,
+        targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_rows_become_dense() {
+        let t = read_libsvm("1 1:0.5 3:2\n0 2:1 # comment\n\n-1.5\n", None).unwrap();
+        assert_eq!((t.n_rows, t.n_cols), (3, 3));
+        assert_eq!(
+            t.features,
+            vec![0.5, 0.0, 2.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(t.targets, vec![1.0, 0.0, -1.5]);
+        assert_eq!(t.feature_names, ["f1", "f2", "f3"]);
+        assert_eq!(read_libsvm("1 1:1\n", Some(4)).unwrap().n_cols, 4);
+    }
+
+    #[test]
+    fn bad_lines_name_the_line_and_the_problem() {
+        for (text, expected) in [
+            ("1 1:1\nx 1:1\n", "line 2: label \"x\""),
+            ("1 0:1\n", "1-based"),
+            ("1 2:1 1:1\n", "must increase"),
+            ("1 1:nan\n", "not a finite number"),
+            ("1 a:1\n", "not a positive integer"),
+            ("1 12\n", "not index:value"),
+            ("1 4294967295:1\n", "beyond the widest table"),
+        ] {
+            let e = read_libsvm(text, None).unwrap_err().to_string();
+            assert!(e.contains(expected), "{text:?}: {e}");
+        }
+        let e = read_libsvm("1 3:1\n", Some(2)).unwrap_err().to_string();
+        assert!(e.contains("beyond the 2 features"), "{e}");
+        let wide = format!("1 {}:1\n", MAX_FEATURES);
+        let many: String = std::iter::repeat_n(wide.as_str(), 300).collect();
+        let e = read_libsvm(&many, None).unwrap_err().to_string();
+        assert!(e.contains("too large a dense table"), "{e}");
+    }
+}
