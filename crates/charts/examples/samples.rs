@@ -12,7 +12,10 @@ use faasml_charts::{BoxPlot, HLine, LineChart, Scale, Series, Titles};
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or("charts-samples".into()));
     std::fs::create_dir_all(&dir)?;
-    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/ml-training.csv");
+    let csv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../bench/results/ml-training-2026-11.csv"
+    );
     let mut reader = csv::Reader::from_path(csv)?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name);

@@ -10,10 +10,11 @@ use faasml_charts::{BoxPlot, ChartError, Format, HLine, LineChart, Series, Title
 /// The fill of the first series' boxes: Tableau blue (31, 119, 180) at a third on white.
 const BLUE_BOX_FILL: [u8; 3] = [0xB5, 0xD2, 0xE6];
 
-/// `(dataset, total_s)` of every row of `bench/ml-training.csv`, the dated end-to-end results of
+/// `(dataset, total_s)` of every row of `bench/results/ml-training-2026-11.csv`, the dated end-to-end results of
 /// the ML training workflow.
 fn training_rows() -> Vec<(String, f64)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/ml-training.csv");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results/ml-training-2026-11.csv");
     let mut reader = csv::Reader::from_path(&path).unwrap();
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();

@@ -204,6 +204,11 @@ fn run_downpour_reaches_the_target_and_publishes_the_model() {
         "{stderr}"
     );
     assert!(stdout.contains("reached 0.75 test accuracy in"), "{stdout}");
+    // The headline says how the time to accuracy is measured.
+    assert!(
+        stdout.contains("the first of 2 test-set evaluation(s) per epoch at or above the target"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("MLP 784-100-10 (79510 parameters)"),
         "{stdout}"
@@ -307,4 +312,125 @@ fn bench_downpour_writes_the_table_csv_files_and_charts() {
             "{chart}.png is a PNG"
         );
     }
+}
+
+/// Regression: `bench ml-training` printed scikit-learn figures from another machine as if
+/// measured. A peer runs only when asked, live, and says what it needs when it cannot.
+#[test]
+fn bench_prints_only_what_it_measured_and_peers_say_what_they_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &[
+            "bench",
+            "ml-training",
+            "--train",
+            "mnist-2k",
+            "--trees",
+            "5",
+            "--repeats",
+            "1",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.to_lowercase().contains("sklearn"), "{stdout}");
+    assert!(stdout.contains("accuracy"), "{stdout}");
+    // By default the output goes under the report directory, never over tracked files.
+    let bench = std::fs::read_dir(dir.path().join("runs/bench"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        bench
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ml-training-")
+    );
+    for file in [
+        "ml-training.csv",
+        "ml-training-end_to_end_s.svg",
+        "ml-training-end_to_end_s.png",
+    ] {
+        assert!(bench.join(file).exists(), "{file}");
+    }
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faasml"))
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "ml-training",
+            "--train",
+            "mnist-2k",
+            "--compare",
+            "sklearn",
+        ])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--compare sklearn needs python3 with numpy and scikit-learn"),
+        "{stderr}"
+    );
+    let out = faasml(
+        dir.path(),
+        &["bench", "ml-training", "--compare", "pytorch"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("known: sklearn"));
+}
+
+/// An installed binary finds the data at run time, not through the clone's path; a listing
+/// piped into `head` ends quietly.
+#[test]
+fn data_install_copies_the_datasets_where_faasml_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(dir.path(), &["data", "install", "--to", "copied"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("copied"));
+    assert!(
+        dir.path()
+            .join("copied/mnist/t10k-labels-idx1-ubyte.gz")
+            .exists()
+    );
+    assert!(dir.path().join("copied/SHA256SUMS").exists());
+    let out = Command::new(env!("CARGO_BIN_EXE_faasml"))
+        .current_dir(dir.path())
+        .args(["data", "list"])
+        .env("FAASML_DATA_DIR", dir.path().join("copied"))
+        .output()
+        .unwrap();
+    assert!(text(&out.stdout).contains(&format!(
+        "data directory: {}",
+        dir.path().join("copied").display()
+    )));
+    let out = faasml(
+        dir.path(),
+        &["data", "install", "--from", "nowhere", "--to", "x"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("holds no bundled datasets"));
+
+    // `faasml data list | head -1`: the reader goes away after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faasml"))
+        .current_dir(dir.path())
+        .args(["data", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
 }

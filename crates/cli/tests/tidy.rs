@@ -203,3 +203,27 @@ fn the_minimum_rust_version_covers_the_locked_dependencies() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[test]
+fn only_the_store_crate_depends_on_object_store() {
+    let mut offenders = Vec::new();
+    for dir in ["crates", "examples"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap().flatten() {
+            let manifest = entry.path().join("Cargo.toml");
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let depends = text
+                .lines()
+                .any(|l| l.trim_start().starts_with("object_store"));
+            if depends && name != "store" {
+                offenders.push(manifest.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "use faasml_store (its Path, Store and builder) instead of object_store: {offenders:?}"
+    );
+}

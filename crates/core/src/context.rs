@@ -125,6 +125,12 @@ impl Ctx {
 
     /// The invoker. Not public: functions invoke through [`Ctx::invoke`] and [`Ctx::map`], which
     /// release this instance's concurrency slot while they wait (the no-deadlock invariant).
+    ///
+    /// ```compile_fail
+    /// fn bypass(ctx: &faasml_core::Ctx) {
+    ///     let _ = ctx.invoker(); // private: a call through it would keep the slot while waiting
+    /// }
+    /// ```
     pub(crate) fn invoker(&self) -> &Invoker {
         &self.inner.invoker
     }

@@ -214,15 +214,19 @@ async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
         .map_err(|e| WorkflowError::InvalidParams(format!("cannot write the CSV: {e}")))?;
     let predictions_key = layout::result_key(ctx.run_id(), "predictions.csv");
     store.put(&predictions_key, csv).await?;
-    let family = data::family(&params.data);
+    // Families are compared only when both are known ones: a prefix of the user's own naming
+    // says nothing about what its images are.
     let mut warnings = Vec::new();
-    match &model_dataset {
-        Some(trained) if !trained.is_empty() && *trained != family => warnings.push(format!(
-            "model '{name}' was trained on {trained} images, but '{}' holds {family} images: \
-             its accuracy on them says little (pick the model with --model)",
-            params.data
-        )),
-        _ => {}
+    if let (Some((family, _)), Some(trained)) =
+        (data::family_member(&params.data), model_dataset.as_deref())
+    {
+        if data::is_bundled_family(trained) && trained != family {
+            warnings.push(format!(
+                "model '{name}' was trained on {trained} images, but '{}' holds {family} \
+                 images: its accuracy on them says little (pick the model with --model)",
+                params.data
+            ));
+        }
     }
     Ok(InferenceResult {
         n: predicted.len(),

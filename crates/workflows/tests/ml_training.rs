@@ -353,3 +353,93 @@ async fn png_labels_come_from_the_directory_name() {
     assert_eq!(a, b);
     assert_eq!(png_image::label_from_key("train/7/00001.png").unwrap(), 7);
 }
+
+/// Regression: a model used on another family's images (the README's next command after training
+/// on Fashion-MNIST used to score a digit model on clothes, 0.10, silently) is a warning; the
+/// default model follows the data's family.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inference_on_another_family_warns_and_defaults_follow_the_data() {
+    let store = store_with(600, ImportFormat::Idx).await;
+    let params = TrainingParams {
+        trees: 10,
+        ..small_params()
+    };
+    let trained = train(&store, params).await.output.unwrap();
+    assert_eq!(trained.model_key, "models/mnist-rf/model.safetensors");
+    images::ensure_bundled(&store, "fashion-mnist-test")
+        .await
+        .unwrap();
+    let platform = EmbeddedPlatform::new(
+        faasml_workflows::registry(),
+        store.clone(),
+        EmbeddedConfig::default(),
+    );
+    // The default model of Fashion-MNIST data is fashion-mnist-rf, which does not exist.
+    let missing = run(
+        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
+        ml_inference::DRIVER,
+        InferenceParams {
+            data: "fashion-mnist-test".into(),
+            ..InferenceParams::default()
+        },
+        RunOptions::new("ml-inference"),
+    )
+    .await;
+    let err = missing.output.unwrap_err().to_string();
+    assert!(err.contains("no model 'fashion-mnist-rf'"), "{err}");
+    let mismatched = run(
+        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
+        ml_inference::DRIVER,
+        InferenceParams {
+            data: "fashion-mnist-test".into(),
+            model: Some("mnist-rf".into()),
+            batch_size: 5000,
+        },
+        RunOptions::new("ml-inference"),
+    )
+    .await
+    .output
+    .unwrap();
+    // The training data was the prefix "train", which names no family: no warning can be given
+    // from it, so this model records "train"...
+    assert_eq!(mismatched.model_dataset.as_deref(), Some("train"));
+    assert!(mismatched.warnings.is_empty(), "{:?}", mismatched.warnings);
+    // ... while a model trained on a known family warns on another one.
+    let params = TrainingParams {
+        data: "mnist-2k".into(),
+        model: Some("digits".into()),
+        trees: 10,
+        ..small_params()
+    };
+    let digits = train(&store, params).await.output.unwrap();
+    assert_eq!(digits.model_key, "models/digits/model.safetensors");
+    let mismatched = run(
+        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
+        ml_inference::DRIVER,
+        InferenceParams {
+            data: "fashion-mnist-test".into(),
+            model: Some("digits".into()),
+            batch_size: 5000,
+        },
+        RunOptions::new("ml-inference"),
+    )
+    .await
+    .output
+    .unwrap();
+    assert_eq!(mismatched.model_dataset.as_deref(), Some("mnist"));
+    assert_eq!(mismatched.warnings.len(), 1, "{:?}", mismatched.warnings);
+    assert!(mismatched.warnings[0].contains("fashion-mnist"));
+    let matched = run(
+        platform,
+        ml_inference::DRIVER,
+        InferenceParams {
+            model: Some("digits".into()),
+            ..InferenceParams::default()
+        },
+        RunOptions::new("ml-inference"),
+    )
+    .await
+    .output
+    .unwrap();
+    assert!(matched.warnings.is_empty(), "{:?}", matched.warnings);
+}

@@ -33,6 +33,11 @@ pub fn family_member(prefix: &str) -> Option<(&'static str, Option<usize>)> {
         .map(|d| (d.family, d.limit))
 }
 
+/// Whether `family` is the family of a bundled dataset (`mnist`, `fashion-mnist`).
+pub fn is_bundled_family(family: &str) -> bool {
+    bundled::catalog().iter().any(|d| d.family == family)
+}
+
 /// The dataset family of a data prefix: the bundled family of its last segment (`mnist` for
 /// `images/mnist-2k`), else that segment without a split or size suffix (`emnist` for
 /// `emnist-train`, `digits` for `digits-10k`).

@@ -826,3 +826,41 @@ async fn epoch(input: TrainInput, ctx: Ctx) -> Result<WorkerReport> {
         )
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the parameter count used to be learnt by building a whole network (six times
+    /// per run); it is arithmetic on the layer sizes, and agrees with the network's.
+    #[test]
+    fn the_parameter_count_comes_from_the_layers() {
+        for layers in [vec![784, 100, 10], vec![784, 256, 128, 47], vec![2, 2]] {
+            let network = Mlp::params().layers(&layers).check().unwrap().build();
+            assert_eq!(n_params(&layers), network.n_params(), "{layers:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_resolve_from_the_data_and_the_target() {
+        let mut p = DownpourParams {
+            data: "fashion-mnist-10k/".into(),
+            ..DownpourParams::default()
+        };
+        <Downpour as Workflow>::resolve(&mut p);
+        assert_eq!(p.data, "fashion-mnist-10k");
+        assert_eq!(p.test.as_deref(), Some("fashion-mnist-test"));
+        assert_eq!(p.model.as_deref(), Some("fashion-mnist-mlp"));
+        assert_eq!(
+            p.evals_per_epoch,
+            Some(10),
+            "aiming at a target: 10 evaluations an epoch"
+        );
+        let mut p = DownpourParams {
+            target_accuracy: 0.0,
+            ..DownpourParams::default()
+        };
+        <Downpour as Workflow>::resolve(&mut p);
+        assert_eq!(p.evals_per_epoch, Some(1));
+    }
+}
