@@ -219,14 +219,14 @@ async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
     let mut warnings = Vec::new();
     if let (Some((family, _)), Some(trained)) =
         (data::family_member(&params.data), model_dataset.as_deref())
+        && data::is_bundled_family(trained)
+        && trained != family
     {
-        if data::is_bundled_family(trained) && trained != family {
-            warnings.push(format!(
-                "model '{name}' was trained on {trained} images, but '{}' holds {family} \
+        warnings.push(format!(
+            "model '{name}' was trained on {trained} images, but '{}' holds {family} \
                  images: its accuracy on them says little (pick the model with --model)",
-                params.data
-            ));
-        }
+            params.data
+        ));
     }
     Ok(InferenceResult {
         n: predicted.len(),
