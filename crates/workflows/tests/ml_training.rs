@@ -336,6 +336,32 @@ async fn inference_without_a_model_or_with_a_corrupt_one_is_a_clear_error() {
     );
 }
 
+/// A store with the bundled MNIST test files, gzipped as shipped, under `gz/`.
+async fn gzipped_test_set(name: &str) -> Store {
+    let store = Store::open(&format!("memory://{name}")).unwrap();
+    let dir = bundled::data_dir().join("mnist");
+    for file in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        store
+            .put(&Path::from(format!("gz/{file}")), bytes)
+            .await
+            .unwrap();
+    }
+    store
+}
+
+#[tokio::test]
+async fn gzipped_idx_pairs_are_listed_and_loaded() {
+    let store = gzipped_test_set("gzipped-idx").await;
+    let sources = images::list(&store, "gz").await.unwrap();
+    assert_eq!(images::count(&sources), 10_000);
+    let loaded = images::load(&store, &images::take(&sources, 5))
+        .await
+        .unwrap();
+    let test = bundled::load("mnist-test").unwrap().take(5);
+    assert_eq!((loaded.pixels, loaded.labels), (test.pixels, test.labels));
+}
+
 #[tokio::test]
 async fn png_labels_come_from_the_directory_name() {
     let store = store_with(50, ImportFormat::Png).await;

@@ -182,8 +182,11 @@ async fn idx_count(store: &Store, images: &str, labels: &str, gzip: bool) -> Res
     let (image_header, label_header) = if gzip {
         let image_bytes = store.get(&Path::from(images)).await?;
         let label_bytes = store.get(&Path::from(labels)).await?;
-        let (header, _) = idx::decode_images_limit(&image_bytes, Some(0))
-            .map_err(|e| corrupt(store, images, e))?;
+        // The header of the decompressed file: `decode_images_limit` would report the count it
+        // returns (0 for a limit of 0), not the file's.
+        let raw = idx::gunzip_if_needed(&image_bytes).map_err(|e| corrupt(store, images, e))?;
+        let head = raw.get(..idx::IMAGES_HEADER_LEN).unwrap_or(&raw);
+        let header = idx::parse_images_header(head).map_err(|e| corrupt(store, images, e))?;
         let all_labels = idx::decode_labels(&label_bytes).map_err(|e| corrupt(store, labels, e))?;
         (header, all_labels.len() as u32)
     } else {
