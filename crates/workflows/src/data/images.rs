@@ -125,16 +125,18 @@ fn bundled_names() -> String {
         .join(", ")
 }
 
-/// Finds the images under `prefix`: every PNG object, and every IDX pair as one full range.
+/// Finds the images under `prefix`: every PNG object, in dataset order (by the image number in
+/// the file name, not by key), and every IDX pair as one full range.
 pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
     let objects = store.list(&Path::from(prefix)).await?;
     let keys: Vec<String> = objects.iter().map(|m| m.location.to_string()).collect();
     let mut sources = Vec::new();
-    let png: Vec<String> = keys
+    let mut png: Vec<String> = keys
         .iter()
         .filter(|k| k.to_ascii_lowercase().ends_with(".png"))
         .cloned()
         .collect();
+    png.sort_by_cached_key(|key| dataset_order(key));
     if !png.is_empty() {
         sources.push(ImageSource::Png { keys: png });
     }
@@ -171,6 +173,23 @@ pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
         });
     }
     Ok(sources)
+}
+
+/// Where a PNG key goes in dataset order: by the number its file is named with (`<class>/<n>.png`,
+/// the image's index in the dataset), then by key; keys not named by a number come after, by key.
+///
+/// Listing order (by key) would put the images class by class, which is not the dataset's order:
+/// dealt round-robin, it gives a different split of the images than the same dataset as IDX.
+fn dataset_order(key: &str) -> (u128, String) {
+    let file = key.rsplit(['/', '\\']).next().unwrap_or(key);
+    let stem = file.get(..file.len().saturating_sub(4)).unwrap_or(file);
+    let number = if !stem.is_empty() && stem.len() <= 38 && stem.bytes().all(|b| b.is_ascii_digit())
+    {
+        stem.parse().unwrap_or(u128::MAX)
+    } else {
+        u128::MAX
+    };
+    (number, key.to_string())
 }
 
 fn is_idx_images(key: &str) -> bool {
@@ -580,4 +599,33 @@ pub async fn ensure_bundled_for_run(
     // Best effort: the completion record already says the import is whole.
     let _ = store.delete(&marker_key(prefix, IMPORT_PENDING)).await;
     Ok(Some(set.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_keys_are_in_dataset_order() {
+        let mut keys = vec![
+            "t/1/00010.png",
+            "t/0/2.png",
+            "t/7/x.png",
+            "t/0/1.png",
+            "t/3/00003.png",
+            "t/2/a.png",
+        ];
+        keys.sort_by_cached_key(|k| dataset_order(k));
+        assert_eq!(
+            keys,
+            [
+                "t/0/1.png",
+                "t/0/2.png",
+                "t/3/00003.png",
+                "t/1/00010.png",
+                "t/2/a.png",
+                "t/7/x.png"
+            ]
+        );
+    }
 }
