@@ -336,6 +336,17 @@ async fn inference_without_a_model_or_with_a_corrupt_one_is_a_clear_error() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn png_and_idx_imports_of_the_same_images_train_the_same_model() {
+    // Both layouts list images in dataset order and deal them round-robin, so the shards, their
+    // order and hence every forest are the same.
+    let png = train(&store_with(600, ImportFormat::Png).await, small_params()).await;
+    let idx = train(&store_with(600, ImportFormat::Idx).await, small_params()).await;
+    let (png, idx) = (png.output.unwrap(), idx.output.unwrap());
+    assert_eq!(png.accuracy, idx.accuracy);
+    assert_eq!(png.forest_accuracy, idx.forest_accuracy);
+}
+
 /// A store with the bundled MNIST test files, gzipped as shipped, under `gz/`.
 async fn gzipped_test_set(name: &str) -> Store {
     let store = Store::open(&format!("memory://{name}")).unwrap();
@@ -360,6 +371,36 @@ async fn gzipped_idx_pairs_are_listed_and_loaded() {
         .unwrap();
     let test = bundled::load("mnist-test").unwrap().take(5);
     assert_eq!((loaded.pixels, loaded.labels), (test.pixels, test.labels));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dealt_idx_shards_load_their_own_rows_plain_and_gzipped() {
+    let store = gzipped_test_set("dealt-idx").await;
+    images::ensure_bundled(&store, "plain/mnist-test")
+        .await
+        .unwrap();
+    let test = bundled::load("mnist-test").unwrap();
+    for prefix in ["gz", "plain/mnist-test"] {
+        let sources = images::list(&store, prefix).await.unwrap();
+        let shards = images::deal(&sources, 3);
+        for (i, shard) in shards.iter().enumerate() {
+            let set = images::load(&store, shard).await.unwrap();
+            let rows: Vec<usize> = (i..test.len()).step_by(3).collect();
+            assert_eq!(set.len(), rows.len(), "{prefix} shard {i}");
+            for (k, &row) in rows.iter().enumerate() {
+                assert_eq!(
+                    set.label(k),
+                    test.label(row),
+                    "{prefix} shard {i} row {row}"
+                );
+                assert_eq!(
+                    set.image(k),
+                    test.image(row),
+                    "{prefix} shard {i} row {row}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

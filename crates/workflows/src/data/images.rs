@@ -5,7 +5,11 @@
 //! - one PNG object per image with the class as the parent directory, `<prefix>/<class>/<n>.png`
 //!   (the layout of the seed's image bucket), and
 //! - IDX file pairs, `<name>-images-idx3-ubyte` with `<name>-labels-idx1-ubyte` (plain or `.gz`),
-//!   which are read by byte range so that each shard fetches only its own rows.
+//!   which are read by byte range.
+//!
+//! Both layouts list their images in dataset order (PNG keys by the image number in the file
+//! name, IDX rows in file order), and [`deal`] deals that order round-robin, so a dataset imported
+//! as PNG and as IDX is dealt into the same shards, in the same order.
 
 use std::sync::Arc;
 
@@ -35,7 +39,7 @@ pub enum ImageSource {
         /// The object keys.
         keys: Vec<String>,
     },
-    /// Rows `start..end` of an IDX image file and its label file.
+    /// Rows `start, start + step, ...` below `end` of an IDX image file and its label file.
     Idx {
         /// The images object.
         images: String,
@@ -43,11 +47,23 @@ pub enum ImageSource {
         labels: String,
         /// First row.
         start: u64,
-        /// One past the last row.
+        /// Bound on the rows: every row is below it.
         end: u64,
+        /// Distance between consecutive rows (1: every row of `start..end`). Absent in the shard
+        /// files of earlier versions, which read as 1.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        step: u64,
         /// Whether the objects are gzip-compressed (then read whole, not by range).
         gzip: bool,
     },
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(step: &u64) -> bool {
+    *step == 1
 }
 
 impl ImageSource {
@@ -55,7 +71,9 @@ impl ImageSource {
     pub fn len(&self) -> usize {
         match self {
             Self::Png { keys } => keys.len(),
-            Self::Idx { start, end, .. } => end.saturating_sub(*start) as usize,
+            Self::Idx {
+                start, end, step, ..
+            } => end.saturating_sub(*start).div_ceil((*step).max(1)) as usize,
         }
     }
 
@@ -76,15 +94,49 @@ impl ImageSource {
                 images,
                 labels,
                 start,
+                step,
                 gzip,
                 ..
-            } => Self::Idx {
-                images: images.clone(),
-                labels: labels.clone(),
-                start: start + from as u64,
-                end: start + to as u64,
-                gzip: *gzip,
+            } => {
+                let step = (*step).max(1);
+                let first = start + from as u64 * step;
+                Self::Idx {
+                    images: images.clone(),
+                    labels: labels.clone(),
+                    start: first,
+                    // One past the last row taken, so that `len` is exactly `to - from`.
+                    end: first + ((to - from) as u64 * step).saturating_sub(step - 1),
+                    step,
+                    gzip: *gzip,
+                }
+            }
+        }
+    }
+
+    /// Every `n`-th image of this source, starting with image `first`.
+    fn every(&self, first: usize, n: usize) -> Self {
+        match self {
+            Self::Png { keys } => Self::Png {
+                keys: keys.iter().skip(first).step_by(n).cloned().collect(),
             },
+            Self::Idx {
+                images,
+                labels,
+                start,
+                end,
+                step,
+                gzip,
+            } => {
+                let step = (*step).max(1);
+                Self::Idx {
+                    images: images.clone(),
+                    labels: labels.clone(),
+                    start: (start + first as u64 * step).min(*end),
+                    end: *end,
+                    step: step * n as u64,
+                    gzip: *gzip,
+                }
+            }
         }
     }
 }
@@ -156,6 +208,7 @@ pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
             labels,
             start: 0,
             end: n,
+            step: 1,
             gzip,
         });
     }
@@ -232,36 +285,23 @@ async fn idx_count(store: &Store, images: &str, labels: &str, gzip: bool) -> Res
     Ok(u64::from(image_header.count))
 }
 
-/// Deals `sources` into `n` shards of near-equal size: PNG keys round-robin (as the seed deals
-/// its keys), IDX rows in contiguous blocks (so each shard is one byte range).
+/// Deals the images of `sources`, in order, round-robin into `n` shards (as the seed deals its
+/// keys): image `k` of the whole goes to shard `k % n`. An IDX shard is a strided set of rows,
+/// read as the one byte range that spans them.
 pub fn deal(sources: &[ImageSource], n: usize) -> Vec<Vec<ImageSource>> {
     let n = n.max(1);
     let mut shards: Vec<Vec<ImageSource>> = vec![Vec::new(); n];
     let mut next = 0;
     for source in sources {
-        match source {
-            ImageSource::Png { keys } => {
-                let mut dealt: Vec<Vec<String>> = vec![Vec::new(); n];
-                for key in keys {
-                    dealt[next % n].push(key.clone());
-                    next += 1;
-                }
-                for (shard, keys) in shards.iter_mut().zip(dealt) {
-                    if !keys.is_empty() {
-                        shard.push(ImageSource::Png { keys });
-                    }
-                }
-            }
-            ImageSource::Idx { .. } => {
-                let len = source.len();
-                for (i, shard) in shards.iter_mut().enumerate() {
-                    let (lo, hi) = (len * i / n, len * (i + 1) / n);
-                    if hi > lo {
-                        shard.push(source.slice(lo, hi));
-                    }
-                }
+        for (i, shard) in shards.iter_mut().enumerate() {
+            // The first image of this source that goes to shard `i`.
+            let first = (i + n - next % n) % n;
+            let part = source.every(first, n);
+            if !part.is_empty() {
+                shard.push(part);
             }
         }
+        next += source.len();
     }
     shards
 }
@@ -298,9 +338,17 @@ pub async fn load(store: &Store, sources: &[ImageSource]) -> Result<ImageSet> {
                 images,
                 labels,
                 start,
-                end,
+                step,
                 gzip,
-            } => load_idx(store, images, labels, *start, *end, *gzip).await?,
+                ..
+            } => {
+                let rows = IdxRows {
+                    start: *start,
+                    len: source.len() as u64,
+                    step: (*step).max(1),
+                };
+                load_idx(store, images, labels, rows, *gzip).await?
+            }
         });
     }
     concat(parts)
@@ -376,26 +424,57 @@ fn decode_pngs(store_url: &str, fetched: &[(String, bytes::Bytes)]) -> Result<Im
     })
 }
 
+/// The rows of an IDX source: `len` rows from `start`, `step` apart.
+#[derive(Debug, Clone, Copy)]
+struct IdxRows {
+    start: u64,
+    len: u64,
+    step: u64,
+}
+
+impl IdxRows {
+    /// One past the last row: the rows lie in `start..span_end()`.
+    fn span_end(self) -> u64 {
+        if self.len == 0 {
+            self.start
+        } else {
+            self.start + (self.len - 1) * self.step + 1
+        }
+    }
+
+    /// Picks the rows out of `span` (the items of rows `start..span_end()`, `per` bytes each).
+    fn pick(self, span: &[u8], per: usize) -> Vec<u8> {
+        if self.step == 1 {
+            return span.to_vec();
+        }
+        let mut out = Vec::with_capacity(self.len as usize * per);
+        // `per` is 0 only for a header claiming 0x0 images, whose span is empty.
+        for item in span.chunks(per.max(1)).step_by(self.step as usize) {
+            out.extend_from_slice(item);
+        }
+        out
+    }
+}
+
 async fn load_idx(
     store: &Store,
     images: &str,
     labels: &str,
-    start: u64,
-    end: u64,
+    rows: IdxRows,
     gzip: bool,
 ) -> Result<ImageSet> {
+    let (start, end) = (rows.start as usize, rows.span_end() as usize);
     if gzip {
         let image_bytes = store.get(&Path::from(images)).await?;
         let label_bytes = store.get(&Path::from(labels)).await?;
-        let set = idx::read_pair_limit(&image_bytes, &label_bytes, Some(end as usize))
+        let set = idx::read_pair_limit(&image_bytes, &label_bytes, Some(end))
             .map_err(|e| corrupt(store, images, e))?;
         let per = set.pixels_per_image();
-        let (s, e) = (start as usize, end as usize);
         return ImageSet::new(
             set.rows,
             set.cols,
-            set.pixels[s * per..e * per].to_vec(),
-            set.labels[s..e].to_vec(),
+            rows.pick(&set.pixels[start * per..end * per], per),
+            rows.pick(&set.labels[start..end], 1),
         )
         .map_err(|e| corrupt(store, images, e));
     }
@@ -407,6 +486,9 @@ async fn load_idx(
     let image_offset = idx::IMAGES_HEADER_LEN as u64;
     let label_offset = idx::LABELS_HEADER_LEN as u64;
     let (image_key, label_key) = (Path::from(images), Path::from(labels));
+    // One range spanning the rows: strided rows are too close together to fetch one by one
+    // (object_store merges ranges less than 1 MiB apart into one request anyway).
+    let (start, end) = (rows.start, rows.span_end());
     let (pixels, label_bytes) = futures::try_join!(
         store.get_range(
             &image_key,
@@ -417,8 +499,8 @@ async fn load_idx(
     ImageSet::new(
         header.rows,
         header.cols,
-        pixels.to_vec(),
-        label_bytes.to_vec(),
+        rows.pick(&pixels, per as usize),
+        rows.pick(&label_bytes, 1),
     )
     .map_err(|e| corrupt(store, images, e))
 }
@@ -604,6 +686,93 @@ pub async fn ensure_bundled_for_run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn idx_source(start: u64, end: u64, step: u64) -> ImageSource {
+        ImageSource::Idx {
+            images: "d/x-images-idx3-ubyte".into(),
+            labels: "d/x-labels-idx1-ubyte".into(),
+            start,
+            end,
+            step,
+            gzip: false,
+        }
+    }
+
+    /// The dataset rows (IDX) or key numbers (PNG) of `sources`, in order.
+    fn rows(sources: &[ImageSource]) -> Vec<u64> {
+        let mut out = Vec::new();
+        for source in sources {
+            match source {
+                ImageSource::Png { keys } => {
+                    out.extend(keys.iter().map(|k| dataset_order(k).0 as u64))
+                }
+                ImageSource::Idx { start, step, .. } => {
+                    out.extend((0..source.len() as u64).map(|i| start + i * step));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn idx_rows_are_dealt_round_robin() {
+        let shards = deal(&[idx_source(0, 10, 1)], 3);
+        let dealt: Vec<Vec<u64>> = shards.iter().map(|s| rows(s)).collect();
+        assert_eq!(dealt, vec![vec![0, 3, 6, 9], vec![1, 4, 7], vec![2, 5, 8]]);
+        assert_eq!(shards[1], vec![idx_source(1, 10, 3)]);
+        // More shards than rows: the extra shards are empty.
+        let dealt: Vec<usize> = deal(&[idx_source(0, 2, 1)], 3)
+            .iter()
+            .map(|s| count(s))
+            .collect();
+        assert_eq!(dealt, vec![1, 1, 0]);
+    }
+
+    #[test]
+    fn dealing_continues_round_robin_across_sources() {
+        let png = ImageSource::Png {
+            keys: (0..5).map(|i| format!("d/{}/{i}.png", i % 2)).collect(),
+        };
+        let shards = deal(&[png, idx_source(5, 12, 1)], 2);
+        let dealt: Vec<Vec<u64>> = shards.iter().map(|s| rows(s)).collect();
+        assert_eq!(
+            dealt,
+            vec![vec![0, 2, 4, 6, 8, 10], vec![1, 3, 5, 7, 9, 11]]
+        );
+        // A dealt shard dealt again (or sliced) keeps its strided rows.
+        let again: Vec<Vec<u64>> = deal(&shards[1], 2).iter().map(|s| rows(s)).collect();
+        assert_eq!(again, vec![vec![1, 5, 9], vec![3, 7, 11]]);
+        assert_eq!(rows(&take(&shards[1], 4)), vec![1, 3, 5, 7]);
+        let batches: Vec<Vec<u64>> = deal_contiguous(&shards[0], 4)
+            .iter()
+            .map(|s| rows(s))
+            .collect();
+        assert_eq!(batches, vec![vec![0], vec![2, 4], vec![6], vec![8, 10]]);
+    }
+
+    #[test]
+    fn strided_slices_are_exact() {
+        let source = idx_source(1, 20, 3); // rows 1, 4, ..., 19
+        assert_eq!(source.len(), 7);
+        for from in 0..=7 {
+            for to in from..=9 {
+                let part = source.slice(from, to);
+                let want: Vec<u64> = (from..to.min(7)).map(|i| 1 + 3 * i as u64).collect();
+                assert_eq!(rows(std::slice::from_ref(&part)), want, "{from}..{to}");
+            }
+        }
+    }
+
+    #[test]
+    fn shard_files_without_a_step_still_read_and_step_1_is_not_written() {
+        let old = r#"[{"kind":"idx","images":"a","labels":"b","start":5,"end":9,"gzip":false}]"#;
+        let parsed: Vec<ImageSource> = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed[0].len(), 4);
+        assert!(matches!(parsed[0], ImageSource::Idx { step: 1, .. }));
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), old);
+        let strided = serde_json::to_string(&idx_source(1, 10, 2)).unwrap();
+        assert!(strided.contains(r#""step":2"#), "{strided}");
+    }
 
     #[test]
     fn png_keys_are_in_dataset_order() {
