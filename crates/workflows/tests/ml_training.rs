@@ -403,6 +403,22 @@ async fn dealt_idx_shards_load_their_own_rows_plain_and_gzipped() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_spanning_more_than_one_read_loads_its_own_rows() {
+    // Half of the 60k training rows span 47 MB, read in several range requests.
+    let store = Store::open("memory://dealt-60k").unwrap();
+    images::ensure_bundled(&store, "mnist").await.unwrap();
+    let all = bundled::load("mnist").unwrap();
+    let sources = images::list(&store, "mnist").await.unwrap();
+    let shard = &images::deal(&sources, 2)[1];
+    let set = images::load(&store, shard).await.unwrap();
+    assert_eq!(set.len(), 30_000);
+    for (k, row) in (1..all.len()).step_by(2).enumerate() {
+        assert_eq!(set.label(k), all.label(row), "row {row}");
+        assert_eq!(set.image(k), all.image(row), "row {row}");
+    }
+}
+
 #[tokio::test]
 async fn png_labels_come_from_the_directory_name() {
     let store = store_with(50, ImportFormat::Png).await;

@@ -444,17 +444,44 @@ impl IdxRows {
 
     /// Picks the rows out of `span` (the items of rows `start..span_end()`, `per` bytes each).
     fn pick(self, span: &[u8], per: usize) -> Vec<u8> {
-        if self.step == 1 {
-            return span.to_vec();
-        }
         let mut out = Vec::with_capacity(self.len as usize * per);
+        self.pick_into(span, per, &mut out);
+        out
+    }
+
+    /// [`Self::pick`], appending to `out`.
+    fn pick_into(self, span: &[u8], per: usize, out: &mut Vec<u8>) {
+        if self.step == 1 {
+            out.extend_from_slice(span);
+            return;
+        }
         // `per` is 0 only for a header claiming 0x0 images, whose span is empty.
         for item in span.chunks(per.max(1)).step_by(self.step as usize) {
             out.extend_from_slice(item);
         }
-        out
+    }
+
+    /// These rows cut into consecutive pieces whose spans hold at most `bytes` bytes of `per`
+    /// bytes per row (at least one row each).
+    fn pieces(self, per: u64, bytes: u64) -> impl Iterator<Item = IdxRows> {
+        let rows_per_piece = (bytes / (per * self.step).max(1)).max(1);
+        (0..self.len)
+            .step_by(rows_per_piece as usize)
+            .map(move |i| IdxRows {
+                start: self.start + i * self.step,
+                len: rows_per_piece.min(self.len - i),
+                step: self.step,
+            })
     }
 }
+
+/// The most image bytes one range request of [`load_idx`] reads. A shard's rows are read as the
+/// byte span that holds them, in pieces of this size, a few at once, so that no buffer holds the
+/// whole span (twice a shard's own bytes when rows are dealt to two shards).
+const SPAN_PIECE_BYTES: u64 = 8 << 20;
+
+/// Pieces of a span in flight at once.
+const SPAN_PIECES_IN_FLIGHT: usize = 4;
 
 async fn load_idx(
     store: &Store,
@@ -486,23 +513,34 @@ async fn load_idx(
     let image_offset = idx::IMAGES_HEADER_LEN as u64;
     let label_offset = idx::LABELS_HEADER_LEN as u64;
     let (image_key, label_key) = (Path::from(images), Path::from(labels));
-    // One range spanning the rows: strided rows are too close together to fetch one by one
-    // (object_store merges ranges less than 1 MiB apart into one request anyway).
+    // Strided rows are read as the spans that hold them: rows a few hundred bytes apart are too
+    // close to fetch one by one (object_store merges ranges less than 1 MiB apart anyway).
+    let pixels = async {
+        let mut pixels = Vec::with_capacity(rows.len as usize * per as usize);
+        let mut pieces =
+            futures::stream::iter(rows.pieces(per, SPAN_PIECE_BYTES))
+                .map(|piece| {
+                    let range =
+                        image_offset + piece.start * per..image_offset + piece.span_end() * per;
+                    let image_key = &image_key;
+                    async move {
+                        Ok::<_, WorkflowError>((piece, store.get_range(image_key, range).await?))
+                    }
+                })
+                .buffered(SPAN_PIECES_IN_FLIGHT);
+        while let Some((piece, span)) = pieces.try_next().await? {
+            piece.pick_into(&span, per as usize, &mut pixels);
+        }
+        Ok::<_, WorkflowError>(pixels)
+    };
     let (start, end) = (rows.start, rows.span_end());
-    let (pixels, label_bytes) = futures::try_join!(
-        store.get_range(
-            &image_key,
-            image_offset + start * per..image_offset + end * per
-        ),
-        store.get_range(&label_key, label_offset + start..label_offset + end),
-    )?;
-    ImageSet::new(
-        header.rows,
-        header.cols,
-        rows.pick(&pixels, per as usize),
-        rows.pick(&label_bytes, 1),
-    )
-    .map_err(|e| corrupt(store, images, e))
+    let (pixels, label_bytes) = futures::try_join!(pixels, async {
+        Ok(store
+            .get_range(&label_key, label_offset + start..label_offset + end)
+            .await?)
+    },)?;
+    ImageSet::new(header.rows, header.cols, pixels, rows.pick(&label_bytes, 1))
+        .map_err(|e| corrupt(store, images, e))
 }
 
 /// The layout [`import`] writes.
@@ -759,6 +797,34 @@ mod tests {
                 let part = source.slice(from, to);
                 let want: Vec<u64> = (from..to.min(7)).map(|i| 1 + 3 * i as u64).collect();
                 assert_eq!(rows(std::slice::from_ref(&part)), want, "{from}..{to}");
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_of_a_span_pick_the_same_rows_as_the_whole_span() {
+        // A "file" of 40 rows of 2 bytes, row r holding [r, r].
+        let file: Vec<u8> = (0..40u8).flat_map(|r| [r, r]).collect();
+        for (start, len, step) in [(1, 10, 3), (0, 40, 1), (5, 1, 7), (2, 0, 2)] {
+            let rows = IdxRows { start, len, step };
+            let span = &file[start as usize * 2..rows.span_end() as usize * 2];
+            let whole = rows.pick(span, 2);
+            let want: Vec<u8> = (0..len)
+                .flat_map(|i| [(start + i * step) as u8; 2])
+                .collect();
+            assert_eq!(whole, want);
+            for bytes in [1, 6, 7, 20, 1000] {
+                let mut pieced = Vec::new();
+                for piece in rows.pieces(2, bytes) {
+                    assert!(piece.len >= 1);
+                    let (a, b) = (piece.start as usize * 2, piece.span_end() as usize * 2);
+                    assert!(b - a <= (bytes as usize).max(2 * step as usize) || piece.len == 1);
+                    piece.pick_into(&file[a..b], 2, &mut pieced);
+                }
+                assert_eq!(
+                    pieced, want,
+                    "rows {start}+{step}k x{len}, pieces of {bytes} B"
+                );
             }
         }
     }
