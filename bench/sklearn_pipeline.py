@@ -1,11 +1,13 @@
 """The ml-training stages written with numpy + scikit-learn: the reference faasml is measured against.
 
-partition (2 shards) -> PCA per shard (covariance_eigh, as fast as scikit-learn gets) -> 4 slices per
-shard, one RandomForestClassifier each (100 trees, depth 10, min_samples_split 5, 2 jobs) ->
-validation: the forests' averaged probabilities (and, for comparison, majority vote) on the 10k MNIST
-test images, each forest projecting them with its own shard's PCA.
+partition (N_PCA shards, rows dealt round-robin as faasml deals them: row k to shard k % N_PCA) ->
+PCA per shard (covariance_eigh, as fast as scikit-learn gets) -> N_RF / N_PCA slices per shard, dealt
+round-robin, one RandomForestClassifier each (100 trees, depth 10, min_samples_split 5, 2 jobs,
+forest k seeded SEED + k) -> validation: the forests' averaged probabilities (and, for comparison,
+majority vote) on the 10k MNIST test images, each forest projecting them with its own shard's PCA.
 
-usage: python3 bench/sklearn_pipeline.py N_TRAIN COMPONENTS [SEED]
+usage: python3 bench/sklearn_pipeline.py N_TRAIN COMPONENTS [SEED [N_PCA N_RF [TREES DEPTH MIN_SPLIT]]]
+(`faasml bench ml-training --compare sklearn` runs it for each point, in the same process.)
 Times: load = reading the gzipped IDX files; fit+validate = everything after; total = both.
 """
 import gzip
@@ -28,7 +30,9 @@ def idx(name, offset):
 def main():
     n, comps = int(sys.argv[1]), int(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    n_pca, n_rf = 2, 8
+    n_pca = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    n_rf = int(sys.argv[5]) if len(sys.argv) > 5 else 8
+    trees, depth, min_split = (int(a) for a in sys.argv[6:9]) if len(sys.argv) > 8 else (100, 10, 5)
     t0 = time.time()
     x = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784)[:n] / 255.0
     y = idx("train-labels-idx1-ubyte.gz", 8)[:n]
@@ -39,14 +43,18 @@ def main():
     votes = np.zeros((len(yt), 10))
     per = n_rf // n_pca
     for s in range(n_pca):
-        lo, hi = n * s // n_pca, n * (s + 1) // n_pca
-        pca = PCA(comps, svd_solver="covariance_eigh").fit(x[lo:hi])
-        z, zt = pca.transform(x[lo:hi]), pca.transform(xt)
+        xs, ys = x[s::n_pca], y[s::n_pca]
+        pca = PCA(comps, svd_solver="covariance_eigh").fit(xs)
+        z, zt = pca.transform(xs), pca.transform(xt)
         for j in range(per):
             rf = RandomForestClassifier(
-                100, max_depth=10, min_samples_split=5, n_jobs=2, random_state=seed + s * per + j
+                trees,
+                max_depth=depth,
+                min_samples_split=min_split,
+                n_jobs=2,
+                random_state=seed + s * per + j,
             )
-            rf.fit(z[j::per], y[lo:hi][j::per])
+            rf.fit(z[j::per], ys[j::per])
             p = rf.predict_proba(zt)
             probs += p
             votes[np.arange(len(yt)), p.argmax(1)] += 1

@@ -278,8 +278,9 @@ impl Workflow for MlTraining {
     }
 }
 
-/// `python3 bench/sklearn_pipeline.py N COMPONENTS SEED N_PCA N_RF` for the bundled MNIST
-/// training sets, the same stages in numpy + scikit-learn.
+/// `python3 bench/sklearn_pipeline.py N COMPONENTS SEED N_PCA N_RF TREES DEPTH MIN_SPLIT` for the
+/// bundled MNIST training sets: the same stages, the same dealing and the same forest settings in
+/// numpy + scikit-learn.
 fn sklearn_command(params: &serde_json::Value) -> Option<Vec<String>> {
     let data = params.get("data")?.as_str()?;
     let n = match data::family_member(data)? {
@@ -296,6 +297,9 @@ fn sklearn_command(params: &serde_json::Value) -> Option<Vec<String>> {
         number("seed")?.to_string(),
         number("n_pca")?.to_string(),
         number("n_rf")?.to_string(),
+        number("trees")?.to_string(),
+        number("depth")?.to_string(),
+        number("min_samples_split")?.to_string(),
     ])
 }
 
