@@ -58,8 +58,10 @@ pub(crate) fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
     <PlatformArgs as clap::Args>::augment_args(command)
 }
 
-/// The workflow named by a subcommand of `matches`.
-fn chosen(matches: &ArgMatches) -> Result<(&'static dyn AnyWorkflow, &ArgMatches), clap::Error> {
+/// The workflow named by the subcommand of `matches`, and that subcommand's matches.
+pub(crate) fn chosen(
+    matches: &ArgMatches,
+) -> Result<(&'static dyn AnyWorkflow, &ArgMatches), clap::Error> {
     let Some((name, sub)) = matches.subcommand() else {
         return Err(clap::Error::raw(
             clap::error::ErrorKind::MissingSubcommand,

@@ -60,4 +60,4 @@ pub use invoker::{Invoker, RetryPolicy};
 pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platform};
 pub use record::{InvocationRecord, Outcome, ProcessUsage, now_micros};
 pub use report::{HostInfo, RunMeta, RunReport, StageSummary, human_bytes};
-pub use run::{RunOptions, RunOutcome, run};
+pub use run::{RunOptions, RunOutcome, UtcTime, run};

@@ -119,18 +119,58 @@ pub async fn run<I: Serialize, O: Serialize + DeserializeOwned>(
     RunOutcome { output, report }
 }
 
+/// A moment as UTC calendar date and time of day (no time-zone database needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcTime {
+    /// Year.
+    pub year: i64,
+    /// Month, 1-12.
+    pub month: u32,
+    /// Day of the month, 1-31.
+    pub day: u32,
+    /// Hour, 0-23.
+    pub hour: u32,
+    /// Minute, 0-59.
+    pub minute: u32,
+    /// Second, 0-59.
+    pub second: u32,
+}
+
+impl UtcTime {
+    /// The moment `micros` microseconds after the Unix epoch.
+    pub fn from_micros(micros: u64) -> Self {
+        let secs = micros / 1_000_000;
+        let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+        let rem = (secs % 86_400) as u32;
+        Self {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: (rem / 60) % 60,
+            second: rem % 60,
+        }
+    }
+
+    /// Now.
+    pub fn now() -> Self {
+        Self::from_micros(now_micros())
+    }
+}
+
 /// `<workflow>-YYYYMMDD-HHMMSS-xxxx` in UTC, the suffix from the clock's microseconds and pid.
 fn generate_run_id(workflow: &str) -> String {
     let micros = now_micros();
-    let secs = micros / 1_000_000;
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
+    let t = UtcTime::from_micros(micros);
     let suffix = (micros % 1_000_000) as u32 ^ (std::process::id().wrapping_mul(2_654_435_761));
     format!(
-        "{workflow}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:04x}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
+        "{workflow}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
         suffix & 0xffff
     )
 }
@@ -157,6 +197,9 @@ mod tests {
     fn civil_dates_are_right() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+        let t = UtcTime::from_micros(1_764_000_000_000_000 + 3_723_000_000);
+        assert_eq!((t.year, t.month, t.day), (2025, 11, 24));
+        assert_eq!((t.hour, t.minute, t.second), (17, 2, 3));
         assert!(generate_run_id("w").starts_with("w-"));
     }
 }

@@ -64,9 +64,7 @@ impl Default for InferenceParams {
 impl InferenceParams {
     /// The model name: the one given, or `<family of the data>-rf`.
     pub fn model_name(&self) -> String {
-        self.model
-            .clone()
-            .unwrap_or_else(|| format!("{}-rf", data::family(&self.data)))
+        data::model_name(&self.data, self.model.as_deref(), "rf")
     }
 }
 

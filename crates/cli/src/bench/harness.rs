@@ -200,24 +200,10 @@ fn run_peer(peer: &Peer, params: &Value, bench: &Path) -> RunResult {
 
 /// `YYYYMMDD-HHMMSS` in UTC, now.
 fn stamp() -> String {
-    let secs = faasml_core::now_micros() / 1_000_000;
-    let days = (secs / 86_400) as i64;
-    // Howard Hinnant's civil-from-days, as the run ids use.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let rem = secs % 86_400;
+    let t = faasml_core::UtcTime::now();
     format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -628,6 +614,21 @@ fn write_runs_csv(
     header.extend(metrics.iter().cloned());
     csv.write_record(&header).map_err(|e| csv_error(&path, e))?;
     let date = now_iso();
+    // What every row of point `i` starts with: when, which build, which workflow and point.
+    let point_cells = |i: usize, m: &Measured| {
+        let mut row = vec![
+            date.clone(),
+            crate::meta::COMMIT.to_string(),
+            workflow.name().to_string(),
+            i.to_string(),
+        ];
+        row.extend(
+            columns
+                .iter()
+                .map(|c| m.point.flag(c).unwrap_or("").to_string()),
+        );
+        row
+    };
     for (i, m) in measured.iter().enumerate() {
         let mut implementations: Vec<(&str, &Vec<RunResult>)> = vec![("faasml", &m.runs)];
         for (name, runs) in &m.peers {
@@ -635,17 +636,7 @@ fn write_runs_csv(
         }
         for (implementation, runs) in implementations {
             for (r, run) in runs.iter().enumerate() {
-                let mut row = vec![
-                    date.clone(),
-                    crate::meta::COMMIT.to_string(),
-                    workflow.name().to_string(),
-                    i.to_string(),
-                ];
-                row.extend(
-                    columns
-                        .iter()
-                        .map(|c| m.point.flag(c).unwrap_or("").to_string()),
-                );
+                let mut row = point_cells(i, m);
                 row.push(implementation.to_string());
                 row.push(r.to_string());
                 row.push((implementation == "faasml" && r == m.median).to_string());
@@ -657,17 +648,7 @@ fn write_runs_csv(
             }
         }
         if let Some(reason) = &m.skipped {
-            let mut row = vec![
-                date.clone(),
-                crate::meta::COMMIT.to_string(),
-                workflow.name().to_string(),
-                i.to_string(),
-            ];
-            row.extend(
-                columns
-                    .iter()
-                    .map(|c| m.point.flag(c).unwrap_or("").to_string()),
-            );
+            let mut row = point_cells(i, m);
             row.extend(["faasml", "", "false", "", "skipped"].map(String::from));
             row.push(reason.clone());
             row.extend(metrics.iter().map(|_| String::new()));

@@ -105,25 +105,10 @@ fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
 
 impl FromArgMatches for BenchCommand {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let Some((name, sub)) = matches.subcommand() else {
-            return Err(clap::Error::raw(
-                clap::error::ErrorKind::MissingSubcommand,
-                "name a workflow, or invoke\n",
-            ));
-        };
-        if name == "invoke" {
+        if let Some(("invoke", sub)) = matches.subcommand() {
             return Ok(Self::Invoke(invoke::InvokeBench::from_arg_matches(sub)?));
         }
-        let workflow = crate::workflows()
-            .iter()
-            .copied()
-            .find(|w| w.name() == name)
-            .ok_or_else(|| {
-                clap::Error::raw(
-                    clap::error::ErrorKind::InvalidSubcommand,
-                    format!("no workflow named '{name}'\n"),
-                )
-            })?;
+        let (workflow, sub) = crate::run::chosen(matches)?;
         Ok(Self::Workflow(WorkflowBench {
             workflow,
             user: grid::user_flags(workflow, sub),

@@ -71,6 +71,20 @@ pub fn test_set_for(prefix: &str) -> String {
         .to_string()
 }
 
+/// The test prefix of a run on `data`: `test` when given (cleaned), else [`test_set_for`] `data`.
+pub fn test_prefix(data: &str, test: Option<&str>) -> String {
+    match test {
+        Some(test) => clean_prefix(test),
+        None => test_set_for(data),
+    }
+}
+
+/// The model name of a run on `data`: `model` when given, else the data's family followed by
+/// `-suffix` (`mnist-rf`, `fashion-mnist-mlp`).
+pub fn model_name(data: &str, model: Option<&str>, suffix: &str) -> String {
+    model.map_or_else(|| format!("{}-{suffix}", family(data)), str::to_string)
+}
+
 /// Checks that `value` can name something in the store (a model): non-empty, no `/`, no spaces,
 /// no `.` or `..`.
 pub fn check_name(what: &str, value: &str) -> Result<()> {

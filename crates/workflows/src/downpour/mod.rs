@@ -242,17 +242,12 @@ impl Default for DownpourParams {
 impl DownpourParams {
     /// The test prefix: the one given, or the test set of the training data's family.
     pub fn test_prefix(&self) -> String {
-        match &self.test {
-            Some(test) => data::clean_prefix(test),
-            None => data::test_set_for(&self.data),
-        }
+        data::test_prefix(&self.data, self.test.as_deref())
     }
 
     /// The model name: the one given, or `<family>-mlp`.
     pub fn model_name(&self) -> String {
-        self.model
-            .clone()
-            .unwrap_or_else(|| format!("{}-mlp", data::family(&self.data)))
+        data::model_name(&self.data, self.model.as_deref(), "mlp")
     }
 
     /// Evaluations per epoch: the one given, or 10 when aiming at a target and 1 otherwise.
