@@ -34,6 +34,22 @@ pub struct ArrayFile {
     u32s: BTreeMap<String, Vec<u32>>,
 }
 
+/// The elements of one array, owned (see [`ArrayFile::into_arrays`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayData {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// Bytes.
+    U8(Vec<u8>),
+    /// 16-bit unsigned integers.
+    U16(Vec<u16>),
+    /// 32-bit unsigned integers.
+    U32(Vec<u32>),
+}
+
+/// An array moved out of an [`ArrayFile`]: its name, shape and elements.
+pub type NamedArray = (String, Vec<usize>, ArrayData);
+
 /// Why an [`ArrayFile`] could not be read; turned into [`StoreError::Corrupt`] by the caller.
 #[derive(Debug)]
 pub(crate) struct DecodeError(pub(crate) String);
@@ -62,6 +78,31 @@ impl ArrayFile {
     /// Names of the arrays, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.arrays.keys().map(String::as_str)
+    }
+
+    /// The metadata and every array with its shape and elements, moved out (no copy of the
+    /// elements: large models are converted without doubling their memory).
+    pub fn into_arrays(self) -> (BTreeMap<String, String>, Vec<NamedArray>) {
+        let Self {
+            metadata,
+            arrays,
+            mut f32s,
+            mut u16s,
+            mut u32s,
+        } = self;
+        let arrays = arrays
+            .into_iter()
+            .map(|(name, raw)| {
+                let data = match raw.dtype {
+                    Dtype::F32 => ArrayData::F32(f32s.remove(&name).unwrap_or_default()),
+                    Dtype::U16 => ArrayData::U16(u16s.remove(&name).unwrap_or_default()),
+                    Dtype::U32 => ArrayData::U32(u32s.remove(&name).unwrap_or_default()),
+                    _ => ArrayData::U8(raw.bytes),
+                };
+                (name, raw.shape, data)
+            })
+            .collect();
+        (metadata, arrays)
     }
 
     /// The element type of array `name`, if there is one.

@@ -159,12 +159,12 @@ impl EnsembleModel {
 
     /// [`Self::to_tensors`] as the store's arrays.
     pub fn to_arrays(&self, metadata: &[(&str, String)]) -> Result<ArrayFile> {
-        crate::kit::persist::to_array_file(&self.to_tensors(metadata))
+        crate::kit::persist::to_array_file(self.to_tensors(metadata))
     }
 
     /// [`Self::from_tensors`] from the store's arrays.
     pub fn from_arrays(arrays: &ArrayFile) -> std::result::Result<Self, String> {
-        Self::from_tensors(&crate::kit::persist::from_array_file(arrays)?)
+        Self::from_tensors(&crate::kit::persist::from_array_file(arrays.clone())?)
     }
 
     /// Averaged class probabilities of the members for `n` images of raw pixels (row-major).

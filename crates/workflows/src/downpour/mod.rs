@@ -759,7 +759,7 @@ async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Res
     tensors.set_meta("accuracy", format!("{accuracy}"));
     tensors.set_meta("run_id", spec.run_id.clone());
     tensors.set_meta("dataset", data::family(&spec.params.data));
-    persist::put(ctx.store(), &key, &tensors).await?;
+    persist::put(ctx.store(), &key, tensors).await?;
     Ok(key.to_string())
 }
 

@@ -3,68 +3,59 @@
 //! [`ArrayFile`]. Workflows store and load models only through here.
 
 use faasml_ml::{ModelTensors, Persist, Tensor, TensorData};
-use faasml_store::{ArrayFile, Dtype, Path, Store};
+use faasml_store::{ArrayData, ArrayFile, Path, Store};
 
 use crate::error::{Result, WorkflowError};
 
-/// The arrays and metadata of `tensors`.
-pub fn to_array_file(tensors: &ModelTensors) -> Result<ArrayFile> {
+/// The arrays and metadata of `tensors` (moved, not copied).
+pub fn to_array_file(tensors: ModelTensors) -> Result<ArrayFile> {
     let mut file = ArrayFile::new();
-    for (key, value) in &tensors.meta {
-        file.set_meta(key.clone(), value.clone());
+    for (key, value) in tensors.meta {
+        file.set_meta(key, value);
     }
-    for (name, tensor) in &tensors.tensors {
-        let shape = tensor.shape().to_vec();
-        match tensor.data() {
-            TensorData::F32(v) => file.insert_f32(name, shape, v.clone())?,
-            TensorData::U32(v) => file.insert_u32(name, shape, v.clone())?,
-            TensorData::U8(v) => file.insert_u8(name, shape, v.clone())?,
+    for (name, tensor) in tensors.tensors {
+        let (shape, data) = tensor.into_parts();
+        match data {
+            TensorData::F32(v) => file.insert_f32(&name, shape, v)?,
+            TensorData::U32(v) => file.insert_u32(&name, shape, v)?,
+            TensorData::U8(v) => file.insert_u8(&name, shape, v)?,
         }
     }
     Ok(file)
 }
 
-/// The tensors and metadata of `file`; an array of a type no model uses is an error naming it.
-pub fn from_array_file(file: &ArrayFile) -> std::result::Result<ModelTensors, String> {
-    let mut tensors = ModelTensors::default();
-    for (key, value) in file.metadata() {
-        tensors.set_meta(key.clone(), value.clone());
-    }
-    for name in file.names() {
-        let (shape, data) = match file.dtype(name) {
-            Some(Dtype::F32) => {
-                let (shape, v) = file.f32(name)?;
-                (shape, TensorData::F32(v.to_vec()))
-            }
-            Some(Dtype::U32) => {
-                let (shape, v) = file.u32(name)?;
-                (shape, TensorData::U32(v.to_vec()))
-            }
-            Some(Dtype::U8) => {
-                let (shape, v) = file.u8(name)?;
-                (shape, TensorData::U8(v.to_vec()))
-            }
-            other => {
-                return Err(format!(
-                    "array '{name}' has type {other:?}, no model stores it"
-                ));
+/// The tensors and metadata of `file` (moved, not copied); an array of a type no model uses is
+/// an error naming it.
+pub fn from_array_file(file: ArrayFile) -> std::result::Result<ModelTensors, String> {
+    let (meta, arrays) = file.into_arrays();
+    let mut tensors = ModelTensors {
+        meta,
+        ..ModelTensors::default()
+    };
+    for (name, shape, data) in arrays {
+        let data = match data {
+            ArrayData::F32(v) => TensorData::F32(v),
+            ArrayData::U32(v) => TensorData::U32(v),
+            ArrayData::U8(v) => TensorData::U8(v),
+            ArrayData::U16(_) => {
+                return Err(format!("array '{name}' has type U16, no model stores it"));
             }
         };
-        let tensor = Tensor::new(shape.to_vec(), data).map_err(|e| e.to_string())?;
+        let tensor = Tensor::new(shape, data).map_err(|e| e.to_string())?;
         tensors.insert(name, tensor);
     }
     Ok(tensors)
 }
 
 /// Writes `tensors` to `key` as safetensors.
-pub async fn put(store: &Store, key: &Path, tensors: &ModelTensors) -> Result<()> {
+pub async fn put(store: &Store, key: &Path, tensors: ModelTensors) -> Result<()> {
     Ok(store.put_arrays(key, &to_array_file(tensors)?).await?)
 }
 
 /// Reads the tensors at `key`; bytes that are not a model are [`WorkflowError::CorruptModel`].
 pub async fn get(store: &Store, key: &Path) -> Result<ModelTensors> {
     let file = store.get_arrays(key).await?;
-    from_array_file(&file).map_err(|reason| corrupt(store, key, reason))
+    from_array_file(file).map_err(|reason| corrupt(store, key, reason))
 }
 
 /// Reads the model of type `P` at `key`, validated by its [`Persist::from_tensors`].
@@ -101,7 +92,7 @@ mod tests {
         let key = Path::from("models/p/pca.safetensors");
         let mut tensors = pca.to_tensors();
         tensors.set_meta("note", "kept");
-        put(&store, &key, &tensors).await.unwrap();
+        put(&store, &key, tensors.clone()).await.unwrap();
         let back = get(&store, &key).await.unwrap();
         assert_eq!(back, tensors);
         let loaded: faasml_ml::pca::PcaModel = load(&store, &key).await.unwrap();

@@ -108,7 +108,7 @@ pub(super) async fn run(input: PcaInput, ctx: Ctx) -> Result<PcaOutput> {
         .await
         .map_err(WorkflowError::Compute)??;
     let basis = input.out.clone().join("basis.safetensors");
-    persist::put(store, &basis, &fitted.basis).await?;
+    persist::put(store, &basis, fitted.basis).await?;
     let mut slices = Vec::with_capacity(fitted.slices.len());
     for (s, arrays) in fitted.slices.iter().enumerate() {
         let key = input.out.clone().join(format!("slice-{s}.safetensors"));

@@ -92,7 +92,7 @@ pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
     for (k, v) in basis.meta.iter().filter(|(k, _)| !k.contains('.')) {
         member.set_meta(k.clone(), v.clone());
     }
-    persist::put(store, &input.out, &member).await?;
+    persist::put(store, &input.out, member).await?;
     Ok(RfOutput {
         forest: input.out,
         rows,

@@ -115,7 +115,7 @@ pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput
         ("image_cols", cols.to_string()),
         ("params", input.params.to_string()),
     ]);
-    persist::put(store, &input.model_key, &tensors).await?;
+    persist::put(store, &input.model_key, tensors).await?;
     Ok(ValidateOutput {
         accuracy: scored.accuracy,
         forest_accuracy: scored.forest_accuracy,
