@@ -41,6 +41,24 @@ impl Point {
             .map(|f| f.value.as_deref().unwrap_or("true"))
     }
 
+    /// The value of flag `name` at this point: as given, else the parameter it sets as the run
+    /// resolves it (`--components` of a point that left it to the default shows the default).
+    pub(crate) fn value(&self, workflow: &dyn AnyWorkflow, name: &str) -> String {
+        if let Some(v) = self.flag(name) {
+            return v.to_string();
+        }
+        let command = workflow.args(Command::new(workflow.name()));
+        let id = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(name))
+            .map(|a| a.get_id().to_string());
+        match id.and_then(|id| self.params.get(id.as_str()).cloned()) {
+            Some(Value::String(s)) => s,
+            Some(Value::Null) | None => "-".to_string(),
+            Some(other) => other.to_string(),
+        }
+    }
+
     /// `name value, name value` over `names` (the flags that tell points apart).
     pub(crate) fn label(&self, names: &[String]) -> String {
         names

@@ -374,7 +374,7 @@ pub(crate) async fn run(bench: WorkflowBench) -> Result<()> {
         measured.push(m);
     }
     println!();
-    print_table(&defaults, &columns, &measured, &peers);
+    print_table(workflow, &defaults, &columns, &measured, &peers);
     let mut written = Vec::new();
     written.push(write_runs_csv(workflow, &columns, &measured, &out)?);
     if let Some(path) = write_series_csv(workflow, &defaults, &columns, &measured, &out)? {
@@ -459,6 +459,7 @@ fn stage_columns(measured: &[Measured]) -> Vec<String> {
 }
 
 fn print_table(
+    workflow: &dyn AnyWorkflow,
     defaults: &BenchDefaults,
     columns: &[String],
     measured: &[Measured],
@@ -486,10 +487,7 @@ fn print_table(
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
     for m in measured {
-        let mut row: Vec<String> = columns
-            .iter()
-            .map(|c| m.point.flag(c).unwrap_or("-").to_string())
-            .collect();
+        let mut row: Vec<String> = columns.iter().map(|c| m.point.value(workflow, c)).collect();
         if let Some(reason) = &m.skipped {
             row.push(format!("skipped: {reason}"));
             rows.push(row);
