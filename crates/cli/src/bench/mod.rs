@@ -35,8 +35,8 @@ pub(crate) struct WorkflowBench {
     pub(crate) repeats: Option<usize>,
     /// Output directory (default: `<report dir>/bench/<workflow>-<time>`).
     pub(crate) out: Option<PathBuf>,
-    /// Append the median rows to this CSV file (`--record` alone:
-    /// `bench/results/<workflow>.csv`).
+    /// Append the median rows to this CSV file (`--record`: `bench/results/<workflow>.csv`;
+    /// `--record-to FILE`).
     pub(crate) record: Option<PathBuf>,
     /// Peers to measure beside faasml in the same run.
     pub(crate) compare: Vec<String>,
@@ -81,10 +81,15 @@ fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
         .arg(
             Arg::new("record")
                 .long("record")
-                .num_args(0..=1)
+                .action(ArgAction::SetTrue)
+                .help("Append each point's median row, dated, to bench/results/<workflow>.csv"),
+        )
+        .arg(
+            Arg::new("record-to")
+                .long("record-to")
+                .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
-                .default_missing_value("")
-                .help("Append each point's median row, dated, to FILE [default: bench/results/<workflow>.csv]"),
+                .help("Append each point's median row, dated, to FILE"),
         )
         .arg(
             Arg::new("compare")
@@ -114,12 +119,10 @@ impl FromArgMatches for BenchCommand {
             user: grid::user_flags(workflow, sub),
             repeats: sub.get_one::<usize>("repeats").copied(),
             out: sub.get_one::<PathBuf>("out").cloned(),
-            record: sub.get_one::<PathBuf>("record").map(|p| {
-                if p.as_os_str().is_empty() {
+            record: sub.get_one::<PathBuf>("record-to").cloned().or_else(|| {
+                sub.get_flag("record").then(|| {
                     PathBuf::from("bench/results").join(format!("{}.csv", workflow.name()))
-                } else {
-                    p.clone()
-                }
+                })
             }),
             compare: sub
                 .get_many::<String>("compare")
