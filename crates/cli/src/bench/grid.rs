@@ -60,10 +60,10 @@ impl Point {
     }
 
     /// `name value, name value` over `names` (the flags that tell points apart).
-    pub(crate) fn label(&self, names: &[String]) -> String {
+    pub(crate) fn label(&self, workflow: &dyn AnyWorkflow, names: &[String]) -> String {
         names
             .iter()
-            .map(|n| format!("{n} {}", self.flag(n).unwrap_or("-")))
+            .map(|n| format!("{n} {}", self.value(workflow, n)))
             .collect::<Vec<_>>()
             .join(", ")
     }

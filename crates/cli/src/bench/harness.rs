@@ -316,7 +316,7 @@ pub(crate) async fn run(bench: WorkflowBench) -> Result<()> {
     let mut measured = Vec::with_capacity(points.len());
     let mut failures = 0usize;
     for (i, point) in points.into_iter().enumerate() {
-        let label = point.label(&labels);
+        let label = point.label(workflow, &labels);
         let total = measured.capacity();
         // Bundled data is imported before the clock starts: a first use is not a benchmark.
         for prefix in workflow.datasets(&point.params) {
@@ -708,7 +708,7 @@ fn draw_charts(
     let mut written = Vec::new();
     let ran: Vec<&Measured> = measured.iter().filter(|m| m.skipped.is_none()).collect();
     let label = |m: &Measured| {
-        let l = m.point.label(labels);
+        let l = m.point.label(workflow, labels);
         if l.is_empty() {
             workflow.name().to_string()
         } else {
