@@ -56,6 +56,8 @@ fn run_bench_and_deploy_know_the_added_workflow() {
             "2",
             "--out",
             "bench-out",
+            "--record-to",
+            "results/pi.csv",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
