@@ -36,6 +36,9 @@ struct EchoParams {
     /// Fail after the stage ran (to see the scratch cleaned up anyway).
     #[cfg_attr(feature = "cli", arg(long))]
     fail: bool,
+    /// Panic after the stage ran (the scratch goes all the same).
+    #[cfg_attr(feature = "cli", arg(long))]
+    panic: bool,
     /// Whether the workflow claims to share state between its functions.
     #[cfg_attr(feature = "cli", arg(long))]
     shared: bool,
@@ -67,6 +70,9 @@ impl Workflow for Echo {
         let sum = ctx.invoke(SUM, &sent).await?;
         if params.fail {
             return Err(WorkflowError::Injected("asked to fail".into()));
+        }
+        if params.panic {
+            panic!("asked to panic");
         }
         Ok(EchoOutput { sum, via })
     }
@@ -279,6 +285,39 @@ async fn every_transfer_mode_delivers_and_the_scratch_goes_with_the_run() {
         }
     }
     assert!(store.list(&Path::from("runs")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_driver_that_panics_leaves_no_scratch() {
+    let store = Store::open("memory://kit-panic").unwrap();
+    let state: Arc<dyn StateStore> = Arc::new(EmbeddedState::new());
+    for transfer in [TransferMode::Store, TransferMode::State] {
+        let params = EchoParams {
+            numbers: vec![7],
+            transfer,
+            panic: true,
+            ..EchoParams::default()
+        };
+        let outcome = run(
+            platform(&store, Arc::clone(&state)),
+            DRIVER,
+            params,
+            RunOptions::new("echo"),
+        )
+        .await;
+        let err = outcome.output.unwrap_err().to_string();
+        assert!(err.contains("asked to panic"), "{err}");
+        let scratch = layout::scratch_prefix(&outcome.report.run_id);
+        assert!(
+            store.list(&scratch).await.unwrap().is_empty(),
+            "{transfer:?}"
+        );
+        assert_eq!(
+            state.delete_prefix(&format!("{scratch}/")).await.unwrap(),
+            0,
+            "{transfer:?}"
+        );
+    }
 }
 
 #[tokio::test]

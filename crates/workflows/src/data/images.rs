@@ -37,14 +37,17 @@ pub enum ImageSource {
     /// PNG objects, one image each, the class being the parent directory's name.
     Png {
         /// The object keys.
-        keys: Vec<String>,
+        #[serde(with = "faasml_store::serde_path::vec")]
+        keys: Vec<Path>,
     },
     /// Rows `start, start + step, ...` below `end` of an IDX image file and its label file.
     Idx {
         /// The images object.
-        images: String,
+        #[serde(with = "faasml_store::serde_path")]
+        images: Path,
         /// The labels object.
-        labels: String,
+        #[serde(with = "faasml_store::serde_path")]
+        labels: Path,
         /// First row.
         start: u64,
         /// Bound on the rows: every row is below it.
@@ -161,7 +164,7 @@ pub fn count(sources: &[ImageSource]) -> usize {
     sources.iter().map(ImageSource::len).sum()
 }
 
-fn corrupt(store: &Store, key: &str, source: faasml_datasets::DatasetError) -> WorkflowError {
+fn corrupt(store: &Store, key: &Path, source: faasml_datasets::DatasetError) -> WorkflowError {
     WorkflowError::CorruptData {
         store: store.url().to_string(),
         key: key.to_string(),
@@ -181,19 +184,22 @@ fn bundled_names() -> String {
 /// the file name, not by key), and every IDX pair as one full range.
 pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
     let objects = store.list(&Path::from(prefix)).await?;
-    let keys: Vec<String> = objects.iter().map(|m| m.location.to_string()).collect();
+    let keys: Vec<Path> = objects.into_iter().map(|m| m.location).collect();
     let mut sources = Vec::new();
-    let mut png: Vec<String> = keys
+    let mut png: Vec<Path> = keys
         .iter()
-        .filter(|k| k.to_ascii_lowercase().ends_with(".png"))
+        .filter(|k| k.as_ref().to_ascii_lowercase().ends_with(".png"))
         .cloned()
         .collect();
-    png.sort_by_cached_key(|key| dataset_order(key));
+    png.sort_by_cached_key(|key| dataset_order(key.as_ref()));
     if !png.is_empty() {
         sources.push(ImageSource::Png { keys: png });
     }
-    for images in keys.iter().filter(|k| is_idx_images(k)) {
-        let labels = images.replace("images-idx3", "labels-idx1");
+    for images in keys.iter().filter(|k| is_idx_images(k.as_ref())) {
+        // Parsed, not built: the listed key is already a valid path, and building would encode
+        // it a second time.
+        let labels =
+            Path::parse(images.as_ref().replace("images-idx3", "labels-idx1")).unwrap_or_default();
         if !keys.contains(&labels) {
             return Err(WorkflowError::NoData {
                 store: store.url().to_string(),
@@ -201,7 +207,7 @@ pub async fn list(store: &Store, prefix: &str) -> Result<Vec<ImageSource>> {
                 bundled: bundled_names(),
             });
         }
-        let gzip = images.ends_with(".gz");
+        let gzip = images.as_ref().ends_with(".gz");
         let n = idx_count(store, images, &labels, gzip).await?;
         sources.push(ImageSource::Idx {
             images: images.clone(),
@@ -250,10 +256,10 @@ fn is_idx_images(key: &str) -> bool {
 }
 
 /// Reads the two IDX headers and checks that they agree; returns the number of images.
-async fn idx_count(store: &Store, images: &str, labels: &str, gzip: bool) -> Result<u64> {
+async fn idx_count(store: &Store, images: &Path, labels: &Path, gzip: bool) -> Result<u64> {
     let (image_header, label_header) = if gzip {
-        let image_bytes = store.get(&Path::from(images)).await?;
-        let label_bytes = store.get(&Path::from(labels)).await?;
+        let image_bytes = store.get(images).await?;
+        let label_bytes = store.get(labels).await?;
         // The header of the decompressed file: `decode_images_limit` would report the count it
         // returns (0 for a limit of 0), not the file's.
         let raw = idx::gunzip_if_needed(&image_bytes).map_err(|e| corrupt(store, images, e))?;
@@ -263,11 +269,11 @@ async fn idx_count(store: &Store, images: &str, labels: &str, gzip: bool) -> Res
         (header, all_labels.len() as u32)
     } else {
         let head = store
-            .get_range(&Path::from(images), 0..idx::IMAGES_HEADER_LEN as u64)
+            .get_range(images, 0..idx::IMAGES_HEADER_LEN as u64)
             .await?;
         let header = idx::parse_images_header(&head).map_err(|e| corrupt(store, images, e))?;
         let head = store
-            .get_range(&Path::from(labels), 0..idx::LABELS_HEADER_LEN as u64)
+            .get_range(labels, 0..idx::LABELS_HEADER_LEN as u64)
             .await?;
         let labels_n = idx::parse_labels_header(&head).map_err(|e| corrupt(store, labels, e))?;
         (header, labels_n)
@@ -375,10 +381,10 @@ fn concat(parts: Vec<ImageSet>) -> Result<ImageSet> {
     Ok(all)
 }
 
-async fn load_png(store: &Store, keys: &[String]) -> Result<ImageSet> {
-    let fetched: Vec<(String, bytes::Bytes)> = futures::stream::iter(keys.iter().cloned())
+async fn load_png(store: &Store, keys: &[Path]) -> Result<ImageSet> {
+    let fetched: Vec<(Path, bytes::Bytes)> = futures::stream::iter(keys.iter().cloned())
         .map(|key| async move {
-            let bytes = store.get(&Path::from(key.as_str())).await?;
+            let bytes = store.get(&key).await?;
             Ok::<_, WorkflowError>((key, bytes))
         })
         .buffered(FETCH_CONCURRENCY)
@@ -390,17 +396,17 @@ async fn load_png(store: &Store, keys: &[String]) -> Result<ImageSet> {
         .map_err(WorkflowError::Compute)?
 }
 
-fn decode_pngs(store_url: &str, fetched: &[(String, bytes::Bytes)]) -> Result<ImageSet> {
+fn decode_pngs(store_url: &str, fetched: &[(Path, bytes::Bytes)]) -> Result<ImageSet> {
     use rayon::prelude::*;
     let decoded: Vec<(u32, u32, Vec<u8>, u8)> = fetched
         .par_iter()
         .map(|(key, bytes)| {
             let bad = |source| WorkflowError::CorruptData {
                 store: store_url.to_string(),
-                key: key.clone(),
+                key: key.to_string(),
                 source,
             };
-            let label = png_image::label_from_key(key).map_err(bad)?;
+            let label = png_image::label_from_key(key.as_ref()).map_err(bad)?;
             let (rows, cols, pixels) = png_image::decode_gray(bytes).map_err(bad)?;
             Ok((rows, cols, pixels, label))
         })
@@ -485,15 +491,15 @@ const SPAN_PIECES_IN_FLIGHT: usize = 4;
 
 async fn load_idx(
     store: &Store,
-    images: &str,
-    labels: &str,
+    images: &Path,
+    labels: &Path,
     rows: IdxRows,
     gzip: bool,
 ) -> Result<ImageSet> {
     let (start, end) = (rows.start as usize, rows.span_end() as usize);
     if gzip {
-        let image_bytes = store.get(&Path::from(images)).await?;
-        let label_bytes = store.get(&Path::from(labels)).await?;
+        let image_bytes = store.get(images).await?;
+        let label_bytes = store.get(labels).await?;
         let set = idx::read_pair_limit(&image_bytes, &label_bytes, Some(end))
             .map_err(|e| corrupt(store, images, e))?;
         let per = set.pixels_per_image();
@@ -506,23 +512,24 @@ async fn load_idx(
         .map_err(|e| corrupt(store, images, e));
     }
     let head = store
-        .get_range(&Path::from(images), 0..idx::IMAGES_HEADER_LEN as u64)
+        .get_range(images, 0..idx::IMAGES_HEADER_LEN as u64)
         .await?;
     let header = idx::parse_images_header(&head).map_err(|e| corrupt(store, images, e))?;
     let per = u64::from(header.rows) * u64::from(header.cols);
     let image_offset = idx::IMAGES_HEADER_LEN as u64;
     let label_offset = idx::LABELS_HEADER_LEN as u64;
-    let (image_key, label_key) = (Path::from(images), Path::from(labels));
+    let (image_key, label_key) = (images, labels);
     // Strided rows are read as the spans that hold them: rows a few hundred bytes apart are too
     // close to fetch one by one (object_store merges ranges less than 1 MiB apart anyway).
     let pixels = async {
-        let mut pixels = Vec::with_capacity(rows.len as usize * per as usize);
+        // Grown as pieces arrive, never sized from the header's numbers (stored bytes).
+        let mut pixels = Vec::new();
         let mut pieces =
             futures::stream::iter(rows.pieces(per, SPAN_PIECE_BYTES))
                 .map(|piece| {
                     let range =
                         image_offset + piece.start * per..image_offset + piece.span_end() * per;
-                    let image_key = &image_key;
+                    let image_key = image_key;
                     async move {
                         Ok::<_, WorkflowError>((piece, store.get_range(image_key, range).await?))
                     }
@@ -536,7 +543,7 @@ async fn load_idx(
     let (start, end) = (rows.start, rows.span_end());
     let (pixels, label_bytes) = futures::try_join!(pixels, async {
         Ok(store
-            .get_range(&label_key, label_offset + start..label_offset + end)
+            .get_range(label_key, label_offset + start..label_offset + end)
             .await?)
     },)?;
     ImageSet::new(header.rows, header.cols, pixels, rows.pick(&label_bytes, 1))
@@ -742,7 +749,7 @@ mod tests {
         for source in sources {
             match source {
                 ImageSource::Png { keys } => {
-                    out.extend(keys.iter().map(|k| dataset_order(k).0 as u64))
+                    out.extend(keys.iter().map(|k| dataset_order(k.as_ref()).0 as u64))
                 }
                 ImageSource::Idx { start, step, .. } => {
                     out.extend((0..source.len() as u64).map(|i| start + i * step));
@@ -769,7 +776,9 @@ mod tests {
     #[test]
     fn dealing_continues_round_robin_across_sources() {
         let png = ImageSource::Png {
-            keys: (0..5).map(|i| format!("d/{}/{i}.png", i % 2)).collect(),
+            keys: (0..5)
+                .map(|i| Path::from(format!("d/{}/{i}.png", i % 2)))
+                .collect(),
         };
         let shards = deal(&[png, idx_source(5, 12, 1)], 2);
         let dealt: Vec<Vec<u64>> = shards.iter().map(|s| rows(s)).collect();

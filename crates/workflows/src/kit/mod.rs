@@ -30,6 +30,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use faasml_core::{Ctx, FunctionRef, Platform, Registry, RunOptions, RunOutcome};
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -234,11 +235,19 @@ async fn driver<W: Workflow>(mut params: W::Params, ctx: Ctx) -> Result<W::Outpu
     }
     let scratch = layout::Scratch::of_run(ctx.run_id());
     let keep = W::keep_scratch(&params);
-    let output = W::drive(params, ctx.clone()).await;
-    scratch
-        .finish(ctx.store(), ctx.state().as_ref(), output.is_ok() && keep)
+    // A driver that panics leaves no scratch either: clean up, then let the panic go on to the
+    // platform, which reports it as the invocation's failure.
+    let output = std::panic::AssertUnwindSafe(W::drive(params, ctx.clone()))
+        .catch_unwind()
         .await;
-    output
+    let succeeded = matches!(output, Ok(Ok(_)));
+    scratch
+        .finish(ctx.store(), ctx.state().as_ref(), succeeded && keep)
+        .await;
+    match output {
+        Ok(output) => output,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 impl<W: Workflow> AnyWorkflow for W {
