@@ -529,7 +529,6 @@ async fn load_idx(
                 .map(|piece| {
                     let range =
                         image_offset + piece.start * per..image_offset + piece.span_end() * per;
-                    let image_key = image_key;
                     async move {
                         Ok::<_, WorkflowError>((piece, store.get_range(image_key, range).await?))
                     }
