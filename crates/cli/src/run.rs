@@ -53,9 +53,13 @@ fn json_flag() -> Arg {
 
 /// The subcommand of `workflow`: its parameters, `--json` and the platform options.
 pub(crate) fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
-    let command = Command::new(workflow.name()).about(workflow.about());
-    let command = workflow.args(command).arg(json_flag());
+    let command = workflow
+        .args(Command::new(workflow.name()))
+        .arg(json_flag());
+    // Set last: augmenting with a derived `Args` also sets its doc comment as the about.
     <PlatformArgs as clap::Args>::augment_args(command)
+        .about(workflow.about())
+        .long_about(None)
 }
 
 /// The workflow named by the subcommand of `matches`, and that subcommand's matches.

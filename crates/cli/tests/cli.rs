@@ -434,3 +434,23 @@ fn data_install_copies_the_datasets_where_faasml_finds_them() {
         text(&out.stderr)
     );
 }
+
+/// Every workflow's help starts with its own description, then lists its parameters.
+#[test]
+fn workflow_help_describes_the_workflow_and_its_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(dir.path(), &["run", "ml-training", "--help"]);
+    let help = text(&out.stdout);
+    assert!(
+        help.starts_with("partition -> PCA -> random forests"),
+        "{help}"
+    );
+    assert!(
+        help.contains("--pca <N_PCA>") && help.contains("[default: 2]"),
+        "{help}"
+    );
+    let out = faasml(dir.path(), &["bench", "downpour", "--help"]);
+    let help = text(&out.stdout);
+    assert!(help.starts_with("Train an MLP by Downpour SGD"), "{help}");
+    assert!(help.contains("comma-separated list"), "{help}");
+}

@@ -58,11 +58,11 @@ impl std::fmt::Debug for WorkflowBench {
 fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
     let defaults = workflow.bench_defaults();
     let peers: Vec<&str> = defaults.peers.iter().map(|p| p.name).collect();
-    let command = Command::new(workflow.name()).about(format!(
+    let about = format!(
         "{} Every parameter takes a comma-separated list: the lists are crossed into a grid.",
         workflow.about()
-    ));
-    let command = grid::listify(workflow.args(command))
+    );
+    let command = grid::listify(workflow.args(Command::new(workflow.name())))
         .arg(
             Arg::new("repeats")
                 .long("repeats")
@@ -105,7 +105,10 @@ fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
                     )
                 }),
         );
+    // Set last: augmenting with a derived `Args` also sets its doc comment as the about.
     <PlatformArgs as clap::Args>::augment_args(command)
+        .about(about)
+        .long_about(None)
 }
 
 impl FromArgMatches for BenchCommand {
