@@ -457,32 +457,31 @@ async fn inference_on_another_family_warns_and_defaults_follow_the_data() {
         store.clone(),
         EmbeddedConfig::default(),
     );
-    // The default model of Fashion-MNIST data is fashion-mnist-rf, which does not exist.
-    let missing = run(
-        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
-        ml_inference::DRIVER,
-        InferenceParams {
-            data: "fashion-mnist-test".into(),
-            ..InferenceParams::default()
-        },
-        RunOptions::new("ml-inference"),
-    )
-    .await;
-    let err = missing.output.unwrap_err().to_string();
-    assert!(err.contains("no model 'fashion-mnist-rf'"), "{err}");
-    let mismatched = run(
-        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
-        ml_inference::DRIVER,
-        InferenceParams {
-            data: "fashion-mnist-test".into(),
-            model: Some("mnist-rf".into()),
+    let infer = |data: &str, model: Option<&str>| {
+        let params = InferenceParams {
+            data: data.into(),
+            model: model.map(Into::into),
             batch_size: 5000,
-        },
-        RunOptions::new("ml-inference"),
-    )
-    .await
-    .output
-    .unwrap();
+        };
+        let platform = Arc::clone(&platform) as Arc<dyn faasml_core::Platform>;
+        async move {
+            run(
+                platform,
+                ml_inference::DRIVER,
+                params,
+                RunOptions::new("ml-inference"),
+            )
+            .await
+            .output
+        }
+    };
+    // The default model of Fashion-MNIST data is fashion-mnist-rf, which does not exist.
+    let err = infer("fashion-mnist-test", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no model 'fashion-mnist-rf'"), "{err}");
+    let mismatched = infer("fashion-mnist-test", Some("mnist-rf")).await.unwrap();
     // The training data was the prefix "train", which names no family: no warning can be given
     // from it, so this model records "train"...
     assert_eq!(mismatched.model_dataset.as_deref(), Some("train"));
@@ -496,33 +495,10 @@ async fn inference_on_another_family_warns_and_defaults_follow_the_data() {
     };
     let digits = train(&store, params).await.output.unwrap();
     assert_eq!(digits.model_key, "models/digits/model.safetensors");
-    let mismatched = run(
-        Arc::clone(&platform) as Arc<dyn faasml_core::Platform>,
-        ml_inference::DRIVER,
-        InferenceParams {
-            data: "fashion-mnist-test".into(),
-            model: Some("digits".into()),
-            batch_size: 5000,
-        },
-        RunOptions::new("ml-inference"),
-    )
-    .await
-    .output
-    .unwrap();
+    let mismatched = infer("fashion-mnist-test", Some("digits")).await.unwrap();
     assert_eq!(mismatched.model_dataset.as_deref(), Some("mnist"));
     assert_eq!(mismatched.warnings.len(), 1, "{:?}", mismatched.warnings);
     assert!(mismatched.warnings[0].contains("fashion-mnist"));
-    let matched = run(
-        platform,
-        ml_inference::DRIVER,
-        InferenceParams {
-            model: Some("digits".into()),
-            ..InferenceParams::default()
-        },
-        RunOptions::new("ml-inference"),
-    )
-    .await
-    .output
-    .unwrap();
+    let matched = infer("mnist-test", Some("digits")).await.unwrap();
     assert!(matched.warnings.is_empty(), "{:?}", matched.warnings);
 }
