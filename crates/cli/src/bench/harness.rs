@@ -209,15 +209,10 @@ fn stamp() -> String {
 
 /// The ISO date and time, now (UTC).
 fn now_iso() -> String {
-    let s = stamp();
+    let t = faasml_core::UtcTime::now();
     format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[9..11],
-        &s[11..13],
-        &s[13..15]
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -747,7 +742,7 @@ fn draw_charts(
         let reference = series.reference_flag.and_then(|flag| {
             let value = ran
                 .first()
-                .and_then(|m| reference_value(workflow, &m.point, flag))?;
+                .and_then(|m| m.point.value(workflow, flag).parse::<f64>().ok())?;
             (value > 0.0).then(|| (value, format!("{flag} {value}")))
         });
         let data = ran
@@ -766,20 +761,6 @@ fn draw_charts(
         )?);
     }
     Ok(written)
-}
-
-/// The value of the parameter behind `flag` at `point` (a point's flag, else its resolved
-/// parameter), as a number.
-fn reference_value(workflow: &dyn AnyWorkflow, point: &Point, flag: &str) -> Option<f64> {
-    if let Some(v) = point.flag(flag) {
-        return v.parse().ok();
-    }
-    let command = workflow.args(clap::Command::new(workflow.name()));
-    let id = command
-        .get_arguments()
-        .find(|a| a.get_long() == Some(flag))
-        .map(|a| a.get_id().to_string())?;
-    point.params.get(id.as_str()).and_then(Value::as_f64)
 }
 
 /// Appends each point's median row, dated, to `path` (created with a header if new).

@@ -21,11 +21,6 @@ pub fn scratch_prefix(run_id: &str) -> Path {
     Path::from_iter(["runs", run_id])
 }
 
-/// The prefix of the published model `name`.
-pub fn model_prefix(name: &str) -> Path {
-    Path::from_iter(["models", name])
-}
-
 /// The key of `file` in the published model `name`.
 pub fn model_key(name: &str, file: &str) -> Path {
     Path::from_iter(["models", name, file])
