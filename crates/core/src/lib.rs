@@ -49,6 +49,7 @@ mod platform;
 mod record;
 mod report;
 mod run;
+mod run_id;
 
 pub use compute::compute;
 pub use context::{Ctx, InstanceState};
@@ -61,3 +62,4 @@ pub use platform::{Event, InvocationRequest, InvocationResponse, Observer, Platf
 pub use record::{InvocationRecord, Outcome, ProcessUsage, now_micros};
 pub use report::{HostInfo, RunMeta, RunReport, StageSummary, human_bytes};
 pub use run::{RunOptions, RunOutcome, UtcTime, run};
+pub use run_id::{MAX_RUN_ID_LEN, RunIdError, check_run_id, new_run_id};

@@ -84,7 +84,7 @@ pub async fn run<I: Serialize, O: Serialize + DeserializeOwned>(
     let run_id = options
         .run_id
         .clone()
-        .unwrap_or_else(|| generate_run_id(&options.workflow));
+        .unwrap_or_else(|| crate::run_id::new_run_id(&options.workflow));
     let invoker = Invoker::new(Arc::clone(&platform), &run_id, options.retry);
     let started_us = now_micros();
     let output = invoker.invoke(driver, &input).await;
@@ -158,23 +158,6 @@ impl UtcTime {
     }
 }
 
-/// `<workflow>-YYYYMMDD-HHMMSS-xxxx` in UTC, the suffix from the clock's microseconds and pid.
-fn generate_run_id(workflow: &str) -> String {
-    let micros = now_micros();
-    let t = UtcTime::from_micros(micros);
-    let suffix = (micros % 1_000_000) as u32 ^ (std::process::id().wrapping_mul(2_654_435_761));
-    format!(
-        "{workflow}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
-        t.year,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        suffix & 0xffff
-    )
-}
-
 /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -200,6 +183,5 @@ mod tests {
         let t = UtcTime::from_micros(1_764_000_000_000_000 + 3_723_000_000);
         assert_eq!((t.year, t.month, t.day), (2025, 11, 24));
         assert_eq!((t.hour, t.minute, t.second), (17, 2, 3));
-        assert!(generate_run_id("w").starts_with("w-"));
     }
 }
