@@ -165,6 +165,17 @@ impl Platform for EmbeddedPlatform {
                 function: request.function.clone(),
                 known: self.registry.names_joined(),
             })?;
+        // The run id names the store prefixes the invocation is confined to: it is checked
+        // here, on every platform's path, whatever a transport checked before.
+        crate::run_id::check_run_id(&request.run_id).map_err(|e| InvokeError::BadRequest {
+            function: request.function.clone(),
+            reason: e.to_string(),
+        })?;
+        let store_access = self
+            .registry
+            .spec(&request.function)
+            .map(|spec| spec.store_access)
+            .unwrap_or_default();
         let nested: Arc<dyn Platform> = match &self.config.nested {
             Some(platform) => Arc::clone(platform),
             None => self.me.upgrade().ok_or_else(|| InvokeError::Platform {
@@ -189,7 +200,14 @@ impl Platform for EmbeddedPlatform {
             instance: instance.id.clone(),
             attempt: request.attempt,
             cold,
-            store: self.store.counted(Arc::clone(&counter)),
+            store: self.store.counted(Arc::clone(&counter)).confined(
+                crate::confine::function_access(
+                    &self.store,
+                    &request.run_id,
+                    &request.function,
+                    store_access,
+                ),
+            ),
             state: Arc::clone(&self.config.state),
             invoker: Invoker::for_instance(nested, &request.run_id, &instance.id, request.retry),
             slot: Some(Slot::new(Arc::clone(&self.limit), permit)),

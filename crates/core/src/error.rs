@@ -124,6 +124,14 @@ pub enum InvokeError {
         /// The registered names.
         known: String,
     },
+    /// The request itself is invalid (a run id outside the rule, say): not retried.
+    #[error("invalid invocation of '{function}': {reason}")]
+    BadRequest {
+        /// The function name.
+        function: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The platform could not deliver the invocation.
     #[error("platform could not invoke '{function}': {reason}")]
     Platform {

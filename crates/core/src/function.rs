@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::confine::StoreAccess;
 use crate::context::Ctx;
 use crate::error::FunctionError;
 
@@ -130,6 +131,8 @@ pub struct FunctionSpec {
     pub memory_mb: Option<u32>,
     /// Request timeout in seconds, if the function needs a specific one.
     pub timeout_s: Option<u32>,
+    /// What it may touch in the store besides its run's scratch (see [`crate::confine`]).
+    pub store_access: StoreAccess,
 }
 
 impl FunctionSpec {
@@ -141,6 +144,7 @@ impl FunctionSpec {
             long_running: false,
             memory_mb: None,
             timeout_s: None,
+            store_access: StoreAccess::Stage,
         }
     }
 
@@ -148,6 +152,20 @@ impl FunctionSpec {
     pub fn driver(&mut self) -> &mut Self {
         self.driver = true;
         self.long_running = true;
+        self.store_access = StoreAccess::Driver;
+        self
+    }
+
+    /// Marks the function as the stage that publishes its run's model (`models/<the run's
+    /// declared model>/`) and results (`results/<run id>/`).
+    pub fn publishes(&mut self) -> &mut Self {
+        self.store_access = StoreAccess::Publisher;
+        self
+    }
+
+    /// Marks the function as the stage that imports its run's declared datasets into the store.
+    pub fn imports(&mut self) -> &mut Self {
+        self.store_access = StoreAccess::Importer;
         self
     }
 

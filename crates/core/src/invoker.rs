@@ -214,7 +214,9 @@ impl Invoker {
                 self.push_records([response.record]);
                 Ok(response.result)
             }
-            Err(e @ InvokeError::UnknownFunction { .. }) => Err(e),
+            Err(e @ (InvokeError::UnknownFunction { .. } | InvokeError::BadRequest { .. })) => {
+                Err(e)
+            }
             Err(e) => {
                 // The platform could not run it: record the failed delivery, and retry it.
                 let error = FunctionError::new("delivery", e.to_string());

@@ -39,6 +39,7 @@
 //! ```
 
 mod compute;
+pub mod confine;
 mod context;
 mod embedded;
 mod error;
@@ -52,6 +53,7 @@ mod run;
 mod run_id;
 
 pub use compute::compute;
+pub use confine::{RunRecord, StoreAccess};
 pub use context::{Ctx, InstanceState};
 pub use embedded::{EmbeddedConfig, EmbeddedPlatform};
 pub use error::{FunctionError, InvokeError, error_chain};

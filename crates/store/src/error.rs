@@ -52,6 +52,17 @@ pub enum StoreError {
         /// What went wrong, with the backend's message.
         reason: String,
     },
+    /// The handle is confined and the operation is outside what it may touch (see
+    /// [`Store::confined`](crate::Store::confined)); nothing was read or changed.
+    #[error("access denied on {store}: {reason}")]
+    Denied {
+        /// The store URL.
+        store: String,
+        /// The key refused.
+        key: String,
+        /// Who was refused what, and what it may touch.
+        reason: String,
+    },
     /// Arrays could not be encoded.
     #[error("cannot encode arrays: {0}")]
     Encode(String),

@@ -19,6 +19,7 @@
 //! # });
 //! ```
 
+pub mod access;
 mod arrays;
 mod builder;
 mod counting;
@@ -28,6 +29,7 @@ pub mod serde_path;
 mod store;
 mod url;
 
+pub use access::{Access, LazyPrefixes, Rules};
 pub use arrays::{ArrayData, ArrayFile, ArrayRef, Dtype, NamedArray};
 pub use builder::StoreBuilder;
 pub use counting::{ByteCounter, CountingStore};

@@ -19,6 +19,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMul
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::access::{Access, Op};
 use crate::arrays::ArrayFile;
 use crate::builder::StoreBuilder;
 use crate::counting::{ByteCounter, CountingStore};
@@ -31,6 +32,8 @@ use crate::{Result, StoreError};
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     url: Arc<str>,
+    /// What this handle may read and write; `None`: everything (an operator's handle).
+    access: Option<Arc<Access>>,
 }
 
 /// In-memory stores by name, so that `memory://x` opened twice in one process is one store.
@@ -132,6 +135,36 @@ impl Store {
         Self {
             inner,
             url: Arc::from(url.as_ref()),
+            access: None,
+        }
+    }
+
+    /// The same store, confined to what `access` allows: every read, listing, write and delete
+    /// through the returned handle is checked first, and a refused one is a
+    /// [`StoreError::Denied`] that changes nothing. Confining an already confined handle
+    /// replaces its access.
+    pub fn confined(&self, access: Access) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            url: Arc::clone(&self.url),
+            access: Some(Arc::new(access)),
+        }
+    }
+
+    /// Whether this handle is confined (see [`Store::confined`]).
+    pub fn is_confined(&self) -> bool {
+        self.access.is_some()
+    }
+
+    /// Checks `op` on `key` against the handle's access.
+    async fn allow(&self, op: Op, key: &Path) -> Result<()> {
+        match &self.access {
+            Some(access) if !access.allows(op, key.as_ref()).await => Err(StoreError::Denied {
+                store: self.url.to_string(),
+                key: key.to_string(),
+                reason: access.refusal(op, key),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -150,14 +183,16 @@ impl Store {
         Self {
             inner: Arc::new(CountingStore::new(Arc::clone(&self.inner), counter)),
             url: Arc::clone(&self.url),
+            access: self.access.clone(),
         }
     }
 
-    /// The same store with every key under `prefix`.
+    /// The same store with every key under `prefix` (an unconfined handle: confine it after).
     pub fn scoped(&self, prefix: &Path) -> Self {
         Self {
             inner: Arc::new(PrefixStore::new(Arc::clone(&self.inner), prefix.clone())),
             url: Arc::from(format!("{}/{prefix}", self.url.trim_end_matches('/'))),
+            access: None,
         }
     }
 
@@ -187,6 +222,7 @@ impl Store {
 
     /// Reads a whole object.
     pub async fn get(&self, key: &Path) -> Result<Bytes> {
+        self.allow(Op::Read, key).await?;
         let result = self
             .inner
             .get(key)
@@ -200,6 +236,7 @@ impl Store {
 
     /// Reads a byte range of an object; a range past the end is a corrupt-object error.
     pub async fn get_range(&self, key: &Path, range: Range<u64>) -> Result<Bytes> {
+        self.allow(Op::Read, key).await?;
         let want = range.end.saturating_sub(range.start);
         let bytes = self
             .inner
@@ -228,6 +265,7 @@ impl Store {
 
     /// Size and other metadata of an object.
     pub async fn head(&self, key: &Path) -> Result<ObjectMeta> {
+        self.allow(Op::Read, key).await?;
         self.inner
             .head(key)
             .await
@@ -267,6 +305,7 @@ impl Store {
     /// Writes an object atomically: readers see the old object or the whole new one. Objects
     /// above [`Store::MULTIPART_THRESHOLD`] go up as a multipart upload.
     pub async fn put(&self, key: &Path, bytes: impl Into<PutPayload>) -> Result<()> {
+        self.allow(Op::Write, key).await?;
         let payload = bytes.into();
         if payload.content_length() > Self::MULTIPART_THRESHOLD {
             return self.put_multipart(key, payload).await;
@@ -303,8 +342,47 @@ impl Store {
             .map_err(|e| self.backend("put", key, e))
     }
 
-    /// Every object under `prefix`, sorted by key.
+    /// Writes a small object only if no object exists at `key`; `Ok(false)` when one does.
+    /// Atomic where the backend supports conditional writes (local files, memory, S3 with
+    /// `If-None-Match`); elsewhere a lookup precedes the write.
+    pub async fn put_if_absent(&self, key: &Path, bytes: impl Into<PutPayload>) -> Result<bool> {
+        self.allow(Op::Write, key).await?;
+        if self.exists(key).await? {
+            return Ok(false);
+        }
+        let options = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match self.inner.put_opts(key, bytes.into(), options).await {
+            Ok(_) => Ok(true),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(false),
+            Err(e) => Err(self.backend("put", key, e)),
+        }
+    }
+
+    /// The "directories" directly under `prefix`: the distinct next segments of its keys
+    /// (`runs/` lists one path per run).
+    pub async fn list_dirs(&self, prefix: &Path) -> Result<Vec<Path>> {
+        self.allow(Op::Read, prefix).await?;
+        let prefix_opt = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let listing = self
+            .inner
+            .list_with_delimiter(prefix_opt)
+            .await
+            .map_err(|e| self.backend("list", prefix, e))?;
+        let mut dirs = listing.common_prefixes;
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    /// Every object under `prefix`, sorted by key (on a confined handle: the prefix must be
+    /// readable, and only readable keys are returned).
     pub async fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
+        self.allow(Op::Read, prefix).await?;
         let prefix_opt = (!prefix.as_ref().is_empty()).then_some(prefix);
         let mut objects: Vec<ObjectMeta> = self
             .inner
@@ -312,12 +390,22 @@ impl Store {
             .try_collect()
             .await
             .map_err(|e| self.backend("list", prefix, e))?;
+        if let Some(access) = &self.access {
+            let mut allowed = Vec::with_capacity(objects.len());
+            for meta in objects {
+                if access.allows(Op::Read, meta.location.as_ref()).await {
+                    allowed.push(meta);
+                }
+            }
+            objects = allowed;
+        }
         objects.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(objects)
     }
 
     /// Deletes the object at `key`; a missing object is not an error.
     pub async fn delete(&self, key: &Path) -> Result<()> {
+        self.allow(Op::Write, key).await?;
         match self.inner.delete(key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.backend("delete", key, e)),
@@ -326,7 +414,17 @@ impl Store {
 
     /// Deletes every object under `prefix`; returns how many were deleted.
     pub async fn delete_prefix(&self, prefix: &Path) -> Result<usize> {
-        let objects = self.list(prefix).await?;
+        self.allow(Op::Write, prefix).await?;
+        let mut objects = self.list(prefix).await?;
+        if let Some(access) = &self.access {
+            let mut allowed = Vec::with_capacity(objects.len());
+            for meta in objects {
+                if access.allows(Op::Write, meta.location.as_ref()).await {
+                    allowed.push(meta);
+                }
+            }
+            objects = allowed;
+        }
         for meta in &objects {
             match self.inner.delete(&meta.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

@@ -75,6 +75,22 @@ pub enum WorkflowError {
     /// State shared by the functions of a run is missing or inconsistent.
     #[error("coordination: {0}")]
     Coordination(String),
+    /// Another run with the same id is running (its driver's record is in the store).
+    #[error(
+        "run id '{run_id}' is in use by a {workflow} run started {started_s_ago} s ago (last \
+         heartbeat {heartbeat_s_ago} s ago): choose another run id, or leave it out for a \
+         generated one"
+    )]
+    RunInUse {
+        /// The run id.
+        run_id: String,
+        /// The workflow of the run holding it.
+        workflow: String,
+        /// Seconds since that run started.
+        started_s_ago: u64,
+        /// Seconds since that run's last heartbeat.
+        heartbeat_s_ago: u64,
+    },
     /// A failure injected on purpose (to test fault tolerance).
     #[error("injected failure: {0}")]
     Injected(String),
@@ -108,6 +124,7 @@ impl From<WorkflowError> for FunctionError {
             WorkflowError::State(_) => "state",
             WorkflowError::ParameterServer(_) => "parameter-server",
             WorkflowError::Coordination(_) => "coordination",
+            WorkflowError::RunInUse { .. } => "run-in-use",
             WorkflowError::Injected(_) => "injected",
             WorkflowError::Compute(e) => return e.clone(),
         };

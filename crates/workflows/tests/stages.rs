@@ -1,7 +1,10 @@
 //! Each ml-training stage on its own: invoked directly with hand-made inputs, its outputs read
-//! back from the store and checked.
+//! back from the store and checked. The stages run in run `stage-test`, whose record declares
+//! the data they read and the model they publish (what a driver would have written), and write
+//! under its scratch prefix.
 
-use faasml_core::{EmbeddedConfig, EmbeddedPlatform, FunctionRef, RunOptions, run};
+use faasml_core::confine::run_record_key;
+use faasml_core::{EmbeddedConfig, EmbeddedPlatform, FunctionRef, RunOptions, RunRecord, run};
 use faasml_datasets::bundled;
 use faasml_ml::Persist;
 use faasml_ml::pca::PcaModel;
@@ -25,10 +28,15 @@ async fn call<I: Serialize, O: Serialize + DeserializeOwned>(
         store.clone(),
         EmbeddedConfig::default(),
     );
-    run(platform, f, input, RunOptions::new("stage-test"))
-        .await
-        .output
-        .unwrap()
+    run(
+        platform,
+        f,
+        input,
+        RunOptions::new("stage-test").with_run_id("stage-test"),
+    )
+    .await
+    .output
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,6 +47,18 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
         .await
         .unwrap();
     images::ensure_bundled(&store, "mnist-test").await.unwrap();
+    let record = RunRecord {
+        workflow: "ml-training".into(),
+        datasets: vec!["train".into(), "mnist-test".into()],
+        model: Some("stage-test".into()),
+        started_us: 1,
+        heartbeat_us: 1,
+        driver: "test".into(),
+    };
+    store
+        .put_json(&run_record_key("stage-test"), &record)
+        .await
+        .unwrap();
 
     // partition: 600 PNG keys dealt round-robin into 3 shard files of 200.
     let part = call(
@@ -49,7 +69,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
             n_pca: 3,
             n_rf: 6,
             components: 10,
-            out: "scratch/partition".into(),
+            out: "runs/stage-test/partition".into(),
         },
     )
     .await;
@@ -68,7 +88,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
             shard: part.shards[0].clone(),
             components: 10,
             slices: 2,
-            out: "scratch/pca-0".into(),
+            out: "runs/stage-test/pca-0".into(),
         },
     )
     .await;
@@ -93,7 +113,7 @@ async fn each_stage_reads_and_writes_what_the_next_one_needs() {
             depth: 8,
             min_samples_split: 5,
             seed: 1,
-            out: "scratch/rf/forest-0.safetensors".into(),
+            out: "runs/stage-test/rf/forest-0.safetensors".into(),
         },
     )
     .await;

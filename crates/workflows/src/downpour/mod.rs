@@ -312,8 +312,6 @@ pub fn n_params(layers: &[usize]) -> usize {
 /// What every worker of a run shares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
-    /// The run whose parameter server this is.
-    pub run_id: String,
     /// Layer sizes, input first.
     pub layers: Vec<usize>,
     /// The run's parameters.
@@ -345,7 +343,8 @@ impl RunSpec {
     pub fn server(&self, ctx: &Ctx) -> ParameterServer {
         ParameterServer::new(
             Arc::clone(ctx.state()),
-            &self.run_id,
+            // The invocation's own run, never one its input names.
+            ctx.run_id(),
             self.n_params(),
             self.params.chunk,
         )
@@ -470,6 +469,10 @@ impl Workflow for Downpour {
 
     fn validate(params: &DownpourParams) -> Result<()> {
         params.check()
+    }
+
+    fn model(params: &DownpourParams) -> Option<String> {
+        Some(params.model_name())
     }
 
     fn datasets(params: &DownpourParams) -> Vec<String> {
@@ -681,7 +684,6 @@ async fn driver(params: DownpourParams, ctx: Ctx) -> Result<DownpourResult> {
     layers.extend(&params.hidden);
     layers.push(n_classes);
     let spec = RunSpec {
-        run_id: ctx.run_id().to_string(),
         layers,
         params: params.clone(),
         test: test_sources,
@@ -757,7 +759,7 @@ async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Res
     let key = layout::model_key(&spec.params.model_name(), MODEL_FILE);
     let mut tensors = Persist::to_tensors(network);
     tensors.set_meta("accuracy", format!("{accuracy}"));
-    tensors.set_meta("run_id", spec.run_id.clone());
+    tensors.set_meta("run_id", ctx.run_id().to_string());
     tensors.set_meta("dataset", data::family(&spec.params.data));
     persist::put(ctx.store(), &key, tensors).await?;
     Ok(key.to_string())

@@ -15,10 +15,15 @@
 //!    command line only parses them; a driver invoked over HTTP gets the same check);
 //! 2. a workflow that shares state across functions refuses an in-process state store when its
 //!    functions run in other processes;
-//! 3. bundled datasets the run reads and the store lacks are imported first, by the
+//! 3. the run claims its id: it writes its [`RunRecord`] (workflow, declared datasets and
+//!    model) to `runs/<run id>/.faasml-run.json` only if no record is there, so a second run
+//!    with a live run's id fails instead of sharing its scratch; the record is what confines
+//!    the stages' reads and publications ([`faasml_core::confine`]), and its heartbeat (every
+//!    [`HEARTBEAT_EVERY`]) tells `faasml gc` the run is alive;
+//! 4. bundled datasets the run reads and the store lacks are imported first, by the
 //!    [`IMPORT`] function (crash-safe, recorded with the run id so the runner can say so);
-//! 4. the run's scratch prefix, in the store and the state store, is deleted when the driver
-//!    ends ([`layout::Scratch`]).
+//! 5. the run's scratch prefix, in the store and the state store, is deleted when the driver
+//!    ends ([`layout::Scratch`]), record included.
 
 pub mod bench;
 pub mod layout;
@@ -29,7 +34,10 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
-use faasml_core::{Ctx, FunctionRef, Platform, Registry, RunOptions, RunOutcome};
+use faasml_core::confine::run_record_key;
+use faasml_core::{
+    Ctx, FunctionRef, Platform, Registry, RunOptions, RunOutcome, RunRecord, now_micros,
+};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -102,8 +110,16 @@ pub trait Workflow: Send + Sync + 'static {
     fn validate(params: &Self::Params) -> Result<()>;
 
     /// The data prefixes the run reads; the runner imports bundled datasets among them into the
-    /// store before the run.
+    /// store before the run. The run's stages may read these and nothing else outside the
+    /// run's scratch and the published models.
     fn datasets(params: &Self::Params) -> Vec<String>;
+
+    /// The model the run publishes under `models/<name>/`, if it publishes one: the only model
+    /// its publishing function may write.
+    fn model(params: &Self::Params) -> Option<String> {
+        let _ = params;
+        None
+    }
 
     /// How many invocations a run makes, for a progress bar (`None`: unknown).
     fn expected_invocations(params: &Self::Params) -> Option<u64> {
@@ -211,6 +227,68 @@ fn resolved<W: Workflow>(params: Value) -> Result<W::Params> {
 /// [`crate::data::images::ensure_bundled`]); returns the images imported, if it imported.
 pub const IMPORT: FunctionRef<String, Option<usize>> = FunctionRef::new("faasml.import");
 
+/// How often a running driver refreshes its run record's heartbeat.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Claims run id `ctx.run_id()` for `record`: the first attempt of a driver writes the record
+/// only if none is there; a retried driver takes its run over.
+async fn claim(ctx: &Ctx, record: &RunRecord) -> Result<()> {
+    let key = run_record_key(ctx.run_id());
+    let bytes = serde_json::to_vec_pretty(record)
+        .map_err(|e| WorkflowError::InvalidParams(format!("cannot encode the run record: {e}")))?;
+    if ctx.attempt() > 1 {
+        ctx.store().put(&key, bytes).await?;
+        return Ok(());
+    }
+    if ctx.store().put_if_absent(&key, bytes).await? {
+        return Ok(());
+    }
+    let now = now_micros();
+    let holder = RunRecord::load(ctx.store(), ctx.run_id()).await;
+    let ago = |us: u64| now.saturating_sub(us) / 1_000_000;
+    Err(WorkflowError::RunInUse {
+        run_id: ctx.run_id().to_string(),
+        workflow: holder
+            .as_ref()
+            .map_or_else(|| "unknown".to_string(), |h| h.workflow.clone()),
+        started_s_ago: holder.as_ref().map_or(0, |h| ago(h.started_us)),
+        heartbeat_s_ago: holder.as_ref().map_or(0, |h| ago(h.heartbeat_us)),
+    })
+}
+
+/// Refreshes the run record's heartbeat every [`HEARTBEAT_EVERY`] until dropped.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(ctx: &Ctx, mut record: RunRecord) -> Self {
+        let store = ctx.store().clone();
+        let key = run_record_key(ctx.run_id());
+        Self(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+                record.heartbeat_us = now_micros();
+                // Best effort: a missed beat only makes the run look older to `faasml gc`.
+                let _ = store.put_json(&key, &record).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `<host>:<pid>` of this process, for the run record.
+fn this_process() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{}", std::process::id())
+}
+
 async fn import(prefix: String, ctx: Ctx) -> Result<Option<usize>> {
     crate::data::images::ensure_bundled_for_run(ctx.store(), &prefix, ctx.run_id()).await
 }
@@ -228,19 +306,42 @@ async fn driver<W: Workflow>(mut params: W::Params, ctx: Ctx) -> Result<W::Outpu
             W::NAME
         )));
     }
-    for prefix in W::datasets(&params) {
-        if crate::data::images::needs_bundled_import(ctx.store(), &prefix).await? {
-            ctx.invoke(IMPORT, &prefix).await?;
-        }
-    }
+    let now = now_micros();
+    let record = RunRecord {
+        workflow: W::NAME.to_string(),
+        datasets: W::datasets(&params),
+        model: W::model(&params),
+        started_us: now,
+        heartbeat_us: now,
+        driver: this_process(),
+    };
+    claim(&ctx, &record).await?;
+    let heartbeat = Heartbeat::start(&ctx, record);
     let scratch = layout::Scratch::of_run(ctx.run_id());
     let keep = W::keep_scratch(&params);
+    let imported = async {
+        for prefix in W::datasets(&params) {
+            if crate::data::images::needs_bundled_import(ctx.store(), &prefix).await? {
+                ctx.invoke(IMPORT, &prefix).await?;
+            }
+        }
+        Ok::<_, WorkflowError>(())
+    }
+    .await;
+    if let Err(e) = imported {
+        drop(heartbeat);
+        scratch
+            .finish(ctx.store(), ctx.state().as_ref(), false)
+            .await;
+        return Err(e);
+    }
     // A driver that panics leaves no scratch either: clean up, then let the panic go on to the
     // platform, which reports it as the invocation's failure.
     let output = std::panic::AssertUnwindSafe(W::drive(params, ctx.clone()))
         .catch_unwind()
         .await;
     let succeeded = matches!(output, Ok(Ok(_)));
+    drop(heartbeat);
     scratch
         .finish(ctx.store(), ctx.state().as_ref(), succeeded && keep)
         .await;
@@ -370,7 +471,7 @@ fn raw_driver<W: Workflow>() -> FunctionRef<Value, Value> {
 pub fn registry(workflows: &[&dyn AnyWorkflow]) -> Registry {
     let mut registry = Registry::new();
     registry.register(crate::NOOP, |(), _ctx| async { Ok::<_, WorkflowError>(()) });
-    registry.register(IMPORT, import);
+    registry.register(IMPORT, import).imports();
     for workflow in workflows {
         workflow.register(&mut registry);
     }

@@ -199,7 +199,7 @@ impl Workflow for MlTraining {
         registry.register(PARTITION, partition::run);
         registry.register(PCA, pca::run);
         registry.register(RF, rf::run);
-        registry.register(VALIDATE, validate::run);
+        registry.register(VALIDATE, validate::run).publishes();
     }
 
     fn resolve(params: &mut TrainingParams) {
@@ -210,6 +210,10 @@ impl Workflow for MlTraining {
 
     fn validate(params: &TrainingParams) -> Result<()> {
         params.check()
+    }
+
+    fn model(params: &TrainingParams) -> Option<String> {
+        Some(params.model_name())
     }
 
     fn datasets(params: &TrainingParams) -> Vec<String> {
