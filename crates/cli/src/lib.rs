@@ -10,6 +10,7 @@
 mod bench;
 mod data;
 mod deploy;
+mod gc;
 mod lambda;
 mod meta;
 mod platform;
@@ -49,6 +50,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Serve every function behind the AWS Lambda runtime API.
     Lambda(lambda::LambdaArgs),
+    /// Remove the scratch (runs/<run id>/) of runs that are no longer running.
+    Gc(gc::GcArgs),
     /// Write deployment manifests (Knative, OpenFaaS) and the worker Dockerfile.
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
@@ -103,6 +106,7 @@ pub fn main_with(workflows: Vec<&'static dyn AnyWorkflow>) -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Lambda(args) => lambda::run(args).await,
             Command::Deploy(command) => deploy::run(command).await,
+            Command::Gc(args) => gc::run(args).await,
         }
     });
     match result {

@@ -54,6 +54,10 @@ pub struct PlatformArgs {
     /// workflow's functions wait for each other).
     #[arg(long, global = true)]
     pub concurrency: Option<usize>,
+    /// Run id (default: generated, `<workflow>-<date>-<time>-<random>`): 1 to 96 characters of
+    /// A-Z a-z 0-9 . _ -, not in use by a running run.
+    #[arg(long, env = "FAASML_RUN_ID", global = true, value_parser = parse_run_id)]
+    pub run_id: Option<String>,
     /// Attempts per invocation, including the first.
     #[arg(long, default_value_t = 3, global = true)]
     pub attempts: u32,
@@ -63,6 +67,12 @@ pub struct PlatformArgs {
     /// Print no progress display and no table, only the result.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+}
+
+fn parse_run_id(text: &str) -> Result<String, String> {
+    faasml_core::check_run_id(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Where functions run.

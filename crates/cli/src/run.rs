@@ -199,7 +199,11 @@ pub(crate) async fn execute(
         Some(progress.observer()),
     )
     .await?;
-    let options = RunOptions::new(workflow.name())
+    let mut options = RunOptions::new(workflow.name());
+    if let Some(run_id) = &args.run_id {
+        options = options.with_run_id(run_id.clone());
+    }
+    let options = options
         .with_params(params.clone())
         .with_retry(RetryPolicy {
             max_attempts: args.attempts.max(1),
@@ -287,6 +291,27 @@ pub(crate) async fn announce_imports(
     }
 }
 
+/// Says when killed runs left scratch in the store (at most the first 200 runs are looked at,
+/// so a store with many runs costs a run little).
+pub(crate) async fn announce_stale_runs(store: &Store) {
+    use faasml_workflows::kit::gc;
+    let Ok(runs) = gc::scan(store, 200).await else {
+        return;
+    };
+    let stale = gc::stale(runs, std::time::Duration::from_secs(600));
+    if !stale.is_empty() {
+        let bytes: u64 = stale.iter().map(|r| r.bytes).sum();
+        eprintln!(
+            "note: {} run(s) that are no longer running left {} of scratch in {}/runs/; \
+             `faasml gc --store {}` removes it",
+            stale.len(),
+            faasml_core::human_bytes(bytes),
+            store.url().trim_end_matches('/'),
+            store.url()
+        );
+    }
+}
+
 /// `faasml run <workflow>`.
 pub(crate) async fn run(command: RunCommand) -> Result<()> {
     let RunCommand {
@@ -308,6 +333,7 @@ pub(crate) async fn run(command: RunCommand) -> Result<()> {
     let finished = execute(workflow, params.clone(), &settings).await?;
     if !platform.quiet {
         announce_imports(workflow, &params, &store, &finished.report.run_id).await;
+        announce_stale_runs(&store).await;
     }
     for warning in workflow.warnings(&finished.output) {
         eprintln!("warning: {warning}");

@@ -99,11 +99,15 @@ impl StoreBuilder {
     /// Opens the store. No network IO happens here; [`Store::check`] probes a remote store.
     pub fn build(&self) -> Result<Store> {
         let parsed = StoreUrl::parse(&self.url)?;
+        let local_root = match &parsed {
+            StoreUrl::File { dir } => crate::store::absolute_dir(dir).ok(),
+            _ => None,
+        };
         let mut inner = crate::store::backend(&self.url, parsed, &self.s3)?;
         for (_, layer) in &self.layers {
             inner = layer(inner);
         }
-        Ok(Store::from_object_store(inner, &self.url))
+        Ok(Store::from_object_store(inner, &self.url).with_local_root(local_root))
     }
 }
 

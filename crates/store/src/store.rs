@@ -34,6 +34,8 @@ pub struct Store {
     url: Arc<str>,
     /// What this handle may read and write; `None`: everything (an operator's handle).
     access: Option<Arc<Access>>,
+    /// The directory of a `file://` store, whose emptied directories a prefix deletion removes.
+    local_root: Option<Arc<std::path::Path>>,
 }
 
 /// In-memory stores by name, so that `memory://x` opened twice in one process is one store.
@@ -43,7 +45,7 @@ fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
 }
 
 /// `dir` as an absolute path, with `.` and `..` resolved lexically (the directory need not exist).
-fn absolute_dir(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+pub(crate) fn absolute_dir(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     use std::path::Component;
     let absolute = std::path::absolute(dir)?;
     let mut out = std::path::PathBuf::new();
@@ -104,6 +106,19 @@ pub(crate) fn backend(
     }
 }
 
+/// Removes `dir` and the directories under it that hold no files (deepest first).
+fn remove_empty_dirs(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&entry.path());
+            }
+        }
+    }
+    // Fails, harmlessly, when the directory still holds something.
+    let _ = std::fs::remove_dir(dir);
+}
+
 impl Store {
     /// Objects larger than this many bytes are written with a multipart upload.
     pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
@@ -136,7 +151,14 @@ impl Store {
             inner,
             url: Arc::from(url.as_ref()),
             access: None,
+            local_root: None,
         }
+    }
+
+    /// Records the directory of a `file://` store.
+    pub(crate) fn with_local_root(mut self, root: Option<std::path::PathBuf>) -> Self {
+        self.local_root = root.map(Arc::from);
+        self
     }
 
     /// The same store, confined to what `access` allows: every read, listing, write and delete
@@ -148,6 +170,7 @@ impl Store {
             inner: Arc::clone(&self.inner),
             url: Arc::clone(&self.url),
             access: Some(Arc::new(access)),
+            local_root: self.local_root.clone(),
         }
     }
 
@@ -184,6 +207,7 @@ impl Store {
             inner: Arc::new(CountingStore::new(Arc::clone(&self.inner), counter)),
             url: Arc::clone(&self.url),
             access: self.access.clone(),
+            local_root: self.local_root.clone(),
         }
     }
 
@@ -193,6 +217,10 @@ impl Store {
             inner: Arc::new(PrefixStore::new(Arc::clone(&self.inner), prefix.clone())),
             url: Arc::from(format!("{}/{prefix}", self.url.trim_end_matches('/'))),
             access: None,
+            local_root: self
+                .local_root
+                .as_ref()
+                .map(|root| Arc::from(root.join(prefix.as_ref()))),
         }
     }
 
@@ -430,6 +458,16 @@ impl Store {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(self.backend("delete", &meta.location, e)),
             }
+        }
+        if let Some(root) = &self.local_root
+            && !prefix.as_ref().is_empty()
+        {
+            // Files are gone; their directories would stay behind on a file:// store and look
+            // like (empty) runs or datasets. Best effort: a directory that is not empty stays.
+            let dir = prefix
+                .parts()
+                .fold(root.to_path_buf(), |dir, part| dir.join(part.as_ref()));
+            let _ = tokio::task::spawn_blocking(move || remove_empty_dirs(&dir)).await;
         }
         Ok(objects.len())
     }

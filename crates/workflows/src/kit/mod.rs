@@ -26,6 +26,7 @@
 //!    ends ([`layout::Scratch`]), record included.
 
 pub mod bench;
+pub mod gc;
 pub mod layout;
 pub mod persist;
 pub mod transfer;
