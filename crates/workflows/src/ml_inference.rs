@@ -138,6 +138,7 @@ impl Workflow for MlInference {
                 "batch_size must be at least 1".into(),
             ));
         }
+        crate::kit::limits::at_most("batch size", params.batch_size, crate::kit::limits::BATCH)?;
         if params.data.is_empty() {
             return Err(WorkflowError::InvalidParams(
                 "the data prefix must not be empty".into(),

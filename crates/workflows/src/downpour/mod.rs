@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::images::ImageSource;
 use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
-use crate::kit::{BenchSpec, Metric, Series, Workflow};
+use crate::kit::{BenchSpec, Metric, Series, Workflow, limits};
 use crate::kit::{layout, persist};
 pub use server::{EvalPoint, ParameterServer, Progress};
 
@@ -256,8 +256,8 @@ impl DownpourParams {
             .unwrap_or(if self.target_accuracy > 0.0 { 10 } else { 1 })
     }
 
-    /// Checks the parameters before anything runs.
-    fn check(&self) -> Result<()> {
+    /// Checks the parameters before anything runs (the driver) and where a stage receives them.
+    pub(crate) fn check(&self) -> Result<()> {
         let fail = |m: &str| Err(WorkflowError::InvalidParams(m.to_string()));
         if self.workers == 0 {
             return fail("workers must be at least 1");
@@ -295,6 +295,28 @@ impl DownpourParams {
         if data::clean_prefix(&self.data).is_empty() || self.test_prefix().is_empty() {
             return fail("the data and test prefixes must not be empty");
         }
+        limits::at_most("workers", self.workers, limits::WORKERS)?;
+        limits::at_most("max epochs", self.max_epochs, limits::EPOCHS)?;
+        limits::at_most("evals per epoch", self.evals(), limits::EVALS_PER_EPOCH)?;
+        limits::product_at_most(
+            "max epochs x evals per epoch",
+            self.max_epochs,
+            self.evals(),
+            limits::SEGMENTS,
+        )?;
+        limits::at_most("batch size", self.batch_size, limits::BATCH)?;
+        limits::at_most("n_fetch", self.n_fetch, limits::BATCH)?;
+        limits::at_most("n_push", self.n_push, limits::BATCH)?;
+        for &width in &self.hidden {
+            limits::at_most("a hidden layer's width", width, limits::LAYER_WIDTH)?;
+        }
+        // 784 inputs and 256 classes at most: the network's size from its widest case.
+        let layers: Vec<usize> = std::iter::once(784)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(256))
+            .collect();
+        let params = checked_n_params(&layers).unwrap_or(usize::MAX);
+        limits::at_most("the network's parameters", params, limits::NETWORK_PARAMS)?;
         data::check_name("model", &self.model_name())
     }
 
@@ -302,6 +324,15 @@ impl DownpourParams {
     pub fn segments(&self) -> usize {
         self.max_epochs * self.evals()
     }
+}
+
+/// [`n_params`], or `None` when it overflows (layer sizes from a request are untrusted).
+fn checked_n_params(layers: &[usize]) -> Option<usize> {
+    layers.windows(2).try_fold(0usize, |sum, w| {
+        w[0].checked_add(1)?
+            .checked_mul(w[1])
+            .and_then(|n| sum.checked_add(n))
+    })
 }
 
 /// The number of parameters of an MLP with `layers` (weights and biases).
@@ -323,6 +354,17 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// Checks what a stage receives: the run's parameters and layer sizes within their limits.
+    pub fn check(&self) -> Result<()> {
+        self.params.check()?;
+        limits::at_most("layers", self.layers.len(), 64)?;
+        for &width in &self.layers {
+            limits::at_most("a layer's width", width, limits::LAYER_WIDTH)?;
+        }
+        let params = checked_n_params(&self.layers).unwrap_or(usize::MAX);
+        limits::at_most("the network's parameters", params, limits::NETWORK_PARAMS)
+    }
+
     /// The network with these layers and the run's seed (initial weights).
     pub fn network(&self) -> Result<Mlp> {
         Ok(Mlp::params()
@@ -768,6 +810,7 @@ async fn publish(ctx: &Ctx, spec: &RunSpec, network: &Mlp, accuracy: f64) -> Res
 /// Initialises the parameter server unless it already is (a re-invoked setup keeps the trained
 /// parameters).
 async fn initialise(ctx: &Ctx, spec: &RunSpec) -> Result<ParameterServer> {
+    spec.check()?;
     let network = spec.network()?;
     let ps = spec.server(ctx);
     ps.init_if_absent(network.flat_params()).await?;

@@ -186,6 +186,7 @@ fn segment_end(k: usize, n_batches: usize, segments: usize) -> usize {
 
 /// Trains worker `input.worker` from where it left off, for one epoch or until the run stops.
 pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result<WorkerReport> {
+    input.spec.check()?;
     let spec = &input.spec;
     let p = &spec.params;
     let w = input.worker;

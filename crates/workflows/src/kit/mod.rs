@@ -28,6 +28,7 @@
 pub mod bench;
 pub mod gc;
 pub mod layout;
+pub mod limits;
 pub mod persist;
 pub mod transfer;
 

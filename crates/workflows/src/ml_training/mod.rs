@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::data;
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout::Scratch;
-use crate::kit::{BenchSpec, Metric, Peer, Workflow};
+use crate::kit::{BenchSpec, Metric, Peer, Workflow, limits};
 pub use partition::{PartitionInput, PartitionOutput};
 pub use pca::{PcaInput, PcaOutput};
 pub use rf::{RfInput, RfOutput};
@@ -149,6 +149,12 @@ impl TrainingParams {
         if self.min_samples_split < 2 {
             return fail("min_samples_split must be at least 2".into());
         }
+        limits::at_most("n_pca", self.n_pca, limits::PCA_FUNCTIONS)?;
+        limits::at_most("n_rf", self.n_rf, limits::FORESTS)?;
+        limits::at_most("components", self.components, limits::COMPONENTS)?;
+        limits::at_most("trees", self.trees, limits::TREES)?;
+        limits::at_most("depth", self.depth, limits::DEPTH)?;
+        limits::product_at_most("trees x n_rf", self.trees, self.n_rf, limits::TOTAL_TREES)?;
         if data::clean_prefix(&self.data).is_empty() || self.test_prefix().is_empty() {
             return fail("the data and test prefixes must not be empty".into());
         }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::images;
 use crate::error::{Result, WorkflowError};
+use crate::kit::limits;
 
 /// Input of `partition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,9 @@ pub struct PartitionOutput {
 }
 
 pub(super) async fn run(input: PartitionInput, ctx: Ctx) -> Result<PartitionOutput> {
+    limits::at_most("n_pca", input.n_pca, limits::PCA_FUNCTIONS)?;
+    limits::at_most("n_rf", input.n_rf, limits::FORESTS)?;
+    limits::at_most("components", input.components, limits::COMPONENTS)?;
     let store = ctx.store();
     let sources = images::list(store, &input.data).await?;
     let total = images::count(&sources);

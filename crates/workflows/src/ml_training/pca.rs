@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::images::{self, ImageSource, pixels_matrix};
 use crate::error::{Result, WorkflowError};
+use crate::kit::limits;
 use crate::kit::persist;
 
 /// Input of `pca`.
@@ -92,6 +93,8 @@ fn fit(set: ImageSet, components: usize, n_slices: usize) -> Result<Fitted> {
 }
 
 pub(super) async fn run(input: PcaInput, ctx: Ctx) -> Result<PcaOutput> {
+    limits::at_most("components", input.components, limits::COMPONENTS)?;
+    limits::at_most("slices", input.slices, limits::FORESTS)?;
     let store = ctx.store();
     let sources: Vec<ImageSource> = store.get_json(&input.shard).await?;
     let set = images::load(store, &sources).await?;

@@ -9,7 +9,7 @@ use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkflowError};
-use crate::kit::persist;
+use crate::kit::{limits, persist};
 use crate::model::Member;
 
 /// Input of `rf`.
@@ -47,6 +47,8 @@ pub struct RfOutput {
 }
 
 pub(super) async fn run(input: RfInput, ctx: Ctx) -> Result<RfOutput> {
+    limits::at_most("trees", input.trees, limits::TREES)?;
+    limits::at_most("depth", input.depth, limits::DEPTH)?;
     let store = ctx.store();
     let (slice_key, basis_key) = (&input.slice, &input.basis);
     let (slice, basis) = futures::try_join!(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::images::{self, pixels_matrix};
 use crate::error::{Result, WorkflowError};
+use crate::kit::limits;
 use crate::kit::persist;
 use crate::model::{self, EnsembleModel, Member};
 
@@ -74,6 +75,7 @@ fn score(model: &EnsembleModel, test: &faasml_datasets::ImageSet) -> Result<Scor
 }
 
 pub(super) async fn run(input: ValidateInput, ctx: Ctx) -> Result<ValidateOutput> {
+    limits::at_most("forests", input.forests.len(), limits::FORESTS)?;
     let store = ctx.store();
     let loads = input.forests.iter().map(|key| async move {
         let tensors = persist::get(store, key).await?;
