@@ -1,7 +1,8 @@
 //! The faasml state store: the key-value interface that parameter servers and reducers use
 //! (get/put, atomic counters, atomic element-wise add of f32 vectors, compare-and-set), with the
 //! in-process [`EmbeddedState`] as the default backend and [`RedisState`] on a Redis server
-//! (`redis://host:port[/db]`) for functions that run in separate processes.
+//! (`redis://host:port[/db][?ttl=SECONDS]`, every key written with a time-to-live, 24 h by
+//! default) for functions that run in separate processes.
 //!
 //! Values are bytes; f32 vectors are stored as little-endian bytes and counters as decimal
 //! strings, the same encoding a Redis backend uses, so data written by one backend reads the same
@@ -121,7 +122,8 @@ pub(crate) fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError
 }
 
 /// Opens the state store a URL names: `embedded://` (a new in-process store) or
-/// `redis://host:port[/db]` (a [`RedisState`]; fails within seconds if the server does not answer).
+/// `redis://host:port[/db][?ttl=SECONDS]` (a [`RedisState`]; fails within seconds if the server
+/// does not answer).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn StateStore>, StateError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("embedded") => Ok(std::sync::Arc::new(EmbeddedState::new())),
