@@ -1,7 +1,9 @@
 //! The faasml state store: the key-value interface that parameter servers and reducers use
 //! (get/put, atomic counters, atomic element-wise add of f32 vectors, compare-and-set), with the
 //! in-process [`EmbeddedState`] as the default backend and [`RedisState`] on a Redis server
-//! (`redis://host:port[/db]`) for functions that run in separate processes.
+//! (`redis://host:port[/db][?ttl=SECONDS]`, every key written with a time-to-live, 24 h by
+//! default) for functions that run in separate processes. [`ConfinedState`] wraps either so that
+//! a function can touch only the keys of its own run.
 //!
 //! Values are bytes; f32 vectors are stored as little-endian bytes and counters as decimal
 //! strings, the same encoding a Redis backend uses, so data written by one backend reads the same
@@ -17,6 +19,7 @@
 //! # });
 //! ```
 
+mod confined;
 pub mod coord;
 mod embedded;
 mod redis_state;
@@ -26,6 +29,7 @@ use std::fmt;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use confined::ConfinedState;
 pub use embedded::EmbeddedState;
 pub use redis_state::RedisState;
 
@@ -47,6 +51,23 @@ pub enum StateError {
         /// The store URL.
         url: String,
         /// What went wrong.
+        reason: String,
+    },
+    /// A [`ConfinedState`] refused an operation on a key outside its prefix; nothing was done.
+    /// `reason` is the whole message: who may touch only which keys.
+    #[error("{reason}")]
+    Denied {
+        /// The key (or, for `delete_prefix`, the prefix) that was refused.
+        key: String,
+        /// Who was refused and which keys they may touch.
+        reason: String,
+    },
+    /// A [`ConfinedState`] was asked to confine to an unusable prefix.
+    #[error("state confinement prefix '{prefix}': {reason}")]
+    BadPrefix {
+        /// The prefix.
+        prefix: String,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -121,7 +142,8 @@ pub(crate) fn decode_f32(key: &str, bytes: &[u8]) -> Result<Vec<f32>, StateError
 }
 
 /// Opens the state store a URL names: `embedded://` (a new in-process store) or
-/// `redis://host:port[/db]` (a [`RedisState`]; fails within seconds if the server does not answer).
+/// `redis://host:port[/db][?ttl=SECONDS]` (a [`RedisState`]; fails within seconds if the server
+/// does not answer).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn StateStore>, StateError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("embedded") => Ok(std::sync::Arc::new(EmbeddedState::new())),

@@ -417,6 +417,110 @@ async fn redis_going_away_mid_run_is_a_fast_clear_error() {
     eprintln!("{err}");
 }
 
+/// `url` with the query parameter `ttl=value` added.
+fn with_ttl(url: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}ttl={value}")
+}
+
+/// Every writing operation on a fresh key and again on the same key made persistent (`PERSIST`)
+/// in between, each followed by the key's `PTTL` in milliseconds (-1: no time-to-live).
+async fn pttl_after_each_write(state: &RedisState, url: &str, ns: &str) -> Vec<(String, i64)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let mut seen = Vec::new();
+    for op in ["put", "cas", "incr", "add_f32", "add_f32_lua"] {
+        let key = format!("{ns}/{op}");
+        for round in 0..2 {
+            match op {
+                "put" => state.put(&key, Bytes::from_static(b"v")).await.unwrap(),
+                "cas" => {
+                    let expected = (round == 1).then_some(&b"0"[..]);
+                    let swapped = state
+                        .compare_and_swap(&key, expected, Bytes::from_static(b"0"))
+                        .await
+                        .unwrap();
+                    assert!(swapped, "{key} round {round}");
+                }
+                "incr" => assert_eq!(state.incr(&key, 2).await.unwrap(), 2 * (round + 1)),
+                "add_f32" => state.add_f32(&key, &[1.0, 2.0]).await.unwrap(),
+                _ => state.add_f32_lua(&key, &[1.0, 2.0]).await.unwrap(),
+            }
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            seen.push((format!("{op} round {round}"), pttl));
+            redis::cmd("PERSIST")
+                .arg(&key)
+                .exec_async(&mut raw)
+                .await
+                .unwrap();
+        }
+    }
+    seen
+}
+
+/// Keys written by every operation, new or existing, carry the configured time-to-live, so a
+/// killed run's keys go away by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_writes_give_keys_the_configured_ttl() {
+    let server = RedisServer::start();
+    let url = with_ttl(server.url(), "100");
+    let state = RedisState::connect(&url).await.unwrap();
+    assert_eq!(state.ttl(), Some(Duration::from_secs(100)));
+    // The ttl parameter is ours; the redis crate never sees it, the URL shown keeps it.
+    assert!(state.url().ends_with("ttl=100"), "{}", state.url());
+    for (what, pttl) in pttl_after_each_write(&state, server.url(), &namespace("ttl")).await {
+        assert!(pttl > 90_000 && pttl <= 100_000, "{what}: PTTL {pttl}");
+    }
+    // A failed incr inside the transaction is the same typed error as a plain INCRBY's.
+    let key = format!("{}/text", namespace("ttl"));
+    state.put(&key, Bytes::from_static(b"x")).await.unwrap();
+    let err = state.incr(&key, 1).await.unwrap_err();
+    assert!(matches!(err, StateError::WrongType { .. }), "{err}");
+    assert!(err.to_string().contains(&key), "{err}");
+    assert!(!err.to_string().contains("Pipeline"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_default_ttl_is_a_day() {
+    let server = RedisServer::start();
+    let state = RedisState::connect(server.url()).await.unwrap();
+    assert_eq!(state.ttl(), Some(Duration::from_secs(24 * 3600)));
+    let day = 24 * 3600 * 1000;
+    for (what, pttl) in pttl_after_each_write(&state, server.url(), &namespace("day")).await {
+        assert!(pttl > day - 60_000 && pttl <= day, "{what}: PTTL {pttl}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_ttl_zero_leaves_keys_persistent() {
+    let server = RedisServer::start();
+    let state = RedisState::connect(&with_ttl(server.url(), "0"))
+        .await
+        .unwrap();
+    assert_eq!(state.ttl(), None);
+    for (what, pttl) in pttl_after_each_write(&state, server.url(), &namespace("ttl0")).await {
+        assert_eq!(pttl, -1, "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_bad_ttl_is_an_error_naming_it() {
+    let server = RedisServer::start();
+    for bad in ["-5", "1.5", "24h", "", "315360001"] {
+        let url = with_ttl(server.url(), bad);
+        let err = faasml_state::open(&url).await.unwrap_err();
+        assert!(matches!(err, StateError::Backend { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("bad ttl '{bad}'")),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn unknown_state_urls_are_rejected_with_the_supported_list() {
     let rt = tokio::runtime::Runtime::new().unwrap();
