@@ -61,6 +61,26 @@ impl std::fmt::Debug for EmbeddedConfig {
     }
 }
 
+/// The state store as invocation `function` of run `run_id` sees it: only keys under
+/// `runs/<run id>/` (the run id is checked, so the prefix is exactly one run's).
+fn confined_state(
+    state: &Arc<dyn StateStore>,
+    run_id: &str,
+    function: &str,
+) -> Arc<dyn StateStore> {
+    let prefix = format!("{}/", crate::confine::run_prefix(run_id));
+    let who = format!("function '{function}' of run '{run_id}'");
+    match faasml_state::ConfinedState::new(Arc::clone(state), prefix, who.clone()) {
+        Ok(confined) => Arc::new(confined),
+        // Unreachable with a checked run id (the prefix ends in '/'); a handle that can touch
+        // nothing (no key starts with a NUL) is the safe answer all the same.
+        Err(_) => match faasml_state::ConfinedState::new(Arc::clone(state), "\0/", who) {
+            Ok(nothing) => Arc::new(nothing),
+            Err(_) => Arc::clone(state),
+        },
+    }
+}
+
 /// An instance of a function: an id and the state it keeps while warm.
 struct Instance {
     id: String,
@@ -208,7 +228,7 @@ impl Platform for EmbeddedPlatform {
                     store_access,
                 ),
             ),
-            state: Arc::clone(&self.config.state),
+            state: confined_state(&self.config.state, &request.run_id, &request.function),
             invoker: Invoker::for_instance(nested, &request.run_id, &instance.id, request.retry),
             slot: Some(Slot::new(Arc::clone(&self.limit), permit)),
             instance_state: Arc::clone(&instance.state),
