@@ -172,7 +172,8 @@ fn corrupt(store: &Store, key: &Path, source: faasml_datasets::DatasetError) -> 
     }
 }
 
-fn bundled_names() -> String {
+/// The bundled dataset names, comma-separated, for messages.
+pub fn bundled_names() -> String {
     bundled::catalog()
         .iter()
         .map(|d| d.name)

@@ -22,7 +22,7 @@ use faasml_core::{Ctx, FunctionRef, Registry};
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
-use crate::data;
+use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout::Scratch;
 use crate::kit::{BenchSpec, Metric, Peer, Workflow, limits};
@@ -329,6 +329,15 @@ fn sklearn_parse(stdout: &str) -> Vec<(&'static str, f64)> {
 async fn stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
     let scratch = Scratch::of_run(ctx.run_id());
     let test = params.test_prefix();
+    // The test set is needed only at the end: find out now, before any training, that it is
+    // there, instead of after every forest is trained.
+    if images::list(ctx.store(), &test).await?.is_empty() {
+        return Err(WorkflowError::NoData {
+            store: ctx.store().url().to_string(),
+            prefix: format!("{test} (the test set, --test)"),
+            bundled: images::bundled_names(),
+        });
+    }
     let partition = ctx
         .invoke(
             PARTITION,
