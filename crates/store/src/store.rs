@@ -15,7 +15,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -102,6 +102,24 @@ pub(crate) fn backend(
             } else {
                 Arc::new(PrefixStore::new(memory, prefix.as_str()))
             })
+        }
+    }
+}
+
+/// Aborts a multipart upload that did not complete (an error, or a write that was cancelled),
+/// so that no unfinished upload is left in the bucket. A process killed outright cannot; the
+/// bucket's lifecycle rule (`AbortIncompleteMultipartUpload`, see deploy/README.md) is the net
+/// for that.
+struct AbortGuard(Option<Box<dyn object_store::MultipartUpload>>);
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if let Some(mut upload) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = upload.abort().await;
+            });
         }
     }
 }
@@ -351,23 +369,34 @@ impl Store {
             .put_multipart(key)
             .await
             .map_err(|e| self.backend("put", key, e))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, Self::PART_SIZE);
-        for chunk in &payload {
-            let mut chunk = chunk.clone();
-            while !chunk.is_empty() {
-                if let Err(e) = writer.wait_for_capacity(Self::PARTS_IN_FLIGHT).await {
-                    let _ = writer.abort().await;
-                    return Err(self.backend("put", key, e));
+        let mut guard = AbortGuard(Some(upload));
+        let mut parts = Vec::new();
+        if let Some(upload) = guard.0.as_mut() {
+            for chunk in &payload {
+                let mut chunk = chunk.clone();
+                while !chunk.is_empty() {
+                    let piece = chunk.split_to(chunk.len().min(Self::PART_SIZE));
+                    parts.push(upload.put_part(PutPayload::from(piece)));
                 }
-                let piece = chunk.split_to(chunk.len().min(Self::PART_SIZE));
-                writer.put(piece);
             }
         }
-        writer
-            .finish()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.backend("put", key, e))
+        let sent: std::result::Result<Vec<()>, _> = futures::stream::iter(parts)
+            .buffer_unordered(Self::PARTS_IN_FLIGHT)
+            .try_collect()
+            .await;
+        let completed = match (sent, guard.0.as_mut()) {
+            (Ok(_), Some(upload)) => upload.complete().await.map(|_| ()),
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Ok(()),
+        };
+        match completed {
+            Ok(()) => {
+                guard.0 = None;
+                Ok(())
+            }
+            // The guard aborts the upload, so no unfinished upload is left behind.
+            Err(e) => Err(self.backend("put", key, e)),
+        }
     }
 
     /// Writes a small object only if no object exists at `key`; `Ok(false)` when one does.
