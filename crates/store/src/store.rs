@@ -197,6 +197,12 @@ impl Store {
         self.access.is_some()
     }
 
+    /// Whether this handle may read `key` (no IO beyond, at most once, loading a confined
+    /// handle's lazy grants): for a cache that serves bytes without reading them again.
+    pub async fn check_read(&self, key: &Path) -> Result<()> {
+        self.allow(Op::Read, key).await
+    }
+
     /// Checks `op` on `key` against the handle's access.
     async fn allow(&self, op: Op, key: &Path) -> Result<()> {
         match &self.access {

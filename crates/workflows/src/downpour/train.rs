@@ -34,14 +34,49 @@ pub(crate) struct Dataset {
     pub(crate) y: Vec<u8>,
 }
 
-fn sources_key(sources: &[ImageSource]) -> String {
-    serde_json::to_string(sources).unwrap_or_default()
+/// The cache key of `sources` as this invocation may see them: their keys and the version of
+/// the objects behind them. Every key is checked against the invocation's store access first, so
+/// a warm instance never hands one run the data another run was allowed to load; a dataset
+/// re-imported under the same keys (IDX objects, and a PNG set's first and last object) is
+/// loaded afresh.
+async fn sources_key(ctx: &Ctx, sources: &[ImageSource]) -> Result<String> {
+    let store = ctx.store();
+    let mut versions = Vec::new();
+    let mut version = |meta: faasml_store::ObjectMeta| {
+        versions.push(format!(
+            "{}:{}:{}",
+            meta.e_tag.unwrap_or_default(),
+            meta.size,
+            meta.last_modified.timestamp_micros()
+        ));
+    };
+    for source in sources {
+        match source {
+            ImageSource::Idx { images, labels, .. } => {
+                version(store.head(images).await?);
+                version(store.head(labels).await?);
+            }
+            ImageSource::Png { keys } => {
+                for key in keys {
+                    store.check_read(key).await?;
+                }
+                for key in keys.first().into_iter().chain(keys.last()) {
+                    version(store.head(key).await?);
+                }
+            }
+        }
+    }
+    Ok(format!(
+        "{}@{}",
+        serde_json::to_string(sources).unwrap_or_default(),
+        versions.join(",")
+    ))
 }
 
 /// The test set, scaled to [0, 1] once and kept by a warm instance.
 pub(crate) async fn load_test(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<Dataset>> {
     ctx.instance_state()
-        .get_or_load(&sources_key(sources), || async {
+        .get_or_load(&sources_key(ctx, sources).await?, || async {
             let set = images::load(ctx.store(), sources).await?;
             ctx.compute(move || {
                 let x = pixels_matrix(&set)?;
@@ -57,7 +92,9 @@ pub(crate) async fn load_test(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<
 /// of the memory of floats, and scaled per minibatch).
 async fn load_slice(ctx: &Ctx, sources: &[ImageSource]) -> Result<Arc<ImageSet>> {
     ctx.instance_state()
-        .get_or_load(&sources_key(sources), || images::load(ctx.store(), sources))
+        .get_or_load(&sources_key(ctx, sources).await?, || {
+            images::load(ctx.store(), sources)
+        })
         .await
 }
 
