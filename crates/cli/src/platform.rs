@@ -58,8 +58,9 @@ pub struct PlatformArgs {
     /// A-Z a-z 0-9 . _ -, not in use by a running run.
     #[arg(long, env = "FAASML_RUN_ID", global = true, value_parser = parse_run_id)]
     pub run_id: Option<String>,
-    /// Attempts per invocation, including the first.
-    #[arg(long, default_value_t = 3, global = true)]
+    /// Attempts per invocation, including the first (1 to 10).
+    #[arg(long, default_value_t = 3, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
     pub attempts: u32,
     /// Directory for run reports (report.json, invocations.csv) and benchmark output.
     #[arg(long, default_value = "runs", global = true)]

@@ -66,7 +66,10 @@ fn workflow_command(workflow: &dyn AnyWorkflow) -> Command {
         .arg(
             Arg::new("repeats")
                 .long("repeats")
-                .value_parser(clap::value_parser!(usize))
+                .value_parser(|text: &str| match text.parse::<usize>() {
+                    Ok(n) if (1..=1000).contains(&n) => Ok(n),
+                    _ => Err(format!("'{text}' is not a number of runs from 1 to 1000")),
+                })
                 .help(format!(
                     "Runs per point; the table shows the run with the median {} [default: {}]",
                     defaults.primary, defaults.repeats
