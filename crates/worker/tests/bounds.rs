@@ -21,6 +21,7 @@ use serde_json::Value;
 const SLEEP: FunctionRef<u64, u64> = FunctionRef::new("b.sleep");
 const DOUBLE: FunctionRef<u32, u32> = FunctionRef::new("b.double");
 const ECHO: FunctionRef<Value, Value> = FunctionRef::new("b.echo");
+const SUM: FunctionRef<Vec<u32>, u32> = FunctionRef::new("b.sum");
 /// Invokes `b.always-fails` once and reports its error.
 const CALLS_FAILING: FunctionRef<(), ()> = FunctionRef::new("b.calls-failing");
 const ALWAYS_FAILS: FunctionRef<(), ()> = FunctionRef::new("b.always-fails");
@@ -44,6 +45,9 @@ fn registry() -> Registry {
     });
     r.register(DOUBLE, |x: u32, _ctx| async move {
         Ok::<_, FunctionError>(2 * x)
+    });
+    r.register(SUM, |xs: Vec<u32>, ctx| async move {
+        Ok::<_, FunctionError>(ctx.map(DOUBLE, xs).await?.into_iter().sum())
     });
     r.register(
         ECHO,
@@ -89,6 +93,25 @@ async fn start(id: &str, limits: WorkerLimits) -> RunningWorker {
     let store = Store::open(&format!("memory://bounds-tests-{id}")).unwrap();
     let worker = Worker::with_limits(registry(), store, config(), id, limits).unwrap();
     RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap()
+}
+
+/// A worker on a free port whose functions' own invocations come back to it over HTTP.
+async fn start_with_itself_as_gateway(id: &str, limits: WorkerLimits) -> RunningWorker {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = EmbeddedConfig {
+        nested: Some(HttpPlatform::new(&url).unwrap()),
+        ..config()
+    };
+    let store = Store::open(&format!("memory://bounds-tests-{id}")).unwrap();
+    let worker = Worker::with_limits(registry(), store, config, id, limits).unwrap();
+    RunningWorker::start(worker, ([127, 0, 0, 1], port).into())
         .await
         .unwrap()
 }
@@ -399,4 +422,42 @@ async fn the_drain_lets_short_invocations_finish_and_cancels_long_ones_at_the_de
         "{drained}"
     );
     assert_eq!(short.await.unwrap().unwrap().status(), 200);
+}
+
+/// The caps count only requests delivered over HTTP: a fan-out that stays in its worker is
+/// bounded by the concurrency slots instead, so a cap of one request does not refuse the
+/// children of the request it admitted. Through a gateway back to the same worker the children
+/// are refused at once, retried after `Retry-After` within the clamped attempts, and the driver
+/// fails with the reason: bounded, never a deadlock.
+#[tokio::test]
+async fn a_driver_fanning_out_to_its_own_worker_cannot_deadlock_on_the_caps() {
+    let worker = start("self-fan-out", WorkerLimits::default().max_in_flight(1)).await;
+    let response = client()
+        .post(format!("{}/function/b.sum", worker.url()))
+        .body("[1, 2, 3, 4, 5, 6, 7, 8]")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["output"], 72, "{body}");
+
+    let limits = WorkerLimits::default().max_in_flight(1);
+    let worker = start_with_itself_as_gateway("self-gateway", limits).await;
+    let started = Instant::now();
+    let response = client()
+        .post(format!("{}/function/b.sum", worker.url()))
+        .body("[1]")
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let message = body["error"]["error_message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("failed after 3 attempt(s)") && message.contains("max-in-flight"),
+        "{body}"
+    );
+    // Two waits of the 1 s Retry-After between three attempts.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{body}");
+    wait_for_health(&worker, "in_flight", 0).await;
 }
