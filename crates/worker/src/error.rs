@@ -28,7 +28,8 @@ pub enum WorkerError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The worker's limits are inconsistent (see [`WorkerLimits::check`](crate::WorkerLimits::check)).
+    /// The worker's limits are inconsistent (see
+    /// [`WorkerLimits::check`](crate::WorkerLimits::check)).
     #[error("invalid worker limits: {reason}")]
     BadLimits {
         /// Which limit, and why.

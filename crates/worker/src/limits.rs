@@ -16,7 +16,7 @@
 //! | `header_read_timeout` | 10 s to send the request headers | connection closed |
 //! | `drain_timeout` | 30 s after SIGTERM (Knative's default grace) | invocations cancelled |
 //!
-//! The two admission caps count only requests delivered over HTTP (the [`Admission`] gauges):
+//! The two admission caps count only requests delivered over HTTP (the worker's admission gauges):
 //! invocations a function makes that stay in the worker (no gateway) go straight to its embedded
 //! platform and are bounded by its concurrency slots instead, so a driver fanning out to its own
 //! worker cannot be refused by the caps its own request holds. A request refused at a cap is

@@ -431,7 +431,8 @@ async fn invoke(
     let read = tokio::select! {
         biased;
         () = worker.cancel.cancelled() => {
-            let error = FunctionError::new("cancelled", format!("worker {} is shutting down", worker.id));
+            let message = format!("worker {} is shutting down", worker.id);
+            let error = FunctionError::new("cancelled", message);
             return failure(StatusCode::SERVICE_UNAVAILABLE, error);
         }
         read = axum::body::to_bytes(Body::new(body), max_body) => read,
