@@ -109,6 +109,9 @@ pub fn main_with(workflows: Vec<&'static dyn AnyWorkflow>) -> ExitCode {
             Command::Gc(args) => gc::run(args).await,
         }
     });
+    // Dropping a runtime waits for its blocking tasks however long they take; a worker that has
+    // drained and cancelled its invocations must exit now, not when a stray file read returns.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.downcast_ref::<UsageError>().is_some() => {

@@ -6,18 +6,31 @@
 //! `GET /healthz` answers while the process lives, `GET /readyz` when the store answers.
 //! The port comes from `--port` or `$PORT` (Knative sets it; default 8080; 0 picks a free one);
 //! with `--gateway` the functions' own invocations go to the gateway, else to this worker.
-//! SIGTERM stops accepting and lets the requests in flight finish. OpenFaaS's probe paths
+//! SIGTERM stops accepting and lets the invocations in flight finish for up to
+//! `--drain-timeout` (default 30 s, Knative's default termination grace), then cancels what is
+//! left; only then does the worker print `faasml worker <id> stopped: drained N in-flight
+//! invocation(s) ...` or `... stopped: cancelled N invocation(s) after 30 s ...` on stderr and
+//! exit. OpenFaaS's probe paths
 //! `/_/health` and `/_/ready` are served too, and `$FAASML_SECRETS_DIR` (where OpenFaaS mounts
 //! secrets as files) supplies `AWS_*`/`FAASML_*` settings the environment lacks.
+//!
+//! **Bounds** (`faasml_worker::limits`): at most `--max-in-flight` invocations delivered over
+//! HTTP (default 256) and `--max-body-bytes-in-flight` request body bytes (default 256 MiB) at
+//! once, beyond which requests get 503 with `Retry-After`; 32 MiB per body; a connection gets
+//! `--header-read-timeout` (default 10 s) to send its request headers; callers' retry headers
+//! are clamped to `--max-attempts` (default 3, at most 10), a 50 ms .. 30 s backoff and
+//! `--max-timeout` (default 900 s) or the function's own timeout.
 //!
 //! The first line on stdout is `faasml worker <id> listening on http://<addr>`.
 
 use std::io::Write as _;
 use std::path::Path;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use clap::Args;
-use faasml_worker::Worker;
+use faasml_worker::{Worker, WorkerLimits};
 
 use crate::PlatformArgs;
 
@@ -33,6 +46,27 @@ pub(crate) struct ServeArgs {
     /// Worker id that qualifies instance ids in records (default: $HOSTNAME:port).
     #[arg(long, env = "FAASML_WORKER_ID")]
     worker_id: Option<String>,
+    /// Most invocations delivered over HTTP running at once; more are answered 503 with
+    /// Retry-After.
+    #[arg(long, default_value_t = WorkerLimits::default().max_in_flight)]
+    max_in_flight: usize,
+    /// Most request body bytes held by the requests in flight; more are answered 503 with
+    /// Retry-After.
+    #[arg(long, default_value_t = WorkerLimits::default().max_body_bytes_in_flight)]
+    max_body_bytes_in_flight: usize,
+    /// Most attempts per invocation the functions make (the callers' x-faasml-max-attempts is
+    /// clamped to it; at most 10).
+    #[arg(long, default_value_t = WorkerLimits::default().max_attempts)]
+    max_attempts: u32,
+    /// Longest time limit of one invocation, in seconds (a function's own shorter timeout wins).
+    #[arg(long, default_value_t = WorkerLimits::default().max_timeout.as_secs())]
+    max_timeout: u64,
+    /// Seconds a connection has to send its request headers before it is closed.
+    #[arg(long, default_value_t = WorkerLimits::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds the invocations in flight get to finish after SIGTERM before they are cancelled.
+    #[arg(long, default_value_t = WorkerLimits::default().drain_timeout.as_secs())]
+    drain_timeout: u64,
     #[command(flatten)]
     platform: PlatformArgs,
 }
@@ -91,7 +125,15 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
     let registry = crate::registry();
     let functions = registry.names().count();
     let store_url = store.url().to_string();
-    let worker = Worker::new(registry, store, config, id.clone());
+    let limits = WorkerLimits::new()
+        .max_in_flight(args.max_in_flight)
+        .max_body_bytes_in_flight(args.max_body_bytes_in_flight)
+        .max_attempts(args.max_attempts)
+        .max_timeout(Duration::from_secs(args.max_timeout))
+        .header_read_timeout(Duration::from_secs(args.header_read_timeout))
+        .drain_timeout(Duration::from_secs(args.drain_timeout));
+    let worker = Worker::with_limits(registry, store, config, id.clone(), limits)
+        .map_err(|e| crate::UsageError(e.to_string()))?;
     // Written without println! so that a closed stdout cannot stop the worker.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "faasml worker {id} listening on http://{addr}");
@@ -103,9 +145,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
         );
     }
     let _ = stdout.flush();
-    faasml_worker::serve(listener, worker, faasml_worker::shutdown_signal()).await?;
-    if !args.platform.quiet {
-        let _ = writeln!(std::io::stderr(), "faasml worker {id} stopped");
-    }
+    let drained = faasml_worker::serve(listener, worker, faasml_worker::shutdown_signal()).await?;
+    // Printed once the drain is over, so "stopped" is true when it appears; even with --quiet,
+    // since it says whether work was cut off.
+    let _ = writeln!(std::io::stderr(), "faasml worker {id} stopped: {drained}");
     Ok(())
 }

@@ -468,3 +468,116 @@ fn openfaas_style_secrets_files_and_probe_paths_configure_a_worker() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A `faasml serve` process with its stderr captured, for the drain tests.
+fn spawn_serve(dir: &Path, port: u16, extra: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let store = format!("file://{}", dir.join("store").display());
+    // Nothing listens at the gateway: every nested invocation is refused and retried after the
+    // backoff the request asks for, which keeps the driver busy for as long as a test needs.
+    let gateway = format!("http://127.0.0.1:{}", free_port());
+    let mut child = command(dir, &["serve"], &[])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--store", &store, "--gateway", &gateway])
+        .args(extra)
+        .env_remove("PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faasml serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("worker stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap_or(0);
+    assert!(line.contains("listening on"), "{line}");
+    (child, stdout)
+}
+
+/// Sends `POST /function/ml-training.driver` with `{}` and the retry headers, on a thread that
+/// returns the raw answer.
+fn post_driver(port: u16, backoff_ms: u64, attempts: u32) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("worker answers");
+        let request = format!(
+            "POST /function/ml-training.driver HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+             x-faasml-backoff-ms: {backoff_ms}\r\nx-faasml-max-attempts: {attempts}\r\n\
+             content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+}
+
+/// Sends SIGTERM to `child` and waits (at most `limit`) for it to exit; returns its stderr.
+fn terminate(mut child: Child, limit: Duration) -> String {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the worker did not exit within {limit:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
+/// Issue: "after SIGTERM a busy worker said 'stopped' and kept running". A worker busy past its
+/// `--drain-timeout` cancels the invocation at the deadline, answers it 503 `cancelled`, says so
+/// and exits; one whose invocation ends within the deadline lets it finish first.
+#[test]
+fn sigterm_drains_in_flight_invocations_then_cancels_the_rest_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, _stdout) = spawn_serve(dir.path(), port, &["--drain-timeout", "2"]);
+    // The driver's import is refused and would be retried after 30 s.
+    let answer = post_driver(port, 30_000, 3);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_flight(port) == 0 {
+        assert!(Instant::now() < deadline, "the driver never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let started = Instant::now();
+    let stderr = terminate(child, Duration::from_secs(2 + 30));
+    assert!(
+        stderr.contains("stopped: cancelled 1 invocation(s) after 2 s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1900), "{stderr}");
+    let answer = answer.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"error_type\":\"cancelled\""), "{answer}");
+
+    let port = free_port();
+    let (child, _stdout) = spawn_serve(dir.path(), port, &[]);
+    // Refused, retried once after 3 s, refused again: the driver fails well within 30 s.
+    let answer = post_driver(port, 3_000, 2);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_flight(port) == 0 {
+        assert!(Instant::now() < deadline, "the driver never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stderr = terminate(child, Duration::from_secs(30 + 30));
+    assert!(
+        stderr.contains("stopped: drained 1 in-flight invocation(s)"),
+        "{stderr}"
+    );
+    let answer = answer.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("failed after 2 attempt(s)"), "{answer}");
+}

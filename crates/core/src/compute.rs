@@ -23,7 +23,8 @@ where
     });
     match rx.await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(panic)) => Err(FunctionError::new(
+        // As a function's panic (see the embedded platform), a computation's is not retried.
+        Ok(Err(panic)) => Err(FunctionError::permanent(
             "panic",
             format!("computation panicked: {}", panic_message(&*panic)),
         )),

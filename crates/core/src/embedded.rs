@@ -1,12 +1,24 @@
 //! The embedded platform: functions run in this process on tokio tasks, at most `concurrency`
 //! instances at a time, with instances reused warm across invocations.
+//!
+//! **Cancellation.** Each function runs on its own tokio task (so that a panic fails one
+//! invocation, not its caller), and that task is aborted when the future of
+//! [`Platform::invoke`] is dropped: dropping an invocation cancels the function and, through the
+//! futures it was awaiting, everything it invoked (its fan-out, retries and backoff sleeps). A
+//! detached task would go on running, and retrying, after its caller has gone.
+//!
+//! **Counts.** [`EmbeddedPlatform::in_flight`] counts the invocations of this platform from their
+//! submission until their function has stopped, those queued for a concurrency slot
+//! ([`EmbeddedPlatform::queued`]) included; a worker reports them on `/healthz`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use faasml_store::{ByteCounter, Store};
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use crate::compute::panic_message;
 use crate::context::{Ctx, CtxParts, InstanceState, Slot};
@@ -96,6 +108,34 @@ pub struct EmbeddedPlatform {
     limit: Arc<Semaphore>,
     idle: Mutex<HashMap<String, Vec<Instance>>>,
     started: Mutex<HashMap<String, u64>>,
+    in_flight: Arc<AtomicUsize>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Counts one invocation in a counter until dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A task that is aborted when its handle is dropped, so that it cannot outlive the invocation
+/// that awaits it.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for EmbeddedPlatform {
@@ -120,7 +160,20 @@ impl EmbeddedPlatform {
             config,
             idle: Mutex::default(),
             started: Mutex::default(),
+            in_flight: Arc::default(),
+            queued: Arc::default(),
         })
+    }
+
+    /// Invocations submitted to this platform whose function has not stopped yet, queued ones
+    /// included; a cancelled invocation leaves the count when its task has been aborted.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Invocations waiting for a concurrency slot.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// The store functions see.
@@ -204,6 +257,8 @@ impl Platform for EmbeddedPlatform {
             })?,
         };
         let submit_us = now_micros();
+        let counted = Counted::enter(&self.in_flight);
+        let queued = Counted::enter(&self.queued);
         let permit =
             Arc::clone(&self.limit)
                 .acquire_owned()
@@ -212,6 +267,7 @@ impl Platform for EmbeddedPlatform {
                     function: request.function.clone(),
                     reason: e.to_string(),
                 })?;
+        drop(queued);
         let (instance, cold) = self.checkout(&request.function);
         let counter = Arc::new(ByteCounter::default());
         let ctx = Ctx::from_parts(CtxParts {
@@ -240,10 +296,17 @@ impl Platform for EmbeddedPlatform {
         let payload_in = request.payload.len() as u64;
         let usage_before = ProcessUsage::now();
         let start_us = now_micros();
-        let task = tokio::spawn(handler.call(request.payload, ctx.clone()));
-        let result = match task.await {
+        let call = handler.call(request.payload, ctx.clone());
+        // The count moves into the task: it ends when the function really stops, aborted or not.
+        let mut task = AbortOnDrop(tokio::spawn(async move {
+            let _counted = counted;
+            call.await
+        }));
+        let result = match (&mut task.0).await {
             Ok(result) => result,
-            Err(join) if join.is_panic() => Err(FunctionError::new(
+            // A panic is a bug in the function or a state it cannot handle; running the same
+            // input again panics again, so it is not retried.
+            Err(join) if join.is_panic() => Err(FunctionError::permanent(
                 "panic",
                 format!("function panicked: {}", panic_message(&*join.into_panic())),
             )),

@@ -140,6 +140,18 @@ pub enum InvokeError {
         /// What went wrong.
         reason: String,
     },
+    /// The platform refused the invocation for now (an overloaded or draining worker): nothing
+    /// ran, and the [`Invoker`](crate::Invoker) retries it no sooner than `retry_after` (bounded
+    /// by its own limit) when the platform names a wait.
+    #[error("platform could not invoke '{function}' now: {reason}")]
+    Unavailable {
+        /// The function name.
+        function: String,
+        /// Why, as the platform said.
+        reason: String,
+        /// How long the platform asked callers to wait before trying again, if it said.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The input could not be serialised or the output could not be parsed.
     #[error("bad payload for '{function}': {reason}")]
     Payload {

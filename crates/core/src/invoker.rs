@@ -12,6 +12,9 @@ use crate::function::FunctionRef;
 use crate::platform::{InvocationRequest, Platform};
 use crate::record::{InvocationRecord, Outcome, now_micros};
 
+/// The longest pause a platform's `retry_after` can impose between two attempts.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// How often and how patiently an invocation is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
@@ -160,9 +163,9 @@ impl Invoker {
                 task,
                 retry: self.retry,
             };
-            let error = match self.attempt(request).await {
+            let (error, retry_after) = match self.attempt(request).await {
                 Ok(Ok(output)) => return Ok(output),
-                Ok(Err(error)) => error,
+                Ok(Err(failure)) => failure,
                 Err(fatal) => return Err(fatal),
             };
             if !error.retryable || attempt >= max_attempts {
@@ -172,17 +175,21 @@ impl Invoker {
                     error,
                 });
             }
-            tokio::time::sleep(backoff).await;
+            // A platform that asked for a pause (an overloaded worker's Retry-After) gets it, up
+            // to a bound, when it is longer than the backoff.
+            let pause = backoff.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
+            tokio::time::sleep(pause).await;
             backoff = backoff.saturating_mul(2);
             attempt += 1;
         }
     }
 
-    /// One attempt: `Err` is fatal (no retry), `Ok(Err)` may be retried.
+    /// One attempt: `Err` is fatal (no retry), `Ok(Err)` may be retried, no sooner than the
+    /// pause the platform asked for, if any.
     async fn attempt(
         &self,
         request: InvocationRequest,
-    ) -> Result<Result<Bytes, FunctionError>, InvokeError> {
+    ) -> Result<Result<Bytes, (FunctionError, Option<Duration>)>, InvokeError> {
         let function = request.function.clone();
         let attempt = request.attempt;
         let task = request.task;
@@ -212,13 +219,17 @@ impl Invoker {
                 }
                 self.push_records(response.nested);
                 self.push_records([response.record]);
-                Ok(response.result)
+                Ok(response.result.map_err(|error| (error, None)))
             }
             Err(e @ (InvokeError::UnknownFunction { .. } | InvokeError::BadRequest { .. })) => {
                 Err(e)
             }
             Err(e) => {
                 // The platform could not run it: record the failed delivery, and retry it.
+                let retry_after = match &e {
+                    InvokeError::Unavailable { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
                 let error = FunctionError::new("delivery", e.to_string());
                 self.push_records([InvocationRecord {
                     function,
@@ -241,7 +252,7 @@ impl Invoker {
                         error_message: error.error_message.clone(),
                     },
                 }]);
-                Ok(Err(error))
+                Ok(Err((error, retry_after)))
             }
         }
     }

@@ -140,18 +140,87 @@ async fn permanent_errors_are_not_retried() {
     ));
 }
 
+/// Issue: "a panic is reported as retryable". It is permanent: the same input panics again.
 #[tokio::test]
-async fn a_panic_fails_one_invocation_not_the_process() {
+async fn a_panic_fails_one_invocation_not_the_process_and_is_not_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
     let mut registry = Registry::new();
-    registry.register(PANICS, |(), _ctx| async move {
-        if true {
-            panic!("index out of bounds");
+    let counter = Arc::clone(&calls);
+    registry.register(PANICS, move |(), _ctx| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if true {
+                panic!("index out of bounds");
+            }
+            Ok::<_, FunctionError>(())
         }
+    });
+    let outcome = run(platform(registry, 2), PANICS, (), fast_retry(3)).await;
+    let err = outcome.output.unwrap_err();
+    assert!(
+        err.to_string().contains("panicked: index out of bounds"),
+        "{err}"
+    );
+    match &err {
+        InvokeError::Failed {
+            attempts, error, ..
+        } => {
+            assert_eq!((*attempts, error.error_type.as_str()), (1, "panic"));
+            assert!(!error.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+const SLOW: FunctionRef<u64, ()> = FunctionRef::new("test.slow");
+const FAN: FunctionRef<Vec<u64>, ()> = FunctionRef::new("test.fan");
+
+/// Dropping an invocation aborts its function and everything it invoked: nothing goes on
+/// running detached, and the platform's in-flight count returns to 0.
+#[tokio::test]
+async fn dropping_an_invocation_cancels_its_function_and_fan_out() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let (s, f) = (Arc::clone(&started), Arc::clone(&finished));
+    registry.register(SLOW, move |ms: u64, _ctx| {
+        let (s, f) = (Arc::clone(&s), Arc::clone(&f));
+        async move {
+            s.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            f.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, FunctionError>(())
+        }
+    });
+    registry.register(FAN, |xs: Vec<u64>, ctx| async move {
+        ctx.map(SLOW, xs).await?;
         Ok::<_, FunctionError>(())
     });
-    let outcome = run(platform(registry, 2), PANICS, (), fast_retry(1)).await;
-    let err = outcome.output.unwrap_err().to_string();
-    assert!(err.contains("panicked: index out of bounds"), "{err}");
+    let platform = platform(registry, 8);
+    let running = {
+        let platform = Arc::clone(&platform);
+        tokio::spawn(async move {
+            run(platform, FAN, vec![60_000; 3], fast_retry(1)).await;
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while started.load(Ordering::SeqCst) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fan-out never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(platform.in_flight(), 4);
+    running.abort();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while platform.in_flight() > 0 {
+        assert!(std::time::Instant::now() < deadline, "still in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(finished.load(Ordering::SeqCst), 0);
+    assert_eq!(platform.queued(), 0);
 }
 
 #[tokio::test]

@@ -17,7 +17,11 @@
 //! Transport failures (refused, reset, timed out, a non-protocol status, a body that is not an
 //! envelope) are [`InvokeError::Platform`], which the [`Invoker`](faasml_core::Invoker) retries
 //! with its bounded policy; a 404 from a worker is [`InvokeError::UnknownFunction`], which it
-//! does not. Plain `http://` is the common case; `https://` works through rustls (ring).
+//! does not. A 503 (an overloaded or draining worker: nothing ran) is skipped for the next worker
+//! of a list like a refused connection; when no worker takes the attempt and one answered 503 it
+//! is [`InvokeError::Unavailable`] carrying the longest `Retry-After` (whole seconds), which the
+//! invoker waits, up to its own bound, instead of a shorter backoff. Plain `http://` is the
+//! common case; `https://` works through rustls (ring).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -150,7 +154,10 @@ impl HttpPlatform {
         faasml_store::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below a worker's header read timeout (10 s by default), which also closes idle
+            // keep-alive connections: a pooled connection is dropped here before the worker
+            // closes it, so a request is not sent on a connection that is being closed.
+            .pool_idle_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .no_proxy()
             .build()
@@ -213,6 +220,12 @@ impl HttpPlatform {
             }
         })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let body = response.bytes().await.map_err(|e| {
             SendError::Failed(Self::platform_error(
                 function,
@@ -224,11 +237,32 @@ impl HttpPlatform {
             (StatusCode::OK, Ok(envelope)) => envelope
                 .into_response(function)
                 .map_err(|e| SendError::Failed(Self::platform_error(function, e.to_string()))),
+            (
+                StatusCode::BAD_REQUEST,
+                Ok(Envelope {
+                    error: Some(error), ..
+                }),
+            ) => Err(SendError::Failed(InvokeError::BadRequest {
+                function: function.to_string(),
+                reason: error.error_message,
+            })),
             (StatusCode::NOT_FOUND, Ok(envelope)) if envelope.error.is_some() => {
                 Err(SendError::Failed(InvokeError::UnknownFunction {
                     function: function.to_string(),
                     known: envelope.known.join(", "),
                 }))
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, envelope) => {
+                let detail = match envelope {
+                    Ok(Envelope {
+                        error: Some(error), ..
+                    }) => error.error_message,
+                    _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+                };
+                Err(SendError::Unavailable {
+                    reason: format!("{url}: HTTP 503: {detail}"),
+                    retry_after,
+                })
             }
             (StatusCode::OK, Err(e)) => Err(SendError::Failed(Self::platform_error(
                 function,
@@ -262,6 +296,13 @@ impl HttpPlatform {
 enum SendError {
     /// The connection could not be made: nothing was delivered, another worker may take it.
     NotConnected(String),
+    /// The worker answered 503 (overloaded, draining): nothing ran, another worker may take it.
+    Unavailable {
+        /// What the worker said.
+        reason: String,
+        /// Its `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
     /// Anything else.
     Failed(InvokeError),
 }
@@ -282,6 +323,8 @@ impl Platform for HttpPlatform {
             retry: request.retry,
         };
         let mut refused = Vec::new();
+        // Set when a worker answered 503: the longest Retry-After asked for, if any.
+        let mut unavailable: Option<Option<Duration>> = None;
         for base in self.gateway.bases(&request.function, turn) {
             let url = Gateway::function_url(&base, &request.function);
             match self.send(&url, &request, &meta).await {
@@ -290,13 +333,27 @@ impl Platform for HttpPlatform {
                     return Ok(response);
                 }
                 Err(SendError::NotConnected(reason)) => refused.push(reason),
+                Err(SendError::Unavailable {
+                    reason,
+                    retry_after,
+                }) => {
+                    refused.push(reason);
+                    unavailable = Some(unavailable.flatten().max(retry_after));
+                }
                 Err(SendError::Failed(error)) => return Err(error),
             }
         }
-        Err(Self::platform_error(
-            &request.function,
-            format!("no worker could be reached: {}", refused.join("; ")),
-        ))
+        match unavailable {
+            Some(retry_after) => Err(InvokeError::Unavailable {
+                function: request.function.clone(),
+                reason: format!("no worker could take it: {}", refused.join("; ")),
+                retry_after,
+            }),
+            None => Err(Self::platform_error(
+                &request.function,
+                format!("no worker could be reached: {}", refused.join("; ")),
+            )),
+        }
     }
 }
 

@@ -28,6 +28,13 @@ pub enum WorkerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The worker's limits are inconsistent (see
+    /// [`WorkerLimits::check`](crate::WorkerLimits::check)).
+    #[error("invalid worker limits: {reason}")]
+    BadLimits {
+        /// Which limit, and why.
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {reason}")]
     Client {

@@ -71,7 +71,11 @@ pub async fn handle(worker: &Worker, request: LambdaRequest) -> Result<Envelope,
     let executed = worker.execute(&request.function, payload, meta).await;
     match executed.delivery {
         Delivery::Ran => Ok(executed.envelope),
-        Delivery::UnknownFunction | Delivery::Unavailable => {
+        // Within the crate the match is exhaustive: a new kind of delivery is decided here.
+        Delivery::UnknownFunction
+        | Delivery::Unavailable
+        | Delivery::TimedOut
+        | Delivery::BadRequest => {
             let (error_type, error_message) = match executed.envelope.error {
                 Some(e) => (e.error_type, e.error_message),
                 None => (

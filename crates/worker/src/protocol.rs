@@ -10,7 +10,15 @@
 //! | `x-faasml-attempt` | 1 for the first attempt | `1` |
 //! | `x-faasml-parent` | the calling instance | none |
 //! | `x-faasml-task` | the invocation's index in its caller's fan-out | none |
-//! | `x-faasml-max-attempts`, `x-faasml-backoff-ms`, `x-faasml-timeout-ms` | the run's [`RetryPolicy`], inherited by the invocations the function makes | [`RetryPolicy::default`] |
+//! | `x-faasml-max-attempts`, `x-faasml-backoff-ms`, `x-faasml-timeout-ms` | the run's [`RetryPolicy`], inherited by the invocations the function makes, **clamped by the worker** (below) | [`RetryPolicy::default`] |
+//!
+//! **The retry policy is the worker's.** The three retry headers are a request, which the worker
+//! clamps to its [`WorkerLimits`](crate::WorkerLimits) before anything runs: attempts to at most
+//! its `max_attempts` (default 3, configurable up to 10), the first backoff to 50 ms .. 30 s, and
+//! the timeout to at most the function's own spec timeout and the worker's `max_timeout`
+//! (default 15 min; a request without a timeout gets that one). The invocation itself runs under
+//! the clamped timeout, and the invocations it makes inherit the clamped policy, so no header can
+//! make a worker retry faster, more often or longer than it allows.
 //!
 //! **Response.** A JSON [`Envelope`]:
 //! `{"output": <the function's JSON output>, "record": <InvocationRecord>, "nested": [...]}` on
@@ -18,9 +26,18 @@
 //! when the function ran and failed (a panic is an error of type `panic`). Both are status 200,
 //! the function having been delivered; a failure also sets `x-faasml-function-error: <type>` (as
 //! Lambda's `X-Amz-Function-Error`). An unknown function is a 404 with `{"error": ..., "known":
-//! [names]}`; malformed headers are a 400 with `{"error": ...}`. Any other status, a refused or
-//! reset connection, a timeout or an unparsable envelope is a delivery failure, which the caller's
-//! [`Invoker`](faasml_core::Invoker) retries.
+//! [names]}`; malformed headers or an unreadable body are a 400 with `{"error": ...}`, a body
+//! over the per-request limit (32 MiB) a 413 (`too-large`). Nothing ran in these cases:
+//!
+//! | status | error type | when | the caller |
+//! | --- | --- | --- | --- |
+//! | 503 + `Retry-After` | `overloaded` | the worker is at its cap of invocations or of body bytes in flight (the message names the limit) | retries, elsewhere or after `Retry-After` |
+//! | 503 | `cancelled` | the worker's drain deadline passed while it ran | retries elsewhere |
+//! | 504 | `timeout` | it ran past its (clamped) timeout and was stopped | retries |
+//!
+//! These, any other status, a refused or reset connection, a timeout or an unparsable envelope
+//! are delivery failures, which the caller's [`Invoker`](faasml_core::Invoker) retries. A client
+//! that disconnects cancels its invocation and everything it started.
 //!
 //! **Instances.** Records carry instance ids qualified with the worker id, `pca-1@host:8081`, so
 //! they are unique across workers: the worker's embedded platform creates them that way

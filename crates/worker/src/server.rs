@@ -7,27 +7,48 @@
 //!   [`Envelope`] (see [`crate::protocol`] for the status codes). The embedded platform's warm
 //!   instances are the worker's: the first invocation of a function in a worker is cold, later
 //!   ones reuse an idle instance. Instance ids in the records are qualified with the worker id.
-//! - `GET /healthz`: 200 while the process serves requests (liveness), with the worker id and
-//!   the number of invocations in flight: `{"status": "ok", "worker": ..., "in_flight": 1}`.
+//! - `GET /healthz`: 200 while the process serves requests (liveness), with the worker id, the
+//!   invocations running on it (`in_flight`: those delivered over HTTP and those its functions
+//!   run here for their own fan-out, until they have really stopped; `queued` of them wait for a
+//!   concurrency slot), the HTTP requests admitted and their body bytes, whether it is draining,
+//!   and its limits: `{"status": "ok", "worker": ..., "in_flight": 1, "queued": 0, "requests": 1,
+//!   "body_bytes": 2, "draining": false, "limits": {...}}`.
 //! - `GET /readyz`: 200 when the object store and the state store answer, else 503 (readiness).
 //!
 //! Invocations made by functions (a driver's fan-out) go where the embedded platform's
 //! [`EmbeddedConfig::nested`] points: to the gateway through an
 //! [`HttpPlatform`](crate::HttpPlatform) when one is configured, so fan-out spreads over every
-//! worker, or to this same worker otherwise. A panicking function fails its invocation with an
-//! error of type `panic`; the worker keeps serving. [`serve`] stops accepting on the shutdown
-//! future (SIGTERM or Ctrl-C with [`shutdown_signal`], as Knative sends) and lets requests in
-//! flight finish.
+//! worker, or to this same worker otherwise. A panicking function fails its invocation with a
+//! permanent error of type `panic`; the worker keeps serving.
+//!
+//! **Bounds** ([`WorkerLimits`], in [`crate::limits`]). The worker owns the retry policy: the
+//! caller's `x-faasml-*` retry headers are clamped to its limits, and the invocation itself runs
+//! under the clamped timeout. Requests beyond `max_in_flight` or `max_body_bytes_in_flight` are
+//! answered at once with 503, a `Retry-After` header and an `overloaded` envelope naming the
+//! limit. [`serve`] is hyper-util's server rather than `axum::serve`, for the header read
+//! timeout (a connection that has not sent its request headers in time is closed: slowloris).
+//!
+//! **Cancellation.** When the client of `POST /function/<name>` goes away, hyper reads the end of
+//! the connection (half-closed connections are not kept) and drops the request's future; the
+//! invocation is in that future, and the embedded platform aborts a function's task when its
+//! invocation is dropped, so the function, its fan-out (local, or remote requests whose
+//! connections close in turn), its retries and its backoff sleeps all stop.
+//!
+//! **Drain.** [`serve`] stops accepting on the shutdown future (SIGTERM or Ctrl-C with
+//! [`shutdown_signal`], as Knative sends), closes idle connections, lets the invocations in
+//! flight finish for up to `drain_timeout`, then cancels what is left (answered 503 `cancelled`,
+//! so their callers retry elsewhere) and returns a [`Drained`] saying what happened.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -36,27 +57,38 @@ use faasml_core::{
     Registry, StateStore,
 };
 use faasml_store::Store;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::WorkerError;
+use crate::limits::{Admission, Refusal, WorkerLimits};
 use crate::protocol::{Envelope, HEADER_FUNCTION_ERROR, RequestMeta};
 
-/// Largest request body accepted (inputs are small JSON messages; bulk data goes by store key).
-const BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// How long a readiness probe waits for the stores.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long cancelled invocations get to send their answers once the drain deadline has passed.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// How an invocation was delivered on a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Delivery {
     /// The function ran (and succeeded or failed, as the envelope says).
     Ran,
     /// No function of that name is served here.
     UnknownFunction,
-    /// The worker could not run it (e.g. it is shutting down).
+    /// The worker could not run it, or stopped it (it is shutting down).
     Unavailable,
+    /// The invocation ran past its time limit and was stopped.
+    TimedOut,
+    /// The request is invalid (a run id outside the rule): nothing ran, and retrying cannot help.
+    BadRequest,
 }
 
 /// The result of [`Worker::execute`]: how it was delivered and the envelope to send back.
@@ -68,49 +100,104 @@ pub struct Executed {
     pub envelope: Envelope,
 }
 
-/// A worker: the functions of a registry on an embedded platform, under a worker id.
+/// What a worker's drain did: returned by [`serve`] and [`RunningWorker::stop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Invocations delivered over HTTP that were in flight when shutdown began.
+    pub in_flight: usize,
+    /// Invocations cancelled at the drain deadline.
+    pub cancelled: usize,
+    /// From the start of shutdown to the end of the drain.
+    pub waited: Duration,
+    /// The drain deadline.
+    pub deadline: Duration,
+}
+
+impl std::fmt::Display for Drained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.cancelled == 0 {
+            write!(
+                f,
+                "drained {} in-flight invocation(s) in {:.1} s",
+                self.in_flight,
+                self.waited.as_secs_f64()
+            )
+        } else {
+            write!(
+                f,
+                "cancelled {} invocation(s) after {:.0} s (drained {})",
+                self.cancelled,
+                self.deadline.as_secs_f64(),
+                self.in_flight.saturating_sub(self.cancelled)
+            )
+        }
+    }
+}
+
+/// A worker: the functions of a registry on an embedded platform, under a worker id, within
+/// its [`WorkerLimits`].
 #[derive(Debug)]
 pub struct Worker {
     id: String,
     platform: Arc<EmbeddedPlatform>,
     state: Arc<dyn StateStore>,
-    in_flight: AtomicUsize,
-}
-
-/// Counts an invocation as in flight until dropped.
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+    limits: WorkerLimits,
+    admission: Admission,
+    /// Cancelled at the drain deadline: every invocation still running stops.
+    cancel: CancellationToken,
+    draining: AtomicBool,
+    cancelled: AtomicUsize,
 }
 
 impl Worker {
     /// A worker `id` running the functions of `registry` against `store` with `config`
-    /// (whose `nested` decides where the functions' own invocations go).
+    /// (whose `nested` decides where the functions' own invocations go), with the default
+    /// [`WorkerLimits`].
     pub fn new(
         registry: Registry,
         store: Store,
-        mut config: EmbeddedConfig,
+        config: EmbeddedConfig,
         id: impl Into<String>,
     ) -> Arc<Self> {
-        let id = id.into();
+        Self::build(registry, store, config, id.into(), WorkerLimits::default())
+    }
+
+    /// As [`Worker::new`], within `limits` (checked first).
+    pub fn with_limits(
+        registry: Registry,
+        store: Store,
+        config: EmbeddedConfig,
+        id: impl Into<String>,
+        limits: WorkerLimits,
+    ) -> Result<Arc<Self>, WorkerError> {
+        Ok(Self::build(
+            registry,
+            store,
+            config,
+            id.into(),
+            limits.check()?,
+        ))
+    }
+
+    fn build(
+        registry: Registry,
+        store: Store,
+        mut config: EmbeddedConfig,
+        id: String,
+        limits: WorkerLimits,
+    ) -> Arc<Self> {
         // Instance ids carry the worker id from creation, so the records of this worker's
         // instances, and the parents of the invocations they make, are unique across workers.
         config.worker_id = Some(id.clone());
         Arc::new(Self {
             id,
             state: Arc::clone(&config.state),
-            in_flight: AtomicUsize::new(0),
             platform: EmbeddedPlatform::new(registry, store, config),
+            limits,
+            admission: Admission::default(),
+            cancel: CancellationToken::new(),
+            draining: AtomicBool::new(false),
+            cancelled: AtomicUsize::new(0),
         })
     }
 
@@ -119,9 +206,20 @@ impl Worker {
         &self.id
     }
 
-    /// Invocations running now (requests received and not yet answered).
+    /// Its limits.
+    pub fn limits(&self) -> &WorkerLimits {
+        &self.limits
+    }
+
+    /// Invocations running on this worker now: those delivered to it and those its functions
+    /// run here for their own fan-out, queued ones included, until they have really stopped.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.platform.in_flight()
+    }
+
+    /// HTTP requests to `POST /function/<name>` admitted and not yet answered.
+    pub fn requests(&self) -> usize {
+        self.admission.requests()
     }
 
     /// The embedded platform running the functions.
@@ -131,7 +229,19 @@ impl Worker {
 
     /// Runs one attempt of `function` on `payload`; the transport-independent core of the
     /// HTTP route and the Lambda handler.
+    ///
+    /// The caller's retry policy is clamped to the worker's ([`WorkerLimits::clamp_retry`]), the
+    /// invocation runs under the clamped timeout, and it stops when the worker cancels its
+    /// invocations at the drain deadline. Dropping the returned future stops it too.
     pub async fn execute(&self, function: &str, payload: Bytes, meta: RequestMeta) -> Executed {
+        let spec_timeout = self
+            .platform
+            .registry()
+            .spec(function)
+            .and_then(|spec| spec.timeout_s)
+            .map(|s| Duration::from_secs(u64::from(s)));
+        let retry = self.limits.clamp_retry(meta.retry, spec_timeout);
+        let limit = Duration::from_millis(retry.timeout_ms.unwrap_or(u64::MAX));
         let request = InvocationRequest {
             run_id: meta.run_id,
             function: function.to_string(),
@@ -139,10 +249,42 @@ impl Worker {
             attempt: meta.attempt,
             parent: meta.parent,
             task: meta.task,
-            retry: meta.retry,
+            retry,
         };
-        let _in_flight = InFlight::enter(&self.in_flight);
-        match self.platform.invoke(request).await {
+        let run = tokio::time::timeout(limit, self.platform.invoke(request));
+        let outcome = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {
+                self.cancelled.fetch_add(1, Ordering::AcqRel);
+                return Executed {
+                    delivery: Delivery::Unavailable,
+                    envelope: Envelope::failure(FunctionError::new(
+                        "cancelled",
+                        format!(
+                            "worker {} is shutting down: '{function}' was cancelled at the end \
+                             of the {:.0} s drain",
+                            self.id,
+                            self.limits.drain_timeout.as_secs_f64()
+                        ),
+                    )),
+                };
+            }
+            outcome = run => outcome,
+        };
+        let Ok(outcome) = outcome else {
+            return Executed {
+                delivery: Delivery::TimedOut,
+                envelope: Envelope::failure(FunctionError::new(
+                    "timeout",
+                    format!(
+                        "worker {}: '{function}' ran past its {:.1} s limit and was stopped",
+                        self.id,
+                        limit.as_secs_f64()
+                    ),
+                )),
+            };
+        };
+        match outcome {
             Ok(response) => Executed {
                 delivery: Delivery::Ran,
                 envelope: Envelope::from_response(response),
@@ -161,6 +303,10 @@ impl Worker {
                         format!("no function named '{function}' is registered (known: {known})"),
                     ))
                 },
+            },
+            Err(InvokeError::BadRequest { reason, .. }) => Executed {
+                delivery: Delivery::BadRequest,
+                envelope: Envelope::failure(FunctionError::permanent("bad-request", reason)),
             },
             Err(other) => Executed {
                 delivery: Delivery::Unavailable,
@@ -204,8 +350,30 @@ impl Worker {
             // The paths OpenFaaS Community Edition probes.
             .route("/_/health", get(healthz))
             .route("/_/ready", get(readyz))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(self))
+    }
+
+    /// The answer to a request refused at a cap: 503, `Retry-After`, an `overloaded` envelope.
+    fn overloaded(&self, refusal: Refusal) -> Response {
+        let limits = &self.limits;
+        let message = match refusal {
+            Refusal::InFlight => format!(
+                "worker {} is overloaded: {} invocations in flight, its limit (max-in-flight)",
+                self.id, limits.max_in_flight
+            ),
+            Refusal::BodyBytes => format!(
+                "worker {} is overloaded: request bodies in flight would exceed its limit of {} \
+                 bytes (max-body-bytes-in-flight)",
+                self.id, limits.max_body_bytes_in_flight
+            ),
+        };
+        let error = FunctionError::new("overloaded", message);
+        let mut response = failure(StatusCode::SERVICE_UNAVAILABLE, error);
+        let seconds = limits.retry_after.as_secs().max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
     }
 }
 
@@ -221,26 +389,77 @@ fn json(status: StatusCode, body: Bytes) -> Response {
         .into_response()
 }
 
+/// An envelope answer carrying only `error`, with its type in `x-faasml-function-error`.
+fn failure(status: StatusCode, error: FunctionError) -> Response {
+    let error_type = HeaderValue::from_str(&error.error_type).ok();
+    let mut response = json(status, Envelope::failure(error).to_bytes());
+    if let Some(value) = error_type {
+        response.headers_mut().insert(HEADER_FUNCTION_ERROR, value);
+    }
+    response
+}
+
 async fn invoke(
     State(worker): State<Arc<Worker>>,
     Path(function): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let meta =
         match RequestMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok())) {
             Ok(meta) => meta,
             Err(e) => {
-                let envelope =
-                    Envelope::failure(FunctionError::permanent("bad-request", e.to_string()));
-                return json(StatusCode::BAD_REQUEST, envelope.to_bytes());
+                let error = FunctionError::permanent("bad-request", e.to_string());
+                return failure(StatusCode::BAD_REQUEST, error);
             }
         };
-    let executed = worker.execute(&function, body, meta).await;
+    let max_body = worker.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(length) = declared
+        && length > max_body as u64
+    {
+        let error = FunctionError::permanent(
+            "too-large",
+            format!("the request body of {length} bytes exceeds the limit of {max_body} bytes"),
+        );
+        return failure(StatusCode::PAYLOAD_TOO_LARGE, error);
+    }
+    // A body of unknown length may be as large as the limit: reserve that much.
+    let reserve = declared.map_or(max_body, |length| length as usize);
+    let _admitted = match worker.admission.admit(reserve, &worker.limits) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return worker.overloaded(refusal),
+    };
+    let read = tokio::select! {
+        biased;
+        () = worker.cancel.cancelled() => {
+            let message = format!("worker {} is shutting down", worker.id);
+            let error = FunctionError::new("cancelled", message);
+            return failure(StatusCode::SERVICE_UNAVAILABLE, error);
+        }
+        read = axum::body::to_bytes(Body::new(body), max_body) => read,
+    };
+    let payload = match read {
+        Ok(payload) => payload,
+        Err(e) => {
+            let error = FunctionError::permanent(
+                "bad-request",
+                format!("cannot read the request body (at most {max_body} bytes): {e}"),
+            );
+            return failure(StatusCode::BAD_REQUEST, error);
+        }
+    };
+    let executed = worker.execute(&function, payload, meta).await;
     let status = match executed.delivery {
         Delivery::Ran => StatusCode::OK,
         Delivery::UnknownFunction => StatusCode::NOT_FOUND,
         Delivery::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Delivery::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        Delivery::BadRequest => StatusCode::BAD_REQUEST,
     };
     let mut response = json(status, executed.envelope.to_bytes());
     if let Some(error) = &executed.envelope.error
@@ -252,10 +471,23 @@ async fn invoke(
 }
 
 async fn healthz(State(worker): State<Arc<Worker>>) -> Response {
+    let limits = &worker.limits;
     let body = serde_json::json!({
         "status": "ok",
         "worker": worker.id,
         "in_flight": worker.in_flight(),
+        "queued": worker.platform.queued(),
+        "requests": worker.admission.requests(),
+        "body_bytes": worker.admission.body_bytes(),
+        "draining": worker.draining.load(Ordering::Acquire),
+        "limits": {
+            "max_in_flight": limits.max_in_flight,
+            "max_body_bytes": limits.max_body_bytes,
+            "max_body_bytes_in_flight": limits.max_body_bytes_in_flight,
+            "max_attempts": limits.max_attempts,
+            "max_timeout_s": limits.max_timeout.as_secs_f64(),
+            "drain_timeout_s": limits.drain_timeout.as_secs_f64(),
+        },
     });
     json(StatusCode::OK, Bytes::from(body.to_string()))
 }
@@ -277,24 +509,71 @@ async fn readyz(State(worker): State<Arc<Worker>>) -> Response {
     }
 }
 
-/// Serves `worker` on `listener` until `shutdown` completes, then lets requests in flight finish.
+/// Serves `worker` on `listener` until `shutdown` completes, then drains: stops accepting,
+/// closes idle connections, lets the invocations in flight finish for up to the worker's
+/// `drain_timeout`, cancels what is left, and says what happened.
 pub async fn serve(
     listener: TcpListener,
     worker: Arc<Worker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), WorkerError> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
+) -> Result<Drained, WorkerError> {
+    let router = worker.router();
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(worker.limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _peer)) => tcp,
+            Err(_) => {
+                // Out of file descriptors, a connection reset before it was accepted: nothing
+                // to do for that connection; pause so that a persistent error does not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         // Small request/response pairs: never wait for Nagle.
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, worker.router())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| WorkerError::Io {
-            what: format!("worker {} stopped serving", worker.id()),
-            source,
-        })
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection's errors (a client gone, headers too slow) concern it alone.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    Ok(drain(&worker, graceful).await)
+}
+
+/// The drain after shutdown began (see [`serve`]).
+async fn drain(worker: &Worker, graceful: GracefulShutdown) -> Drained {
+    let began = Instant::now();
+    worker.draining.store(true, Ordering::Release);
+    let in_flight = worker.admission.requests();
+    let deadline = worker.limits.drain_timeout;
+    let closed = graceful.shutdown();
+    let mut closed = std::pin::pin!(closed);
+    if tokio::time::timeout(deadline, &mut closed).await.is_err() {
+        worker.cancel.cancel();
+        // The cancelled invocations answer at once; give their connections a moment to send.
+        let _ = tokio::time::timeout(CANCEL_GRACE, &mut closed).await;
+    }
+    Drained {
+        in_flight,
+        cancelled: worker.cancelled.load(Ordering::Acquire),
+        waited: began.elapsed(),
+        deadline,
+    }
 }
 
 /// Completes on SIGTERM (what Knative and Kubernetes send) or Ctrl-C.
@@ -325,7 +604,7 @@ pub async fn shutdown_signal() {
 pub struct RunningWorker {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), WorkerError>>,
+    task: JoinHandle<Result<Drained, WorkerError>>,
 }
 
 impl RunningWorker {
@@ -362,8 +641,8 @@ impl RunningWorker {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, waits for requests in flight, and returns how serving ended.
-    pub async fn stop(mut self) -> Result<(), WorkerError> {
+    /// Stops accepting, drains the invocations in flight (see [`serve`]) and says how it went.
+    pub async fn stop(mut self) -> Result<Drained, WorkerError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
