@@ -14,13 +14,16 @@
 //! - [`HttpPlatform`]: a [`Platform`](faasml_core::Platform) sending invocations to workers
 //!   (one URL, a round-robin list, or a Knative `{function}` template).
 //! - [`lambda`]: the same functions behind the Lambda runtime API.
+//! - [`auth`]: the shared [`Key`], request signatures and the worker's [`Verifier`].
 
+pub mod auth;
 mod client;
 mod error;
 pub mod lambda;
 pub mod protocol;
 mod server;
 
+pub use auth::{AuthError, Key, Signature, Verifier};
 pub use client::{Gateway, HttpConfig, HttpPlatform};
 pub use error::WorkerError;
 pub use protocol::{Envelope, LambdaRequest, RequestMeta, dns_name};

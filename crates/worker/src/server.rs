@@ -11,6 +11,10 @@
 //!   the number of invocations in flight: `{"status": "ok", "worker": ..., "in_flight": 1}`.
 //! - `GET /readyz`: 200 when the object store and the state store answer, else 503 (readiness).
 //!
+//! A worker made [`Worker::with_auth`] a [`Verifier`] checks the signature of every `POST
+//! /function/<name>` before its headers or body are parsed, and answers 401 with an
+//! `unauthorized` envelope when it fails (see [`crate::auth`]); the health routes stay open.
+//!
 //! Invocations made by functions (a driver's fan-out) go where the embedded platform's
 //! [`EmbeddedConfig::nested`] points: to the gateway through an
 //! [`HttpPlatform`](crate::HttpPlatform) when one is configured, so fan-out spreads over every
@@ -27,7 +31,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -40,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::{self, Verifier};
 use crate::error::WorkerError;
 use crate::protocol::{Envelope, HEADER_FUNCTION_ERROR, RequestMeta};
 
@@ -75,6 +80,8 @@ pub struct Worker {
     platform: Arc<EmbeddedPlatform>,
     state: Arc<dyn StateStore>,
     in_flight: AtomicUsize,
+    /// Checks request signatures; `None` runs unsigned requests (see [`crate::auth`]).
+    auth: Option<Verifier>,
 }
 
 /// Counts an invocation as in flight until dropped.
@@ -99,8 +106,19 @@ impl Worker {
     pub fn new(
         registry: Registry,
         store: Store,
+        config: EmbeddedConfig,
+        id: impl Into<String>,
+    ) -> Arc<Self> {
+        Self::with_auth(registry, store, config, id, None)
+    }
+
+    /// As [`Worker::new`], running only requests that `auth` verifies when it is given.
+    pub fn with_auth(
+        registry: Registry,
+        store: Store,
         mut config: EmbeddedConfig,
         id: impl Into<String>,
+        auth: Option<Verifier>,
     ) -> Arc<Self> {
         let id = id.into();
         // Instance ids carry the worker id from creation, so the records of this worker's
@@ -111,7 +129,13 @@ impl Worker {
             state: Arc::clone(&config.state),
             in_flight: AtomicUsize::new(0),
             platform: EmbeddedPlatform::new(registry, store, config),
+            auth,
         })
+    }
+
+    /// The verifier requests must pass, if the worker has a key.
+    pub fn auth(&self) -> Option<&Verifier> {
+        self.auth.as_ref()
     }
 
     /// The worker id that qualifies its instance ids.
@@ -224,9 +248,17 @@ fn json(status: StatusCode, body: Bytes) -> Response {
 async fn invoke(
     State(worker): State<Arc<Worker>>,
     Path(function): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // On a keyed worker nothing is parsed or run before the signature checks.
+    if let Some(verifier) = &worker.auth
+        && let Err(refused) = auth::check_http(verifier, &method, &uri, &headers, &body)
+    {
+        return refused;
+    }
     let meta =
         match RequestMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok())) {
             Ok(meta) => meta,
