@@ -649,7 +649,7 @@ mod tests {
     fn stale_and_future_timestamps_are_refused_with_their_skew() {
         let key = key(1);
         let verifier = Verifier::new(key.clone());
-        let now = 1_000_000;
+        let now: u64 = 1_000_000;
         for (offset, ok) in [(-301i64, false), (-300, true), (300, true), (301, false)] {
             let ts = now.checked_add_signed(offset).unwrap();
             let s = key.sign_at(
