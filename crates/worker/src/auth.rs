@@ -370,7 +370,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {
@@ -536,22 +536,23 @@ impl Verifier {
 }
 
 /// Checks an HTTP invocation on a keyed worker: the method, the path as received, the run id
-/// header as received and the body. A refusal is the response to send: 401 (503 for a full
-/// replay cache) with an envelope whose error says what is wrong.
-pub(crate) fn check_http(
+/// header as received and the body. Returns the response that refuses it, if it fails: 401 (503
+/// for a full replay cache) with an envelope whose error says what is wrong.
+pub(crate) fn refusal_of(
     verifier: &Verifier,
     method: &axum::http::Method,
     uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
     body: &[u8],
-) -> Result<(), axum::response::Response> {
+) -> Option<axum::response::Response> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let run_id = get(crate::protocol::HEADER_RUN_ID).unwrap_or("");
     Signature::from_headers(get)
         .and_then(|signature| {
             verifier.verify(method.as_str(), uri.path(), run_id, body, &signature)
         })
-        .map_err(refusal)
+        .err()
+        .map(refusal)
 }
 
 /// The HTTP answer to a request that `error` refuses.

@@ -255,7 +255,7 @@ async fn invoke(
 ) -> Response {
     // On a keyed worker nothing is parsed or run before the signature checks.
     if let Some(verifier) = &worker.auth
-        && let Err(refused) = auth::check_http(verifier, &method, &uri, &headers, &body)
+        && let Some(refused) = auth::refusal_of(verifier, &method, &uri, &headers, &body)
     {
         return refused;
     }
