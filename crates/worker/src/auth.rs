@@ -261,10 +261,7 @@ impl Key {
         run_id: &str,
         body: &[u8],
     ) -> Result<Signature, AuthError> {
-        let mut nonce = [0u8; 16];
-        ring::rand::SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| AuthError::Random)?;
+        let nonce = fresh_nonce()?;
         Ok(self.sign_at(method, path, run_id, body, unix_now(), &hex(&nonce)))
     }
 
@@ -345,6 +342,34 @@ fn canonical(
     );
     push_hex(&mut out, body_digest.as_ref());
     out
+}
+
+/// 16 random bytes from the system's RNG, drawn 4 KiB at a time: one `getrandom` call per 256
+/// nonces instead of one per request. Each byte is handed out once and then zeroed.
+fn fresh_nonce() -> Result<[u8; 16], AuthError> {
+    struct Pool {
+        bytes: [u8; 4096],
+        used: usize,
+    }
+    static POOL: Mutex<Pool> = Mutex::new(Pool {
+        bytes: [0; 4096],
+        used: 4096,
+    });
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if pool.used + 16 > pool.bytes.len() {
+        ring::rand::SystemRandom::new()
+            .fill(&mut pool.bytes)
+            .map_err(|_| AuthError::Random)?;
+        pool.used = 0;
+    }
+    let at = pool.used;
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&pool.bytes[at..at + 16]);
+    pool.bytes[at..at + 16].fill(0);
+    pool.used = at + 16;
+    Ok(nonce)
 }
 
 fn trim_newline(bytes: &[u8]) -> &[u8] {
