@@ -562,3 +562,52 @@ async fn stopping_a_worker_lets_requests_in_flight_finish() {
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn a_keyed_lambda_sandbox_runs_only_signed_events() {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let key = Key::from_bytes(b"a lambda key of 32 bytes, unreal").unwrap();
+    let mut registry = Registry::new();
+    registry.register(COUNT, |(), _ctx| async move {
+        Ok::<_, FunctionError>(RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+    });
+    let worker = Worker::with_auth(
+        registry,
+        store("lambda-keyed"),
+        EmbeddedConfig::default(),
+        "sandbox-1",
+        Some(Verifier::new(key.clone())),
+    );
+    let event = || -> faasml_worker::LambdaRequest {
+        serde_json::from_value(json!({"function": "t.count", "payload": null, "run_id": "r-1"}))
+            .unwrap()
+    };
+    let refused = faasml_worker::lambda::handle(&worker, event())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_type, "unauthorized");
+    assert!(
+        refused.error_message.starts_with("missing signature"),
+        "{}",
+        refused.error_message
+    );
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let mut signed = event();
+    signed.sign(&key).unwrap();
+    let replay: faasml_worker::LambdaRequest =
+        serde_json::from_str(&serde_json::to_string(&signed).unwrap()).unwrap();
+    let envelope = faasml_worker::lambda::handle(&worker, signed)
+        .await
+        .unwrap();
+    assert_eq!(envelope.output.unwrap().get(), "1");
+    let refused = faasml_worker::lambda::handle(&worker, replay)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.error_message.starts_with("nonce replayed"),
+        "{}",
+        refused.error_message
+    );
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
