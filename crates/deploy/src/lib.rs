@@ -2,7 +2,8 @@
 //!
 //! - [`knative`]: one Knative `serving.knative.dev/v1` `Service` per function;
 //! - [`openfaas`]: an OpenFaaS `stack.yml` with one function per faasml function;
-//! - [`dockerfile`]: the worker image's Dockerfile (also committed as `deploy/Dockerfile`).
+//! - [`dockerfile`]: the worker image's Dockerfile (also committed as `deploy/Dockerfile`);
+//! - [`lambda`]: a SAM template running the same image as one Lambda function.
 //!
 //! Every function is deployed under its DNS-safe name ([`dns_name`]: lowercase, `.` -> `-`),
 //! the same name the HTTP platform substitutes for `{function}` in a gateway template. What a
@@ -27,6 +28,7 @@
 pub mod dockerfile;
 mod error;
 pub mod knative;
+pub mod lambda;
 pub mod openfaas;
 
 pub use error::DeployError;
