@@ -5,11 +5,13 @@
 //! "parent": ..., "retry": {...}}` and the response is the envelope `faasml serve` sends over
 //! HTTP (`faasml_worker::lambda` documents the protocol). The runtime endpoint and identity come
 //! from the variables Lambda sets (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, ...);
-//! the store and state from `--store`/`FAASML_STORE` and `--state`/`FAASML_STATE`.
+//! the store and state from `--store`/`FAASML_STORE` and `--state`/`FAASML_STATE`. With a key
+//! (`FAASML_KEY`, resolved by CloudFormation from Secrets Manager), only events whose `auth`
+//! signature verifies run.
 
 use anyhow::{Context, Result};
 use clap::Args;
-use faasml_worker::{Worker, lambda};
+use faasml_worker::{Verifier, Worker, lambda};
 
 use crate::PlatformArgs;
 
@@ -23,8 +25,15 @@ pub(crate) struct LambdaArgs {
 pub(crate) async fn run(args: LambdaArgs) -> Result<()> {
     lambda::check_env().context("faasml lambda runs inside AWS Lambda or its emulator")?;
     let store = crate::platform::open_store(&args.platform.store, &[])?;
-    let config = crate::platform::worker_config(&args.platform).await?;
-    let worker = Worker::new(crate::registry(), store, config, lambda::sandbox_id());
+    let key = crate::platform::load_key(&args.platform)?;
+    let config = crate::platform::worker_config(&args.platform, key.clone()).await?;
+    let worker = Worker::with_auth(
+        crate::registry(),
+        store,
+        config,
+        lambda::sandbox_id(),
+        key.map(Verifier::new),
+    );
     lambda::run(worker).await?;
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! `--platform embedded` (the default) runs every function in this process. `--platform http`
 //! sends the driver to `faasml serve` workers through `--gateway` (a URL, a comma-separated list
 //! of worker URLs used round-robin, or a Knative template with `{function}`); the workers send
-//! the driver's fan-out on to their own gateway.
+//! the driver's fan-out on to their own gateway. With a key (`--key-file`, `FAASML_KEY`, the
+//! secrets directory or the OpenFaaS secret mount), every request to a worker is signed.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use faasml_core::{EmbeddedConfig, EmbeddedPlatform, Observer, Platform};
 use faasml_store::{S3Options, Store, StoreBuilder};
-use faasml_worker::{HttpConfig, HttpPlatform};
+use faasml_worker::{HttpConfig, HttpPlatform, Key};
 
 use crate::UsageError;
 
@@ -68,6 +69,11 @@ pub struct PlatformArgs {
     /// Print no progress display and no table, only the result.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// File holding the key that signs requests to workers (and that a worker checks them
+    /// with); without it: $FAASML_KEY, $FAASML_SECRETS_DIR/FAASML_KEY, then the OpenFaaS secret
+    /// /var/openfaas/secrets/faasml-key.
+    #[arg(long, env = "FAASML_KEY_FILE", global = true)]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 fn parse_run_id(text: &str) -> Result<String, String> {
@@ -105,6 +111,11 @@ pub(crate) fn open_store(url: &str, extra: &[(String, String)]) -> Result<Store>
         .with_context(|| format!("cannot open the store {url}"))
 }
 
+/// The key `args` and the environment give, if any (see `faasml_worker::Key::load`).
+pub(crate) fn load_key(args: &PlatformArgs) -> Result<Option<Key>> {
+    Key::load(args.key_file.as_deref()).context("cannot load the signing key")
+}
+
 /// The platform `args` ask for, running the functions of every workflow against `store`.
 pub(crate) async fn build(
     args: &PlatformArgs,
@@ -125,7 +136,8 @@ pub(crate) async fn build(
                 )
                 .into());
             };
-            let platform = HttpPlatform::with_config(gateway, HttpConfig::default(), observer)
+            let config = HttpConfig::default().with_key(load_key(args)?);
+            let platform = HttpPlatform::with_config(gateway, config, observer)
                 .context("cannot set up the http platform")?;
             Ok(platform)
         }
@@ -156,11 +168,12 @@ pub(crate) async fn embedded_config(
 }
 
 /// The settings of a worker's embedded platform: as [`embedded_config`], with the functions'
-/// own invocations sent to `--gateway` when one is given (else they run in the worker).
-pub(crate) async fn worker_config(args: &PlatformArgs) -> Result<EmbeddedConfig> {
+/// own invocations sent to `--gateway` when one is given (else they run in the worker), signed
+/// with `key` when the worker has one.
+pub(crate) async fn worker_config(args: &PlatformArgs, key: Option<Key>) -> Result<EmbeddedConfig> {
     let mut config = embedded_config(args, None).await?;
     if let Some(gateway) = args.gateway.as_deref() {
-        let nested = HttpPlatform::new(gateway)
+        let nested = HttpPlatform::with_config(gateway, HttpConfig::default().with_key(key), None)
             .with_context(|| format!("cannot use the gateway {gateway} for nested invocations"))?;
         config.nested = Some(nested);
     }

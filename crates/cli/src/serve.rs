@@ -21,7 +21,16 @@
 //! are clamped to `--max-attempts` (default 3, at most 10), a 50 ms .. 30 s backoff and
 //! `--max-timeout` (default 900 s) or the function's own timeout.
 //!
-//! The first line on stdout is `faasml worker <id> listening on http://<addr>`.
+//! **Keys.** With a key (`--key-file`, `FAASML_KEY`, `$FAASML_SECRETS_DIR/FAASML_KEY` or the
+//! OpenFaaS secret `faasml-key`), every `POST /function/<name>` must be signed with it and the
+//! worker signs its own nested invocations; the health probes stay open. Without one, `serve`
+//! binds 127.0.0.1 by default and refuses a non-loopback `--host` (exit 2) unless `--insecure`
+//! says that unsigned requests from the network are wanted. Containers set `FAASML_HOST=0.0.0.0`
+//! and get the key from their secret.
+//!
+//! The first line on stdout is `faasml worker <id> listening on http://<addr>; <signing>`, where
+//! `<signing>` is `requests must be signed` or `no key: accepting unsigned requests on loopback
+//! only`.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -30,9 +39,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use faasml_worker::{Worker, WorkerLimits};
+use faasml_worker::{Verifier, Worker, WorkerLimits};
 
-use crate::PlatformArgs;
+use crate::{PlatformArgs, UsageError};
 
 /// Options of `serve`.
 #[derive(Debug, Args)]
@@ -40,9 +49,12 @@ pub(crate) struct ServeArgs {
     /// Port to listen on (0 picks a free port).
     #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
-    /// Address to bind.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address to bind. Without a key only a loopback address is allowed, unless --insecure.
+    #[arg(long, env = "FAASML_HOST", default_value = "127.0.0.1")]
     host: String,
+    /// Accept unsigned requests on a non-loopback address when no key is configured.
+    #[arg(long)]
+    insecure: bool,
     /// Worker id that qualifies instance ids in records (default: $HOSTNAME:port).
     #[arg(long, env = "FAASML_WORKER_ID")]
     worker_id: Option<String>,
@@ -94,6 +106,16 @@ fn secret_files(dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(vars)
 }
 
+/// Whether `host` names only this machine: a loopback IP address or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
     let secrets = match std::env::var_os("FAASML_SECRETS_DIR") {
         Some(dir) => secret_files(Path::new(&dir))?,
@@ -107,8 +129,26 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
             _ => {}
         }
     }
+    let key = crate::platform::load_key(&args.platform)?;
+    let signing = match (&key, is_loopback(&args.host), args.insecure) {
+        (Some(_), _, _) => "requests must be signed".to_string(),
+        (None, true, _) => "no key: accepting unsigned requests on loopback only".to_string(),
+        (None, false, true) => format!(
+            "no key: accepting unsigned requests from anyone who can reach {} (--insecure)",
+            args.host
+        ),
+        (None, false, false) => {
+            return Err(UsageError(format!(
+                "no key: refusing to accept unsigned requests on {}, which is not a loopback \
+                 address; give the worker a key (--key-file, FAASML_KEY, FAASML_SECRETS_DIR or \
+                 the OpenFaaS secret faasml-key) or pass --insecure",
+                args.host
+            ))
+            .into());
+        }
+    };
     let store = crate::platform::open_store(&args.platform.store, &secrets)?;
-    let config = crate::platform::worker_config(&args.platform).await?;
+    let config = crate::platform::worker_config(&args.platform, key.clone()).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -132,11 +172,21 @@ pub(crate) async fn run(mut args: ServeArgs) -> Result<()> {
         .max_timeout(Duration::from_secs(args.max_timeout))
         .header_read_timeout(Duration::from_secs(args.header_read_timeout))
         .drain_timeout(Duration::from_secs(args.drain_timeout));
-    let worker = Worker::with_limits(registry, store, config, id.clone(), limits)
-        .map_err(|e| crate::UsageError(e.to_string()))?;
+    let worker = Worker::configured(
+        registry,
+        store,
+        config,
+        id.clone(),
+        limits,
+        key.map(Verifier::new),
+    )
+    .map_err(|e| crate::UsageError(e.to_string()))?;
     // Written without println! so that a closed stdout cannot stop the worker.
     let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "faasml worker {id} listening on http://{addr}");
+    let _ = writeln!(
+        stdout,
+        "faasml worker {id} listening on http://{addr}; {signing}"
+    );
     if !args.platform.quiet {
         let _ = writeln!(
             stdout,

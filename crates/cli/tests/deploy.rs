@@ -129,6 +129,13 @@ fn knative_services_pass_the_knative_and_core_validators() {
     }
     assert!(yaml.contains("value: http://{function}.ml.svc.cluster.local\n"));
     assert!(!yaml.contains("AWS_SECRET_ACCESS_KEY"));
+    // The signing key comes from the Secret faasml-key by reference, in every Service.
+    assert_eq!(
+        yaml.matches("- name: FAASML_KEY\n").count(),
+        FUNCTIONS.len()
+    );
+    assert_eq!(yaml.matches("secretKeyRef:").count(), FUNCTIONS.len());
+    assert!(yaml.contains("name: faasml-key\n"), "{yaml}");
 
     let file = dir.path().join("knative.yaml");
     let pods = dir.path().join("pods.yaml");
@@ -312,7 +319,9 @@ fn openfaas_stack_matches_the_stack_schema() {
     for (name, f) in &stack.functions {
         assert!(is_dns_label(name), "{name}");
         assert_eq!(f.image, "x/faasml:1");
-        assert_eq!(f.secrets, ["s3-creds"]);
+        // The signing key is mounted from the secret faasml-key, never inlined.
+        assert_eq!(f.secrets, ["s3-creds", "faasml-key"]);
+        assert!(!f.environment.contains_key("FAASML_KEY"));
         let min: u32 = f.labels["com.openfaas.scale.min"].parse().unwrap();
         let max: u32 = f.labels["com.openfaas.scale.max"].parse().unwrap();
         assert!(1 <= min && min <= max);

@@ -89,8 +89,15 @@ fn succeeded(out: &Output) {
 
 /// The signature headers of a request to a keyed worker.
 fn signature(path: &str, run_id: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
-    let _ = (path, run_id, body, KEY);
-    Vec::new()
+    let key = faasml_worker::Key::from_bytes(KEY.as_bytes()).expect("a valid key");
+    let signature = key
+        .sign("POST", path, run_id.unwrap_or(""), body)
+        .expect("signing works");
+    signature
+        .to_headers()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 /// POSTs `body` to `function` on the worker, signed, with `run_id` in the run-id header;

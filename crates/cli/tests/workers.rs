@@ -1,7 +1,8 @@
 //! `faasml run --platform http` against real `faasml serve` processes on 127.0.0.1 sharing an S3
 //! store (the testkit's S3 server): the same accuracy as the embedded run, invocations spread
 //! over the workers, a worker killed before and during a run, and every worker gone; and
-//! downpour on workers sharing a real Redis parameter server, one of them killed mid-training.
+//! downpour on workers sharing a real Redis parameter server, one of them killed mid-training;
+//! workers with a key, which run only the requests of a driver holding it.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -580,4 +581,149 @@ fn sigterm_drains_in_flight_invocations_then_cancels_the_rest_and_exits() {
     let answer = answer.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("failed after 2 attempt(s)"), "{answer}");
+}
+
+/// The `--trees 4` training run over `store`, sent to `gateway`, with `env` (and `args`).
+fn small_http_run(
+    dir: &Path,
+    store: &str,
+    gateway: &str,
+    env: &[(String, String)],
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "run",
+        "ml-training",
+        "--trees",
+        "4",
+        "--seed",
+        "7",
+        "--store",
+        store,
+        "--json",
+        "-q",
+        "--platform",
+        "http",
+        "--gateway",
+        gateway,
+        "--attempts",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    faasml(dir, &args, env)
+}
+
+#[test]
+fn keyed_workers_run_only_signed_invocations() {
+    let s3 = S3Server::start();
+    let store = s3.url("signed");
+    let dir = tempfile::tempdir().unwrap();
+    let key = "0123456789abcdef-a-shared-test-key";
+    let mut env = s3.env();
+    env.push(("FAASML_KEY".to_string(), key.to_string()));
+    let (workers, gateway) = start_workers(dir.path(), &store, &env);
+
+    // The driver holds the key (from a file here): the run, fan-out included, works.
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    let key_arg = key_file.to_str().unwrap();
+    let signed = small_http_run(
+        dir.path(),
+        &store,
+        &gateway,
+        &s3.env(),
+        &["--key-file", key_arg],
+    );
+    accuracy(&signed);
+
+    // Without the key, or with another one: refused, saying why.
+    let wrong_file = dir.path().join("wrong");
+    std::fs::write(&wrong_file, "not-the-key-but-long-enough").unwrap();
+    for (extra, reason) in [
+        (vec![], "missing signature"),
+        (
+            vec!["--key-file", wrong_file.to_str().unwrap()],
+            "bad signature",
+        ),
+    ] {
+        let out = small_http_run(dir.path(), &store, &gateway, &s3.env(), &extra);
+        assert!(!out.status.success(), "{}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("401") && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    // A key file that is too short is an error naming it, not a silent unsigned run.
+    let short_file = dir.path().join("short");
+    std::fs::write(&short_file, "short\n").unwrap();
+    let out = small_http_run(
+        dir.path(),
+        &store,
+        &gateway,
+        &s3.env(),
+        &["--key-file", short_file.to_str().unwrap()],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("short") && stderr.contains("at least 16"),
+        "{stderr}"
+    );
+
+    // The probes stay open on a keyed worker.
+    let (status, _) = http_get(workers[0].port, "/healthz");
+    assert!(status.contains("200"), "{status}");
+}
+
+#[test]
+fn serve_without_a_key_stays_on_loopback_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |args: &[&str]| {
+        let mut cmd = command(
+            dir.path(),
+            &["serve", "--port", "0", "--store", "memory://serve-key"],
+            &[],
+        );
+        cmd.args(args)
+            .env_remove("FAASML_KEY")
+            .env_remove("FAASML_KEY_FILE")
+            .env_remove("FAASML_SECRETS_DIR")
+            .env_remove("FAASML_HOST");
+        cmd
+    };
+    let out = serve(&["--host", "0.0.0.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--insecure") && stderr.contains("no key"),
+        "{stderr}"
+    );
+
+    // The default host is loopback, and the worker says that it accepts unsigned requests.
+    for (args, expected) in [
+        (
+            &[][..],
+            "no key: accepting unsigned requests on loopback only",
+        ),
+        (
+            &["--host", "0.0.0.0", "--insecure"][..],
+            "accepting unsigned requests from anyone",
+        ),
+    ] {
+        let mut child = serve(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(line.contains(expected), "{line}");
+        if args.is_empty() {
+            assert!(line.contains("http://127.0.0.1:"), "{line}");
+        }
+    }
 }

@@ -27,6 +27,9 @@ mod tests {
             assert!(lines.contains(&line), "missing {line}");
         }
         assert!(DOCKERFILE.contains("ENV FAASML_DATA_DIR=/opt/faasml/data"));
+        // In a container the worker listens on every address, so it needs its key (or an
+        // explicit --insecure) to start.
+        assert!(DOCKERFILE.contains("    FAASML_HOST=0.0.0.0 \\\n"));
         assert!(DOCKERFILE.contains("COPY --chown=root:root data /opt/faasml/data"));
         assert!(DOCKERFILE.ends_with("CMD [\"serve\"]\n"));
     }

@@ -3,7 +3,9 @@
 //! Each Service runs the worker image with `args: ["serve"]` on port 8080 (`http1`), is reached
 //! in-cluster at `http://<dns name>.<namespace>.svc.cluster.local`, and gets that address
 //! pattern as `FAASML_GATEWAY`, so the functions a driver invokes go straight to their own
-//! Services. The `AWS_*` variables come from a Secret through `envFrom` (by name; never values).
+//! Services. The `AWS_*` variables come from a Secret through `envFrom` (by name; never values),
+//! and `FAASML_KEY`, the key that signs invocations, from the Secret `faasml-key` (entry `key`)
+//! through `valueFrom.secretKeyRef`.
 //! The types model the subset of the Knative and core PodSpec schemas faasml uses, with the
 //! upstream field names.
 
@@ -214,14 +216,36 @@ pub struct ContainerPort {
     pub container_port: u16,
 }
 
-/// An environment variable with a literal value.
+/// An environment variable: a literal value, or a reference to one key of a Secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvVar {
     /// Variable name.
     pub name: String,
-    /// Value (never a secret: secrets come through `envFrom`).
-    pub value: String,
+    /// Literal value (never a secret: secrets come by reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Where the value comes from instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<EnvVarSource>,
+}
+
+/// The source of an environment variable's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvVarSource {
+    /// One key of a Secret.
+    pub secret_key_ref: SecretKeySelector,
+}
+
+/// One key of a Secret, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeySelector {
+    /// Secret name.
+    pub name: String,
+    /// The key within it.
+    pub key: String,
 }
 
 /// A source of environment variables.
@@ -307,7 +331,8 @@ fn service(
     let mut push = |name: &str, value: &str| {
         env.push(EnvVar {
             name: name.to_owned(),
-            value: value.to_owned(),
+            value: Some(value.to_owned()),
+            value_from: None,
         })
     };
     if let Some(store) = &worker.store {
@@ -317,6 +342,18 @@ fn service(
         push("FAASML_STATE", state);
     }
     push("FAASML_GATEWAY", gateway);
+    // The signing key, by reference to its Secret: the worker checks every request with it and
+    // signs the invocations it makes.
+    env.push(EnvVar {
+        name: crate::KEY_ENV.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: SecretKeySelector {
+                name: crate::KEY_SECRET.to_owned(),
+                key: crate::KEY_SECRET_KEY.to_owned(),
+            },
+        }),
+    });
 
     let labels = BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "faasml".to_owned()),
@@ -462,7 +499,7 @@ mod tests {
         service.spec.template.spec.containers[0]
             .env
             .iter()
-            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .filter_map(|e| Some((e.name.as_str(), e.value.as_deref()?)))
             .collect()
     }
 
@@ -603,10 +640,24 @@ mod tests {
         assert_eq!(yaml.matches("---\n").count(), NAMES.len());
         let parsed = from_yaml(&yaml).unwrap();
         assert_eq!(parsed, services(&functions(), &opts).unwrap());
-        for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "secretKeyRef"] {
+        for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
             assert!(!yaml.contains(var), "{var} in\n{yaml}");
         }
         assert!(yaml.contains("secretRef:\n"));
+        // The signing key only by reference, once per Service, and never as a value.
+        assert_eq!(yaml.matches("secretKeyRef:").count(), NAMES.len(), "{yaml}");
+        assert!(
+            yaml.contains("name: faasml-key") && yaml.contains("key: key"),
+            "{yaml}"
+        );
+        for service in &parsed {
+            let key = service.spec.template.spec.containers[0]
+                .env
+                .iter()
+                .find(|e| e.name == "FAASML_KEY")
+                .unwrap();
+            assert!(key.value.is_none(), "the key is never inlined");
+        }
         // Scale annotations are strings, as Kubernetes requires.
         assert!(
             yaml.contains("autoscaling.knative.dev/min-scale: '0'"),

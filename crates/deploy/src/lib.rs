@@ -2,14 +2,16 @@
 //!
 //! - [`knative`]: one Knative `serving.knative.dev/v1` `Service` per function;
 //! - [`openfaas`]: an OpenFaaS `stack.yml` with one function per faasml function;
-//! - [`dockerfile`]: the worker image's Dockerfile (also committed as `deploy/Dockerfile`).
+//! - [`dockerfile`]: the worker image's Dockerfile (also committed as `deploy/Dockerfile`);
+//! - [`lambda`]: a SAM template running the same image as one Lambda function.
 //!
 //! Every function is deployed under its DNS-safe name ([`dns_name`]: lowercase, `.` -> `-`),
 //! the same name the HTTP platform substitutes for `{function}` in a gateway template. What a
 //! function needs besides its name — driver or stage, long-running or not, a memory size or a
 //! timeout — comes from its [`FunctionSpec`], which the workflow declares where it registers the
 //! function; this crate knows no workflow. Secrets are only ever referenced by name, never
-//! carried as values: a URL with a password is refused. This crate does no IO; it returns
+//! carried as values: a URL with a password is refused, and the key that signs invocations
+//! ([`KEY_SECRET`]) reaches the workers by secret reference only. This crate does no IO; it returns
 //! values and strings.
 //!
 //! ```
@@ -26,6 +28,7 @@
 pub mod dockerfile;
 mod error;
 pub mod knative;
+pub mod lambda;
 pub mod openfaas;
 
 pub use error::DeployError;
@@ -34,6 +37,12 @@ pub use error::DeployError;
 pub const PORT: u16 = 8080;
 /// The Secret (Kubernetes) or OpenFaaS secret holding the S3 credentials, by default.
 pub const DEFAULT_SECRET: &str = "faasml-s3";
+/// The Secret (Kubernetes) or OpenFaaS secret holding the key that signs invocations.
+pub const KEY_SECRET: &str = "faasml-key";
+/// The entry of the Kubernetes Secret [`KEY_SECRET`] that holds the key.
+pub const KEY_SECRET_KEY: &str = "key";
+/// The environment variable a worker reads its key from (Knative, Lambda).
+pub const KEY_ENV: &str = "FAASML_KEY";
 /// The path of the readiness endpoint of `faasml serve`.
 pub const READY_PATH: &str = "/readyz";
 /// The path of the liveness endpoint of `faasml serve`.

@@ -6,7 +6,8 @@
 //! other through the gateway template `http://<gateway>/function/{function}`: the HTTP platform
 //! appends `/function/<faasml name>`, which is the path `faasml serve` answers on (see
 //! `deploy/README.md`). OpenFaaS mounts secrets as files under `/var/openfaas/secrets/`;
-//! `FAASML_SECRETS_DIR` tells the worker where to read the `AWS_*` values from.
+//! `FAASML_SECRETS_DIR` tells the worker where to read the `AWS_*` values from, and the secret
+//! `faasml-key`, mounted as `/var/openfaas/secrets/faasml-key`, is the key that signs invocations.
 
 use std::collections::BTreeMap;
 
@@ -199,7 +200,9 @@ pub fn stack(functions: &[FunctionSpec], options: &OpenFaasOptions) -> Result<St
                 skip_build: true,
                 namespace: options.namespace.clone(),
                 environment: environment.clone(),
-                secrets: vec![worker.secret.clone()],
+                // The signing key is mounted at /var/openfaas/secrets/faasml-key, where the
+                // worker's key lookup finds it.
+                secrets: vec![worker.secret.clone(), crate::KEY_SECRET.to_owned()],
                 labels,
                 annotations,
                 limits: spec.memory_mb.map(|mb| Resources {
@@ -268,7 +271,11 @@ mod tests {
         );
         let pca = &stack.functions["ml-training-pca"];
         assert_eq!(pca.image, "registry.example.com/faasml:1");
-        assert_eq!(pca.secrets, ["faasml-s3"]);
+        assert_eq!(pca.secrets, ["faasml-s3", "faasml-key"]);
+        assert!(
+            pca.environment.keys().all(|k| k != "FAASML_KEY"),
+            "the key is mounted, never inlined"
+        );
         assert_eq!(pca.labels["com.openfaas.scale.min"], "1");
         assert_eq!(pca.labels["com.openfaas.scale.max"], "10");
         assert_eq!(pca.annotations["faasml.dev/function"], "ml-training.pca");

@@ -20,8 +20,15 @@
 //! does not. A 503 (an overloaded or draining worker: nothing ran) is skipped for the next worker
 //! of a list like a refused connection; when no worker takes the attempt and one answered 503 it
 //! is [`InvokeError::Unavailable`] carrying the longest `Retry-After` (whole seconds), which the
-//! invoker waits, up to its own bound, instead of a shorter backoff. Plain `http://` is the
-//! common case; `https://` works through rustls (ring).
+//! invoker waits, up to its own bound, instead of a shorter backoff. A 401 (the worker refused
+//! the signature) is a delivery failure like the others, carrying the worker's message (`HTTP
+//! 401 Unauthorized: bad signature: ...`); each retry is signed afresh, so a replay refused
+//! after a lost answer is not repeated.
+//!
+//! With [`HttpConfig::key`] every request is signed ([`crate::auth`]): a fresh timestamp and nonce
+//! per attempt, over the method, the `/function/<name>` path the worker receives (without the
+//! prefix of an OpenFaaS gateway, which strips it), the run id and the body. Plain `http://` is
+//! the common case; `https://` works through rustls (ring).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +40,7 @@ use faasml_core::{
 };
 use reqwest::StatusCode;
 
+use crate::auth::Key;
 use crate::error::WorkerError;
 use crate::protocol::{Envelope, FUNCTION_PATH, RequestMeta, dns_name};
 
@@ -102,13 +110,15 @@ impl Gateway {
     }
 }
 
-/// Timeouts of the [`HttpPlatform`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timeouts and key of the [`HttpPlatform`].
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Time to establish a connection (default 2 s).
     pub connect_timeout: Duration,
     /// Time for a whole request when the retry policy sets no attempt timeout (default 15 min).
     pub request_timeout: Duration,
+    /// The key that signs every request (default none: requests go unsigned).
+    pub key: Option<Key>,
 }
 
 impl Default for HttpConfig {
@@ -116,7 +126,16 @@ impl Default for HttpConfig {
         Self {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(15 * 60),
+            key: None,
         }
+    }
+}
+
+impl HttpConfig {
+    /// The same settings, signing every request with `key` when it is given.
+    pub fn with_key(mut self, key: Option<Key>) -> Self {
+        self.key = key;
+        self
     }
 }
 
@@ -198,9 +217,22 @@ impl HttpPlatform {
             .timeout_ms
             .map(|ms| Duration::from_millis(ms).saturating_add(Duration::from_secs(1)))
             .unwrap_or(self.config.request_timeout);
-        let mut builder = self
-            .client
-            .post(url)
+        let mut builder = self.client.post(url);
+        if let Some(key) = &self.config.key {
+            // The path the worker receives: the URL's `/function/<name>` part, percent-encoded
+            // as it goes on the wire. A gateway's own prefix is left out, since the OpenFaaS
+            // gateway strips its `/function/<dns name>` before forwarding.
+            // `url` ends with `/function/<name>` (see `Gateway::function_url`), and function
+            // names are made of characters a URL carries unencoded.
+            let path = url.rfind(FUNCTION_PATH).map_or(url, |at| &url[at..]);
+            let signature = key
+                .sign("POST", path, &meta.run_id, &request.payload)
+                .map_err(|e| SendError::Failed(Self::platform_error(function, e.to_string())))?;
+            for (name, value) in signature.to_headers() {
+                builder = builder.header(name, value);
+            }
+        }
+        let mut builder = builder
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(request.payload.clone());

@@ -12,6 +12,15 @@ pub enum WorkerError {
         /// Its value.
         value: String,
     },
+    /// A request names a run id that breaks the run-id rule.
+    #[error("{header}: {source}")]
+    BadRunId {
+        /// The header (or Lambda event field) carrying it.
+        header: String,
+        /// What is wrong with it.
+        #[source]
+        source: faasml_core::RunIdError,
+    },
     /// A worker answered with a body that is not a valid envelope.
     #[error("bad response envelope for '{function}': {reason}")]
     BadEnvelope {

@@ -7,7 +7,9 @@
 //! posted to `/runtime/invocation/<id>/response` also when the function failed (the envelope's
 //! `error` says so, with the record). Only an event that cannot be run at all (an unknown
 //! function, an event that is not a `LambdaRequest`) is posted to `/error`, with `errorType` and
-//! `errorMessage`. The sandbox is the instance: its first invocation of a function is cold, and
+//! `errorMessage`; so is an event refused by the sandbox's key (type `unauthorized`: its `auth`
+//! signature is missing, wrong, stale or replayed, see [`crate::auth`]) or naming an invalid run
+//! id (type `bad-request`). The sandbox is the instance: its first invocation of a function is cold, and
 //! instance ids are qualified with the log stream name, unique per sandbox.
 //!
 //! [`run`] drives the `lambda_runtime` crate, which polls
@@ -66,7 +68,17 @@ pub fn check_env() -> Result<(), WorkerError> {
 
 /// Handles one Lambda event on `worker`.
 pub async fn handle(worker: &Worker, request: LambdaRequest) -> Result<Envelope, Diagnostic> {
-    let meta = request.meta();
+    // A sandbox with a key runs only events whose `auth` verifies.
+    if let Some(verifier) = worker.auth() {
+        request.verify(verifier).map_err(|e| Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        })?;
+    }
+    let meta = request.meta().map_err(|e| Diagnostic {
+        error_type: "bad-request".to_string(),
+        error_message: e.to_string(),
+    })?;
     let payload = Bytes::from(request.payload.get().to_string());
     let executed = worker.execute(&request.function, payload, meta).await;
     match executed.delivery {

@@ -16,7 +16,9 @@
 //! - [`HttpPlatform`]: a [`Platform`](faasml_core::Platform) sending invocations to workers
 //!   (one URL, a round-robin list, or a Knative `{function}` template).
 //! - [`lambda`]: the same functions behind the Lambda runtime API.
+//! - [`auth`]: the shared [`Key`], request signatures and the worker's [`Verifier`].
 
+pub mod auth;
 mod client;
 mod error;
 pub mod lambda;
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod protocol;
 mod server;
 
+pub use auth::{AuthError, Key, Signature, Verifier};
 pub use client::{Gateway, HttpConfig, HttpPlatform};
 pub use error::WorkerError;
 pub use limits::WorkerLimits;

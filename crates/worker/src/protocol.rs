@@ -6,11 +6,12 @@
 //!
 //! | header | meaning | default |
 //! | --- | --- | --- |
-//! | `x-faasml-run-id` | the run the invocation belongs to | `adhoc` |
+//! | `x-faasml-run-id` | the run the invocation belongs to; checked with [`faasml_core::check_run_id`] (a bad id is a 400) | a unique `adhoc-<time>-<random>` |
 //! | `x-faasml-attempt` | 1 for the first attempt | `1` |
 //! | `x-faasml-parent` | the calling instance | none |
 //! | `x-faasml-task` | the invocation's index in its caller's fan-out | none |
 //! | `x-faasml-max-attempts`, `x-faasml-backoff-ms`, `x-faasml-timeout-ms` | the run's [`RetryPolicy`], inherited by the invocations the function makes, **clamped by the worker** (below) | [`RetryPolicy::default`] |
+//! | `x-faasml-timestamp`, `x-faasml-nonce`, `x-faasml-signature` | the request's signature ([`crate::auth`]), required by a worker with a key | none |
 //!
 //! **The retry policy is the worker's.** The three retry headers are a request, which the worker
 //! clamps to its [`WorkerLimits`](crate::WorkerLimits) before anything runs: attempts to at most
@@ -26,8 +27,10 @@
 //! when the function ran and failed (a panic is an error of type `panic`). Both are status 200,
 //! the function having been delivered; a failure also sets `x-faasml-function-error: <type>` (as
 //! Lambda's `X-Amz-Function-Error`). An unknown function is a 404 with `{"error": ..., "known":
-//! [names]}`; malformed headers or an unreadable body are a 400 with `{"error": ...}`, a body
-//! over the per-request limit (32 MiB) a 413 (`too-large`). Nothing ran in these cases:
+//! [names]}`; malformed headers, an invalid run id or an unreadable body are a 400 with
+//! `{"error": ...}`, a body over the per-request limit (32 MiB) a 413 (`too-large`); on a worker
+//! with a key, a missing, wrong, stale or replayed signature is a 401 of type `unauthorized`
+//! that says which. Nothing ran in these cases:
 //!
 //! | status | error type | when | the caller |
 //! | --- | --- | --- | --- |
@@ -44,13 +47,16 @@
 //! ([`faasml_core::EmbeddedConfig::worker_id`]).
 //!
 //! **Lambda.** The event is a [`LambdaRequest`], `{"function", "payload", "run_id", "attempt",
-//! "parent", "retry"}`, and the response is the same [`Envelope`].
+//! "parent", "retry", "auth"}`, and the response is the same [`Envelope`]. `auth` is the
+//! [`Signature`] `{timestamp, nonce, signature}` over method `LAMBDA`, the function name as the
+//! path, the run id and the payload's JSON text, required when the sandbox has a key.
 
 use bytes::Bytes;
 use faasml_core::{FunctionError, InvocationRecord, InvocationResponse, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::auth::{AuthError, Key, LAMBDA_METHOD, Signature, Verifier};
 use crate::error::WorkerError;
 
 /// Header carrying the run id.
@@ -71,7 +77,7 @@ pub const HEADER_TIMEOUT_MS: &str = "x-faasml-timeout-ms";
 pub const HEADER_FUNCTION_ERROR: &str = "x-faasml-function-error";
 /// The path prefix functions are served under.
 pub const FUNCTION_PATH: &str = "/function/";
-/// The run id of an invocation that names none.
+/// The prefix of the unique run id given to an invocation that names none.
 pub const ADHOC_RUN_ID: &str = "adhoc";
 
 /// Who is calling and how retries go: everything of an invocation but its name and payload.
@@ -90,9 +96,10 @@ pub struct RequestMeta {
 }
 
 impl Default for RequestMeta {
+    /// A first attempt of a fresh ad-hoc run (a unique `adhoc-...` id) with the default policy.
     fn default() -> Self {
         Self {
-            run_id: ADHOC_RUN_ID.to_string(),
+            run_id: faasml_core::new_run_id(ADHOC_RUN_ID),
             attempt: 1,
             parent: None,
             task: None,
@@ -145,10 +152,18 @@ impl RequestMeta {
                 .unwrap_or(defaults.retry.backoff_ms),
             timeout_ms: number(HEADER_TIMEOUT_MS, get(HEADER_TIMEOUT_MS))?,
         };
+        let run_id = match get(HEADER_RUN_ID) {
+            Some(id) => {
+                faasml_core::check_run_id(id).map_err(|e| WorkerError::BadRunId {
+                    header: HEADER_RUN_ID.to_string(),
+                    source: e,
+                })?;
+                id.to_string()
+            }
+            None => defaults.run_id,
+        };
         Ok(Self {
-            run_id: get(HEADER_RUN_ID)
-                .filter(|v| !v.is_empty())
-                .map_or(defaults.run_id, str::to_string),
+            run_id,
             attempt: number(HEADER_ATTEMPT, get(HEADER_ATTEMPT))?.unwrap_or(1),
             parent: get(HEADER_PARENT)
                 .filter(|v| !v.is_empty())
@@ -294,19 +309,61 @@ pub struct LambdaRequest {
     /// The run's retry policy (default [`RetryPolicy::default`]).
     #[serde(default)]
     pub retry: Option<RetryPolicy>,
+    /// The event's signature, required by a sandbox with a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Signature>,
 }
 
 impl LambdaRequest {
-    /// The invocation metadata of the event.
-    pub fn meta(&self) -> RequestMeta {
+    /// The invocation metadata of the event; an invalid run id is an error.
+    pub fn meta(&self) -> Result<RequestMeta, WorkerError> {
         let defaults = RequestMeta::default();
-        RequestMeta {
-            run_id: self.run_id.clone().unwrap_or(defaults.run_id),
+        let run_id = match &self.run_id {
+            Some(id) => {
+                faasml_core::check_run_id(id).map_err(|e| WorkerError::BadRunId {
+                    header: "run_id".to_string(),
+                    source: e,
+                })?;
+                id.clone()
+            }
+            None => defaults.run_id,
+        };
+        Ok(RequestMeta {
+            run_id,
             attempt: self.attempt.unwrap_or(1),
             parent: self.parent.clone(),
             task: self.task,
             retry: self.retry.unwrap_or(defaults.retry),
-        }
+        })
+    }
+
+    /// Signs the event with `key` (method `LAMBDA`, the function name as the path).
+    pub fn sign(&mut self, key: &Key) -> Result<(), AuthError> {
+        let run_id = self.run_id.as_deref().unwrap_or("");
+        let signature = key.sign(
+            LAMBDA_METHOD,
+            &self.function,
+            run_id,
+            self.payload.get().as_bytes(),
+        )?;
+        self.auth = Some(signature);
+        Ok(())
+    }
+
+    /// Checks the event's signature with `verifier`.
+    pub fn verify(&self, verifier: &Verifier) -> Result<(), AuthError> {
+        let signature = self
+            .auth
+            .as_ref()
+            .ok_or(AuthError::MissingSignature { header: "auth" })?;
+        let run_id = self.run_id.as_deref().unwrap_or("");
+        verifier.verify(
+            LAMBDA_METHOD,
+            &self.function,
+            run_id,
+            self.payload.get().as_bytes(),
+            signature,
+        )
     }
 }
 
@@ -337,13 +394,67 @@ mod tests {
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(RequestMeta::from_headers(get).unwrap(), meta);
+        let adhoc = RequestMeta::from_headers(|_| None).unwrap();
+        assert!(adhoc.run_id.starts_with("adhoc-"), "{adhoc:?}");
+        assert_ne!(
+            adhoc.run_id,
+            RequestMeta::from_headers(|_| None).unwrap().run_id
+        );
         assert_eq!(
-            RequestMeta::from_headers(|_| None).unwrap(),
-            RequestMeta::default()
+            RequestMeta {
+                run_id: String::new(),
+                ..adhoc
+            },
+            RequestMeta {
+                run_id: String::new(),
+                ..RequestMeta::default()
+            }
         );
         let err =
             RequestMeta::from_headers(|h| (h == HEADER_ATTEMPT).then_some("two")).unwrap_err();
         assert!(err.to_string().contains("x-faasml-attempt"), "{err}");
+    }
+
+    #[test]
+    fn run_ids_are_checked_in_headers_and_lambda_events() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            let err =
+                RequestMeta::from_headers(|h| (h == HEADER_RUN_ID).then_some(bad)).unwrap_err();
+            assert!(err.to_string().contains("invalid run id"), "{bad:?}: {err}");
+            let event: LambdaRequest = serde_json::from_value(serde_json::json!({
+                "function": "f", "payload": null, "run_id": bad
+            }))
+            .unwrap();
+            assert!(event.meta().is_err(), "{bad:?}");
+        }
+        let event: LambdaRequest =
+            serde_json::from_value(serde_json::json!({"function": "f", "payload": null})).unwrap();
+        assert!(event.meta().unwrap().run_id.starts_with("adhoc-"));
+    }
+
+    #[test]
+    fn lambda_events_are_signed_and_verified() {
+        let key = Key::from_bytes(&[7; 32]).unwrap();
+        let verifier = Verifier::new(key.clone());
+        let mut event: LambdaRequest = serde_json::from_value(serde_json::json!({
+            "function": "faasml.noop", "payload": {"a": 1}, "run_id": "r-1"
+        }))
+        .unwrap();
+        assert!(matches!(
+            event.verify(&verifier),
+            Err(AuthError::MissingSignature { .. })
+        ));
+        event.sign(&key).unwrap();
+        // Through JSON, as Lambda delivers it.
+        let text = serde_json::to_string(&event).unwrap();
+        let mut received: LambdaRequest = serde_json::from_str(&text).unwrap();
+        received.verify(&verifier).unwrap();
+        assert!(matches!(
+            received.verify(&verifier),
+            Err(AuthError::Replayed { .. })
+        ));
+        received.function = "faasml.other".into();
+        assert_eq!(received.verify(&verifier), Err(AuthError::BadSignature));
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! The worker: every function of a [`Registry`] behind HTTP, as `faasml serve` runs it.
 //!
+//! A worker given a [`Verifier`] ([`Worker::with_auth`], [`Worker::configured`]) checks the
+//! signature of every `POST /function/<name>` before its headers are parsed or anything runs,
+//! and answers 401 with an `unauthorized` envelope when it fails (see [`crate::auth`]); the
+//! health routes stay open.
+//!
 //! Routes:
 //!
 //! - `POST /function/<name>`: runs `<name>` on the worker's [`EmbeddedPlatform`] with the body
@@ -66,6 +71,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{self, Verifier};
 use crate::error::WorkerError;
 use crate::limits::{Admission, Refusal, WorkerLimits};
 use crate::protocol::{Envelope, HEADER_FUNCTION_ERROR, RequestMeta};
@@ -147,6 +153,8 @@ pub struct Worker {
     cancel: CancellationToken,
     draining: AtomicBool,
     cancelled: AtomicUsize,
+    /// Checks request signatures; `None` runs unsigned requests (see [`crate::auth`]).
+    auth: Option<Verifier>,
 }
 
 impl Worker {
@@ -159,7 +167,32 @@ impl Worker {
         config: EmbeddedConfig,
         id: impl Into<String>,
     ) -> Arc<Self> {
-        Self::build(registry, store, config, id.into(), WorkerLimits::default())
+        Self::build(
+            registry,
+            store,
+            config,
+            id.into(),
+            WorkerLimits::default(),
+            None,
+        )
+    }
+
+    /// As [`Worker::new`], running only requests that `auth` verifies when it is given.
+    pub fn with_auth(
+        registry: Registry,
+        store: Store,
+        config: EmbeddedConfig,
+        id: impl Into<String>,
+        auth: Option<Verifier>,
+    ) -> Arc<Self> {
+        Self::build(
+            registry,
+            store,
+            config,
+            id.into(),
+            WorkerLimits::default(),
+            auth,
+        )
     }
 
     /// As [`Worker::new`], within `limits` (checked first).
@@ -170,12 +203,26 @@ impl Worker {
         id: impl Into<String>,
         limits: WorkerLimits,
     ) -> Result<Arc<Self>, WorkerError> {
+        Self::configured(registry, store, config, id, limits, None)
+    }
+
+    /// A worker within `limits` (checked first) that runs only requests `auth` verifies, when
+    /// it is given: what `faasml serve` builds.
+    pub fn configured(
+        registry: Registry,
+        store: Store,
+        config: EmbeddedConfig,
+        id: impl Into<String>,
+        limits: WorkerLimits,
+        auth: Option<Verifier>,
+    ) -> Result<Arc<Self>, WorkerError> {
         Ok(Self::build(
             registry,
             store,
             config,
             id.into(),
             limits.check()?,
+            auth,
         ))
     }
 
@@ -185,6 +232,7 @@ impl Worker {
         mut config: EmbeddedConfig,
         id: String,
         limits: WorkerLimits,
+        auth: Option<Verifier>,
     ) -> Arc<Self> {
         // Instance ids carry the worker id from creation, so the records of this worker's
         // instances, and the parents of the invocations they make, are unique across workers.
@@ -198,7 +246,13 @@ impl Worker {
             cancel: CancellationToken::new(),
             draining: AtomicBool::new(false),
             cancelled: AtomicUsize::new(0),
+            auth,
         })
+    }
+
+    /// The verifier requests must pass, if the worker has a key.
+    pub fn auth(&self) -> Option<&Verifier> {
+        self.auth.as_ref()
     }
 
     /// The worker id that qualifies its instance ids.
@@ -406,14 +460,6 @@ async fn invoke(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let meta =
-        match RequestMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok())) {
-            Ok(meta) => meta,
-            Err(e) => {
-                let error = FunctionError::permanent("bad-request", e.to_string());
-                return failure(StatusCode::BAD_REQUEST, error);
-            }
-        };
     let max_body = worker.limits.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -453,6 +499,22 @@ async fn invoke(
             return failure(StatusCode::BAD_REQUEST, error);
         }
     };
+    // On a keyed worker nothing is parsed or run before the signature checks (the body is read
+    // first only because its digest is signed; its size is bounded by the admission above).
+    if let Some(verifier) = &worker.auth
+        && let Some(refused) =
+            auth::refusal_of(verifier, &parts.method, &parts.uri, headers, &payload)
+    {
+        return refused;
+    }
+    let meta =
+        match RequestMeta::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok())) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let error = FunctionError::permanent("bad-request", e.to_string());
+                return failure(StatusCode::BAD_REQUEST, error);
+            }
+        };
     let executed = worker.execute(&function, payload, meta).await;
     let status = match executed.delivery {
         Delivery::Ran => StatusCode::OK,

@@ -1,6 +1,7 @@
 //! The worker and the `http` platform against each other over real loopback sockets: success,
 //! failing, panicking and unknown functions, bad input and headers, health and readiness,
-//! fan-out across workers, dead workers, and graceful shutdown.
+//! fan-out across workers, dead workers, graceful shutdown, run-id checks, and signed requests on
+//! a keyed worker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use faasml_core::{
     RetryPolicy,
 };
 use faasml_store::Store;
-use faasml_worker::{HttpPlatform, RunningWorker, Worker};
+use faasml_worker::{HttpConfig, HttpPlatform, Key, RunningWorker, Verifier, Worker};
 use serde_json::{Value, json};
 
 const ECHO: FunctionRef<Value, Value> = FunctionRef::new("t.echo");
@@ -245,11 +246,180 @@ async fn unknown_functions_bad_json_and_bad_headers_get_structured_answers() {
         "{body}"
     );
 
-    // Headers are optional: a bare POST runs the function as run `adhoc`, attempt 1.
+    // Headers are optional: a bare POST runs the function as a fresh `adhoc-...` run, attempt 1.
     let response = client.post(url("t.double")).body("5").send().await.unwrap();
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["output"], 10);
     assert_eq!(body["record"]["attempt"], 1);
+
+    // A run id reaches store keys: one that breaks the rule is a 400 naming the rule.
+    for bad in ["../escape", "a/b", ".hidden"] {
+        let response = client
+            .post(url("t.double"))
+            .header("x-faasml-run-id", bad)
+            .body("1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        let message = body["error"]["error_message"].as_str().unwrap();
+        assert!(
+            message.contains("invalid run id") && message.contains("A-Z a-z 0-9"),
+            "{message}"
+        );
+    }
+}
+
+const COUNT: FunctionRef<(), usize> = FunctionRef::new("t.count");
+
+/// A worker whose only function counts its runs in `runs`, checking signatures with `key`.
+async fn start_keyed(
+    id: &str,
+    key: &Key,
+    runs: &'static std::sync::atomic::AtomicUsize,
+) -> RunningWorker {
+    let mut registry = Registry::new();
+    registry.register(COUNT, move |(), _ctx| async move {
+        Ok::<_, FunctionError>(runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+    });
+    let worker = Worker::with_auth(
+        registry,
+        store(id),
+        EmbeddedConfig::default(),
+        id,
+        Some(Verifier::new(key.clone())),
+    );
+    RunningWorker::start(worker, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap()
+}
+
+/// The status and the envelope's error message of a response.
+async fn refusal(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["error_type"], "unauthorized", "{body}");
+    (
+        status,
+        body["error"]["error_message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_keyed_worker_runs_only_signed_requests_and_refuses_replays() {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let runs = || RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    let key = Key::from_bytes(b"a test key of 32 bytes, not real").unwrap();
+    let worker = start_keyed("w-keyed", &key, &RUNS).await;
+    let client = client();
+    let url = format!("{}/function/t.count", worker.url());
+
+    // Unsigned: 401, and nothing ran.
+    let (status, message) = refusal(client.post(&url).body("null").send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(message.starts_with("missing signature"), "{message}");
+    assert_eq!(runs(), 0);
+
+    // Signed by hand: 200. The same request again: a replay, refused.
+    let signature = key
+        .sign("POST", "/function/t.count", "run-7", b"null")
+        .unwrap();
+    let signed = || {
+        let mut request = client
+            .post(&url)
+            .header("x-faasml-run-id", "run-7")
+            .body("null");
+        for (name, value) in signature.to_headers() {
+            request = request.header(name, value);
+        }
+        request
+    };
+    let response = signed().send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["output"], 1);
+    let (status, message) = refusal(signed().send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(message.starts_with("nonce replayed"), "{message}");
+    assert_eq!(runs(), 1);
+
+    // A changed run id, another key, or an old timestamp: refused, and nothing ran.
+    let fresh = key
+        .sign("POST", "/function/t.count", "run-7", b"null")
+        .unwrap();
+    let mut request = client
+        .post(&url)
+        .header("x-faasml-run-id", "run-8")
+        .body("null");
+    for (name, value) in fresh.to_headers() {
+        request = request.header(name, value);
+    }
+    let (status, message) = refusal(request.send().await.unwrap()).await;
+    assert_eq!(
+        (status, message.starts_with("bad signature")),
+        (401, true),
+        "{message}"
+    );
+    let other = Key::from_bytes(b"another key of 32 bytes, not it!").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (signer, timestamp, expected) in [
+        (&other, now, "bad signature"),
+        (
+            &key,
+            now - 3600,
+            "stale signature: timestamp -3600 s outside the ±300 s window",
+        ),
+    ] {
+        let s = signer.sign_at(
+            "POST",
+            "/function/t.count",
+            "",
+            b"null",
+            timestamp,
+            &format!("{:032x}", timestamp + 1),
+        );
+        let mut request = client.post(&url).body("null");
+        for (name, value) in s.to_headers() {
+            request = request.header(name, value);
+        }
+        let (status, message) = refusal(request.send().await.unwrap()).await;
+        assert_eq!(status, 401);
+        assert!(message.starts_with(expected), "{message}");
+        assert!(!message.contains("test key"), "{message}");
+    }
+    assert_eq!(runs(), 1);
+
+    // The http platform signs every attempt; without the key it gets the worker's message.
+    let signing = HttpPlatform::with_config(
+        &worker.url(),
+        HttpConfig::default().with_key(Some(key.clone())),
+        None,
+    )
+    .unwrap();
+    let invoker = invoker(signing);
+    assert_eq!(invoker.invoke(COUNT, &()).await.unwrap(), 2);
+    assert_eq!(invoker.invoke(COUNT, &()).await.unwrap(), 3);
+    let unsigned = invoker_for_url(&worker.url());
+    let err = unsigned.invoke(COUNT, &()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("401") && err.contains("missing signature"),
+        "{err}"
+    );
+    assert_eq!(runs(), 3);
+
+    // The probes stay open.
+    for path in ["/healthz", "/_/health", "/readyz"] {
+        let response = client
+            .get(format!("{}{path}", worker.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -391,4 +561,53 @@ async fn stopping_a_worker_lets_requests_in_flight_finish() {
         after.to_string().contains("no worker could be reached"),
         "{after}"
     );
+}
+
+#[tokio::test]
+async fn a_keyed_lambda_sandbox_runs_only_signed_events() {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let key = Key::from_bytes(b"a lambda key of 32 bytes, unreal").unwrap();
+    let mut registry = Registry::new();
+    registry.register(COUNT, |(), _ctx| async move {
+        Ok::<_, FunctionError>(RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+    });
+    let worker = Worker::with_auth(
+        registry,
+        store("lambda-keyed"),
+        EmbeddedConfig::default(),
+        "sandbox-1",
+        Some(Verifier::new(key.clone())),
+    );
+    let event = || -> faasml_worker::LambdaRequest {
+        serde_json::from_value(json!({"function": "t.count", "payload": null, "run_id": "r-1"}))
+            .unwrap()
+    };
+    let refused = faasml_worker::lambda::handle(&worker, event())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_type, "unauthorized");
+    assert!(
+        refused.error_message.starts_with("missing signature"),
+        "{}",
+        refused.error_message
+    );
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let mut signed = event();
+    signed.sign(&key).unwrap();
+    let replay: faasml_worker::LambdaRequest =
+        serde_json::from_str(&serde_json::to_string(&signed).unwrap()).unwrap();
+    let envelope = faasml_worker::lambda::handle(&worker, signed)
+        .await
+        .unwrap();
+    assert_eq!(envelope.output.unwrap().get(), "1");
+    let refused = faasml_worker::lambda::handle(&worker, replay)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.error_message.starts_with("nonce replayed"),
+        "{}",
+        refused.error_message
+    );
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
