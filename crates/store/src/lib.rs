@@ -28,7 +28,7 @@ pub mod serde_path;
 mod store;
 mod url;
 
-pub use arrays::{ArrayData, ArrayFile, ArrayRef, Dtype, NamedArray};
+pub use arrays::{ArrayData, ArrayFile, ArrayRef, DecodeError, Dtype, NamedArray};
 pub use builder::StoreBuilder;
 pub use counting::{ByteCounter, CountingStore};
 pub use error::StoreError;
