@@ -201,6 +201,11 @@ fn broken_trees_and_huge_sizes_are_corrupt_models() {
         *d.last_mut().unwrap() = u32::MAX
     });
     expect_corrupt::<RandomForest>(&t, "a last offset of u32::MAX");
+    // Found by the `model` fuzz target: offsets that end at the node count but pass it on
+    // the way ([0, n + 1, ..., n]) indexed past the nodes (a panic, not an error).
+    let mut t = good.clone();
+    set_u32(&mut t, "tree_offsets", |d| d[1] = *d.last().unwrap() + 1);
+    expect_corrupt::<RandomForest>(&t, "an offset beyond the node count");
 
     // A forest is not a tree, and a classifier is not a regressor, even
     // without a kind to tell them apart.
