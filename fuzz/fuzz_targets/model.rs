@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use faasml_ml::{Algorithm, Matrix, Predict};
+use faasml_ml::{Algorithm, Matrix};
 use faasml_store::ArrayFile;
 use faasml_workflows::model::EnsembleModel;
 use libfuzzer_sys::fuzz_target;
