@@ -87,6 +87,9 @@ pub fn main_with(workflows: Vec<&'static dyn AnyWorkflow>) -> ExitCode {
     // The first list wins; a second call in one process keeps it (the parsers are built once).
     let _ = WORKFLOWS.set(workflows);
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Lambda(_)) {
+        die_quietly_on_a_closed_stdout();
+    }
     faasml_store::ensure_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,6 +125,27 @@ pub fn main_with(workflows: Vec<&'static dyn AnyWorkflow>) -> ExitCode {
             eprintln!("error: {}", render(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets a one-shot command end as `cat` or `ls` do when its reader goes away
+/// (`faasml data list | head -1`): killed by SIGPIPE, which a shell reports as status 141,
+/// with nothing on stderr.
+///
+/// Rust starts every program with SIGPIPE ignored, so a write to a closed pipe is an EPIPE
+/// error instead, and `println!` panics on it ("failed printing to stdout: Broken pipe").
+/// Catching EPIPE at every write would work too, but every new `println!` in a command, a
+/// table or a summary would bring the panic back; restoring the default action once covers
+/// them all. The servers (`serve`, `lambda`) keep SIGPIPE ignored: a closed stdout or a peer
+/// that hangs up must fail that write, never end a worker with everything in flight. (Their
+/// sockets, and the HTTP and Redis clients of the one-shot commands, write with
+/// `MSG_NOSIGNAL`, so a hung-up connection is an error there too, never the signal.)
+fn die_quietly_on_a_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called on the main thread before any other thread or the runtime exists;
+    // `SIG_DFL` is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -150,6 +150,17 @@ pub enum DatasetError {
         /// What is inconsistent.
         reason: String,
     },
+
+    /// The input declares (or decompresses to) more bytes than the documented limit.
+    #[error("{what}: {size} bytes is more than the limit of {limit}")]
+    TooLarge {
+        /// What is too large.
+        what: &'static str,
+        /// The declared or reached size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 /// A hint for a [`DatasetError::BadMagic`] message when the input looks gzipped or swapped.

@@ -4,6 +4,11 @@
 //! image count `n`, `rows`, `cols`, then `n * rows * cols` unsigned bytes, row-major.
 //! A labels file is the magic `0x00000801`, the count `n`, then `n` unsigned bytes.
 //! The decoders accept plain or gzip-compressed input (detected by the `1f 8b` prefix).
+//!
+//! A header is a claim, not a size to allocate: plain input must hold the bytes it declares
+//! before they are allocated; gzipped input is decompressed a step at a time (memory follows
+//! the bytes that arrive, and a stream shorter or longer than the header says is an error);
+//! and no file may declare more than [`MAX_DATA_LEN`] bytes.
 //! (EMNIST stores its images transposed; this module returns the bytes as stored.)
 
 use std::borrow::Cow;
@@ -24,6 +29,18 @@ pub const LABELS_HEADER_LEN: usize = 8;
 
 /// The largest ratio of decompressed to compressed size that deflate can reach (about 1032:1).
 const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// The most pixel (or label) bytes one IDX file may declare: 4 GiB, eight times EMNIST
+/// byclass (697,932 images of 28x28). A header beyond it is [`DatasetError::TooLarge`]
+/// before anything is read or allocated.
+pub const MAX_DATA_LEN: u64 = 1 << 32;
+
+/// The most bytes [`gunzip_if_needed`] decompresses (4 GiB); more is [`DatasetError::TooLarge`].
+pub const MAX_GUNZIP_LEN: u64 = 1 << 32;
+
+/// Decompressed data is read in steps of this size, so memory follows the bytes that
+/// actually arrive, not the size a header or trailer declares.
+const READ_STEP: usize = 1 << 20;
 
 /// The header of an IDX images file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,17 +117,27 @@ pub fn gunzip_if_needed(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     if !is_gzip(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
-    // The trailer's ISIZE is only a hint (it may lie): cap it by the deflate bound.
+    // The trailer's ISIZE is only a hint (it may lie): it sizes the first allocation only up
+    // to four times the input (typical data compresses less than that), and the vector grows
+    // with the bytes that actually decompress, up to MAX_GUNZIP_LEN.
     let hint = match bytes.len().checked_sub(4) {
-        Some(at) if bytes.len() >= 18 => {
-            u64::from(le_u32(&bytes[at..])).min(bytes.len() as u64 * MAX_DEFLATE_RATIO)
-        }
+        Some(at) if bytes.len() >= 18 => u64::from(le_u32(&bytes[at..]))
+            .min((bytes.len() as u64).saturating_mul(4))
+            .min(MAX_GUNZIP_LEN),
         _ => 0,
     };
     let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     MultiGzDecoder::new(bytes)
+        .take(MAX_GUNZIP_LEN + 1)
         .read_to_end(&mut out)
         .map_err(DatasetError::Gzip)?;
+    if out.len() as u64 > MAX_GUNZIP_LEN {
+        return Err(DatasetError::TooLarge {
+            what: "gzip stream",
+            size: out.len() as u64,
+            limit: MAX_GUNZIP_LEN,
+        });
+    }
     Ok(Cow::Owned(out))
 }
 
@@ -218,13 +245,46 @@ impl<'a> Source<'a> {
     }
 
     /// Reads `len` bytes into a new vector, checking the bound before allocating.
+    ///
+    /// Plain input holds the bytes already (the bound is exact), so the vector is allocated
+    /// once. Gzipped input only bounds them by the deflate ratio, a thousand times the input,
+    /// so the vector grows a step at a time as decompressed bytes arrive: a header that
+    /// declares more than the stream holds costs what the stream holds, then `Truncated`.
     fn read_vec(&mut self, len: u64, what: &'static str) -> Result<Vec<u8>> {
         self.check_available(len, what)?;
+        if len > MAX_DATA_LEN {
+            return Err(DatasetError::TooLarge {
+                what,
+                size: len,
+                limit: MAX_DATA_LEN,
+            });
+        }
         let len = usize::try_from(len).map_err(|_| DatasetError::Shape {
             reason: format!("{what}: {len} bytes do not fit in memory"),
         })?;
-        let mut out = vec![0u8; len];
-        self.read_exact(&mut out, what)?;
+        if !self.gz {
+            let mut out = vec![0u8; len];
+            self.read_exact(&mut out, what)?;
+            return Ok(out);
+        }
+        let begin = self.pos;
+        let mut out = Vec::new();
+        while out.len() < len {
+            let at = out.len();
+            let step = (len - at).min(READ_STEP);
+            out.resize(at + step, 0);
+            match self.read_exact(&mut out[at..], what) {
+                // Name the whole declared length, not the step that came up short.
+                Err(DatasetError::Truncated { actual, .. }) => {
+                    return Err(DatasetError::Truncated {
+                        what,
+                        expected: begin + len as u64,
+                        actual,
+                    });
+                }
+                other => other?,
+            }
+        }
         Ok(out)
     }
 

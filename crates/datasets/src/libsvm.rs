@@ -11,8 +11,12 @@ use crate::{DatasetError, Result};
 
 /// The widest table accepted (features per row).
 pub const MAX_FEATURES: usize = 1 << 20;
-/// The most values (rows times features) of the dense table.
-pub const MAX_CELLS: usize = 1 << 28;
+/// The most values (rows times features) of the dense table: 2^26 `f32`s, a 256 MiB table.
+///
+/// The format is sparse, so a few kilobytes of text (64 rows each naming feature 2^20) can
+/// declare this much; the cap keeps that amplification at the size of the largest table a
+/// workflow here reads many times over (Spark's samples are 100 x 692).
+pub const MAX_CELLS: usize = 1 << 26;
 
 fn err(line: usize, reason: impl Into<String>) -> DatasetError {
     DatasetError::Libsvm {

@@ -201,6 +201,11 @@ fn broken_trees_and_huge_sizes_are_corrupt_models() {
         *d.last_mut().unwrap() = u32::MAX
     });
     expect_corrupt::<RandomForest>(&t, "a last offset of u32::MAX");
+    // Found by the `model` fuzz target: offsets that end at the node count but pass it on
+    // the way ([0, n + 1, ..., n]) indexed past the nodes (a panic, not an error).
+    let mut t = good.clone();
+    set_u32(&mut t, "tree_offsets", |d| d[1] = *d.last().unwrap() + 1);
+    expect_corrupt::<RandomForest>(&t, "an offset beyond the node count");
 
     // A forest is not a tree, and a classifier is not a regressor, even
     // without a kind to tell them apart.
@@ -234,6 +239,49 @@ fn broken_trees_and_huge_sizes_are_corrupt_models() {
         Tensor::new(vec![4, 3], TensorData::F32(c)).unwrap(),
     );
     expect_corrupt::<PcaModel>(&t, "transposed components");
+}
+
+/// The hardening issue's abort: a stored "tree" whose node `i` sends both ways to node `i + 1`
+/// passes children-after-parent, and the forest's breadth-first traversal layout unfolded it
+/// into 2^depth nodes: 33 nodes made 2^32 16-byte records, a 68 GB allocation that aborted the
+/// process. Sharing a child is now `CorruptModel`, found before any layout is built.
+#[test]
+fn a_child_with_two_parents_is_a_corrupt_model_not_a_68_gb_allocation() {
+    let n = 40u32;
+    let chain = |kind: &str| {
+        let mut t = ModelTensors::new(kind);
+        let inner = n - 1;
+        let mut feature = vec![0u32; inner as usize];
+        feature.push(u32::MAX);
+        let mut next: Vec<u32> = (1..n).collect();
+        next.push(0);
+        t.insert("shape", Tensor::u32_vector(vec![1, 1]));
+        t.insert("tree_offsets", Tensor::u32_vector(vec![0, n]));
+        t.insert("feature", Tensor::u32_vector(feature));
+        t.insert("threshold", Tensor::f32_vector(vec![0.0; n as usize]));
+        t.insert("left", Tensor::u32_vector(next.clone()));
+        t.insert("right", Tensor::u32_vector(next));
+        t.insert(
+            "values",
+            Tensor::new(vec![n as usize, 1], TensorData::F32(vec![1.0; n as usize])).unwrap(),
+        );
+        t
+    };
+    for kind in [RandomForest::KIND, DecisionTree::KIND] {
+        let err = faasml_ml::Algorithm::load(&chain(kind)).unwrap_err();
+        assert!(
+            err.to_string().contains("already has a parent"),
+            "{kind}: {err}"
+        );
+    }
+    expect_corrupt::<RandomForestRegressor>(&chain(RandomForestRegressor::KIND), "a shared child");
+    expect_corrupt::<DecisionTreeRegressor>(&chain(DecisionTreeRegressor::KIND), "a shared child");
+
+    // One corrupt field of a real model: the root's right child made its left one.
+    let mut t = forest().to_tensors();
+    let left = t.u32_vec("left").unwrap()[0];
+    set_u32(&mut t, "right", |d| d[0] = left);
+    expect_corrupt::<RandomForest>(&t, "the root's two children the same node");
 }
 
 #[test]

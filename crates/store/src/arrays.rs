@@ -50,9 +50,11 @@ pub enum ArrayData {
 /// An array moved out of an [`ArrayFile`]: its name, shape and elements.
 pub type NamedArray = (String, Vec<usize>, ArrayData);
 
-/// Why an [`ArrayFile`] could not be read; turned into [`StoreError::Corrupt`] by the caller.
-#[derive(Debug)]
-pub(crate) struct DecodeError(pub(crate) String);
+/// Why bytes are not an [`ArrayFile`] (the store turns it into [`StoreError::Corrupt`], naming
+/// the object).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub(crate) String);
 
 impl ArrayFile {
     /// An empty file.
@@ -217,7 +219,11 @@ impl ArrayFile {
     }
 
     /// Decodes safetensors bytes; every array's length is checked against its shape.
-    pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Self, DecodeError> {
+    ///
+    /// The safetensors crate checks the header length against the bytes present and every
+    /// array's byte range against its shape and the data section before anything is copied,
+    /// so each allocation here is at most the size of `bytes`.
+    pub fn decode(bytes: &[u8]) -> std::result::Result<Self, DecodeError> {
         let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| DecodeError(format!("not a valid safetensors file: {e}")))?;
         let (_, header) = SafeTensors::read_metadata(bytes)

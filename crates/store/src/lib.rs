@@ -30,7 +30,7 @@ mod store;
 mod url;
 
 pub use access::{Access, LazyPrefixes, Rules};
-pub use arrays::{ArrayData, ArrayFile, ArrayRef, Dtype, NamedArray};
+pub use arrays::{ArrayData, ArrayFile, ArrayRef, DecodeError, Dtype, NamedArray};
 pub use builder::StoreBuilder;
 pub use counting::{ByteCounter, CountingStore};
 pub use error::StoreError;

@@ -152,6 +152,13 @@ impl ForestParts {
             if a >= b {
                 return bad(format!("tree {t} has no nodes (offsets {a}..{b})"));
             }
+            // Offsets must rise to the node count, not only end there: [0, 7, 6] over six
+            // nodes would read node 6 (found by the `model` fuzz target).
+            if b > n_nodes {
+                return bad(format!(
+                    "tree {t} ends at node {b}, beyond the {n_nodes} nodes stored"
+                ));
+            }
             let nodes = (a..b)
                 .map(|i| Node {
                     feature: p.feature[i],

@@ -96,7 +96,9 @@ impl TreeNodes {
     /// Validates stored nodes: at least one node, `n_values` values per
     /// node each accepted by `value_ok`, features in range, finite
     /// thresholds, children after their parent and inside the tree (so
-    /// every walk ends at a leaf).
+    /// every walk ends at a leaf), and every node but the root the child of
+    /// exactly one node (so the nodes form a tree, which a forest's traversal
+    /// layout then copies node for node: its size is the stored node count).
     pub(crate) fn validate(
         n_features: usize,
         n_values: usize,
@@ -118,6 +120,11 @@ impl TreeNodes {
             ));
         }
         let len = nodes.len();
+        // Every node but the root must have exactly one parent. Children-after-parent alone
+        // admits a DAG (node i pointing both ways to node i + 1), which the breadth-first
+        // traversal layout of a forest unfolds into a tree of 2^depth nodes: 33 stored nodes
+        // became 2^32 16-byte records, a 68 GB allocation that aborted the process.
+        let mut has_parent = vec![false; len];
         for (i, n) in nodes.iter().enumerate() {
             if n.feature == LEAF {
                 continue;
@@ -139,7 +146,18 @@ impl TreeNodes {
                         i + 1
                     ));
                 }
+                if std::mem::replace(&mut has_parent[c], true) {
+                    return bad(format!(
+                        "node {i}: {side} child {c} already has a parent (nodes must form a tree)"
+                    ));
+                }
             }
+        }
+        if let Some(orphan) = has_parent.iter().skip(1).position(|&p| !p) {
+            return bad(format!(
+                "node {} is not reachable from the root (nodes must form a tree)",
+                orphan + 1
+            ));
         }
         if let Some(p) = values.iter().position(|&v| !value_ok(v)) {
             return bad(format!(
