@@ -541,11 +541,25 @@ async fn load_idx(
         Ok::<_, WorkflowError>(pixels)
     };
     let (start, end) = (rows.start, rows.span_end());
+    // The labels are read with their header (one byte per image, so at most the header plus
+    // `end` bytes), which is checked: an object that is not an IDX labels file is an error,
+    // never bytes handed back as labels.
     let (pixels, label_bytes) = futures::try_join!(pixels, async {
-        Ok(store
-            .get_range(label_key, label_offset + start..label_offset + end)
-            .await?)
+        Ok(store.get_range(label_key, 0..label_offset + end).await?)
     },)?;
+    let label_count = idx::parse_labels_header(&label_bytes[..label_offset as usize])
+        .map_err(|e| corrupt(store, labels, e))?;
+    if u64::from(label_count) < end {
+        return Err(corrupt(
+            store,
+            labels,
+            faasml_datasets::DatasetError::Mismatch {
+                images: end,
+                labels: u64::from(label_count),
+            },
+        ));
+    }
+    let label_bytes = label_bytes.slice(label_offset as usize + start as usize..);
     ImageSet::new(header.rows, header.cols, pixels, rows.pick(&label_bytes, 1))
         .map_err(|e| corrupt(store, images, e))
 }
@@ -757,6 +771,45 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Regression: the labels object's header was never read, so any object named as labels
+    /// had its bytes returned as labels.
+    #[tokio::test]
+    async fn a_labels_object_that_is_not_idx_labels_is_an_error() {
+        let store = Store::open("memory://images-labels-header").unwrap();
+        let images = idx::encode_images(2, 2, &[0u8; 12]).unwrap();
+        store
+            .put(&Path::from("d/x-images-idx3-ubyte"), images)
+            .await
+            .unwrap();
+        store
+            .put(
+                &Path::from("d/x-labels-idx1-ubyte"),
+                b"not labels at all".to_vec(),
+            )
+            .await
+            .unwrap();
+        let err = load(&store, &[idx_source(0, 3, 1)]).await.unwrap_err();
+        assert!(err.to_string().contains("labels"), "{err}");
+        // Real labels, but fewer than the rows asked for.
+        store
+            .put(
+                &Path::from("d/x-labels-idx1-ubyte"),
+                idx::encode_labels(&[1, 2]),
+            )
+            .await
+            .unwrap();
+        assert!(load(&store, &[idx_source(0, 3, 1)]).await.is_err());
+        store
+            .put(
+                &Path::from("d/x-labels-idx1-ubyte"),
+                idx::encode_labels(&[1, 2, 3]),
+            )
+            .await
+            .unwrap();
+        let set = load(&store, &[idx_source(1, 3, 1)]).await.unwrap();
+        assert_eq!(set.labels, vec![2, 3]);
     }
 
     #[test]
