@@ -110,6 +110,71 @@ fn bad_parameters_exit_non_zero_with_one_clear_message() {
 
     let out = faasml(dir.path(), &["run", "ml-training", "--pca", "two"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+
+    // Range mistakes are usage errors too (they exited 1, or were silently raised to 1).
+    for (args, says) in [
+        (&["run", "ml-training", "--attempts", "0"][..], "--attempts"),
+        (
+            &["run", "ml-training", "--run-id", "a/b"][..],
+            "invalid run id",
+        ),
+        (
+            &["run", "ml-training", "--trees", "100000"][..],
+            "above the limit of 10000",
+        ),
+        (
+            &["run", "downpour", "--max-epochs", "1000000000"][..],
+            "above the limit",
+        ),
+        (&["bench", "ml-training", "--repeats", "0"][..], "--repeats"),
+        (&["gc", "--older-than", "1s"][..], "--older-than"),
+    ] {
+        let out = faasml(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Regression: an unknown test set was found only after every forest was trained.
+#[test]
+fn an_unknown_test_set_fails_before_any_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faasml(
+        dir.path(),
+        &[
+            "run",
+            "ml-training",
+            "--test",
+            "no-such-test-set",
+            "--report-dir",
+            "reports",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no images under 'no-such-test-set'"),
+        "{stderr}"
+    );
+    let run = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let csv = std::fs::read_to_string(run.join("invocations.csv")).unwrap();
+    for stage in ["ml-training.partition", "ml-training.pca", "ml-training.rf"] {
+        assert!(!csv.contains(stage), "{stage} ran: {csv}");
+    }
 }
 
 #[test]
