@@ -80,8 +80,8 @@ fn confined_state(
     run_id: &str,
     function: &str,
 ) -> Arc<dyn StateStore> {
-    let prefix = format!("{}/", crate::confine::run_prefix(run_id));
-    let who = format!("function '{function}' of run '{run_id}'");
+    let prefix = crate::confine::concat(&[crate::confine::RUNS, "/", run_id, "/"]);
+    let who = crate::confine::concat(&["function '", function, "' of run '", run_id, "'"]);
     match faasml_state::ConfinedState::new(Arc::clone(state), prefix, who.clone()) {
         Ok(confined) => Arc::new(confined),
         // Unreachable with a checked run id (the prefix ends in '/'); a handle that can touch

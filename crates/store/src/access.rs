@@ -43,14 +43,14 @@ impl Rules {
     }
 
     /// Allows `prefix` and everything under it (unless a longer denied prefix says otherwise).
-    pub fn allow(mut self, prefix: impl AsRef<str>) -> Self {
-        self.entries.push((clean(prefix.as_ref()), true));
+    pub fn allow(mut self, prefix: impl Into<String>) -> Self {
+        self.entries.push((clean(prefix.into()), true));
         self
     }
 
     /// Denies `prefix` and everything under it (unless a longer allowed prefix says otherwise).
-    pub fn deny(mut self, prefix: impl AsRef<str>) -> Self {
-        self.entries.push((clean(prefix.as_ref()), false));
+    pub fn deny(mut self, prefix: impl Into<String>) -> Self {
+        self.entries.push((clean(prefix.into()), false));
         self
     }
 
@@ -91,8 +91,14 @@ impl Rules {
     }
 }
 
-fn clean(prefix: &str) -> String {
-    prefix.trim_matches('/').to_string()
+/// `prefix` without leading or trailing slashes (no copy when it has none: rules are built
+/// for every invocation).
+fn clean(prefix: String) -> String {
+    if prefix.starts_with('/') || prefix.ends_with('/') {
+        prefix.trim_matches('/').to_string()
+    } else {
+        prefix
+    }
 }
 
 /// Prefixes allowed beyond the rules, loaded on first need.
