@@ -276,6 +276,16 @@ impl Heartbeat {
     }
 }
 
+impl Heartbeat {
+    /// Stops the heartbeat and waits until its task has ended, so that no late beat rewrites
+    /// the record after the run's scratch is deleted.
+    async fn stop(mut self) {
+        self.0.abort();
+        let handle = &mut self.0;
+        let _ = handle.await;
+    }
+}
+
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
@@ -343,7 +353,7 @@ async fn driver<W: Workflow>(mut params: W::Params, ctx: Ctx) -> Result<W::Outpu
         .catch_unwind()
         .await;
     let succeeded = matches!(output, Ok(Ok(_)));
-    drop(heartbeat);
+    heartbeat.stop().await;
     scratch
         .finish(ctx.store(), ctx.state().as_ref(), succeeded && keep)
         .await;
