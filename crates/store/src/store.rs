@@ -220,11 +220,6 @@ impl Store {
         &self.url
     }
 
-    /// The backend.
-    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
-        &self.inner
-    }
-
     /// The same store seen through a [`CountingStore`] that counts into `counter`.
     pub fn counted(&self, counter: Arc<ByteCounter>) -> Self {
         Self {
@@ -235,12 +230,13 @@ impl Store {
         }
     }
 
-    /// The same store with every key under `prefix` (an unconfined handle: confine it after).
+    /// The same store with every key under `prefix`. On a confined handle the confinement is
+    /// kept, applied to the keys as the scoped handle names them.
     pub fn scoped(&self, prefix: &Path) -> Self {
         Self {
             inner: Arc::new(PrefixStore::new(Arc::clone(&self.inner), prefix.clone())),
             url: Arc::from(format!("{}/{prefix}", self.url.trim_end_matches('/'))),
-            access: None,
+            access: self.access.clone(),
             local_root: self
                 .local_root
                 .as_ref()

@@ -580,6 +580,27 @@ pub(crate) fn refusal_of(
         .map(refusal)
 }
 
+/// The 401 for a request to a keyed worker whose signature headers are missing, malformed or
+/// outside the clock window: checked before the worker admits the request and reads its body,
+/// so that unsigned requests cannot hold admission slots or body bytes.
+pub(crate) fn early_refusal_of(
+    verifier: &Verifier,
+    headers: &axum::http::HeaderMap,
+) -> Option<axum::response::Response> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature = match Signature::from_headers(get) {
+        Ok(signature) => signature,
+        Err(error) => return Some(refusal(error)),
+    };
+    let skew = i128::from(signature.timestamp) - i128::from(unix_now());
+    (skew.unsigned_abs() > u128::from(verifier.window_s)).then(|| {
+        refusal(AuthError::Stale {
+            skew_s: i64::try_from(skew).unwrap_or(i64::MAX),
+            window_s: verifier.window_s,
+        })
+    })
+}
+
 /// The HTTP answer to a request that `error` refuses.
 fn refusal(error: AuthError) -> axum::response::Response {
     use axum::http::{StatusCode, header};

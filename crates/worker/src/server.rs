@@ -81,6 +81,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long cancelled invocations get to send their answers once the drain deadline has passed.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a request's body may take to arrive once its headers have: a client that sends
+/// headers and then trickles (or withholds) the body would otherwise hold its admission slot and
+/// body-byte reservation for as long as it likes.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How an invocation was delivered on a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -460,6 +465,13 @@ async fn invoke(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
+    // On a keyed worker, a request without a well-formed, current signature is refused before
+    // it is admitted or its body read (the signature itself is checked once the body is in).
+    if let Some(verifier) = &worker.auth
+        && let Some(refused) = auth::early_refusal_of(verifier, headers)
+    {
+        return refused;
+    }
     let max_body = worker.limits.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -487,7 +499,22 @@ async fn invoke(
             let error = FunctionError::new("cancelled", message);
             return failure(StatusCode::SERVICE_UNAVAILABLE, error);
         }
-        read = axum::body::to_bytes(Body::new(body), max_body) => read,
+        read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            axum::body::to_bytes(Body::new(body), max_body),
+        ) => match read {
+            Ok(read) => read,
+            Err(_) => {
+                let error = FunctionError::permanent(
+                    "bad-request",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_READ_TIMEOUT.as_secs()
+                    ),
+                );
+                return failure(StatusCode::REQUEST_TIMEOUT, error);
+            }
+        },
     };
     let payload = match read {
         Ok(payload) => payload,

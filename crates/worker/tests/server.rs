@@ -611,3 +611,34 @@ async fn a_keyed_lambda_sandbox_runs_only_signed_events() {
     );
     assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// Regression (review): an unsigned request that declares a body and never sends it used to be
+/// admitted first, holding a slot and a body reservation; a keyed worker now refuses it from its
+/// headers alone, before reading any body.
+#[tokio::test]
+async fn a_keyed_worker_refuses_unsigned_requests_before_reading_their_body() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let key = Key::from_bytes(b"a test key of 32 bytes, not real").unwrap();
+    let worker = start_keyed("w-early", &key, &RUNS).await;
+    let mut stream = tokio::net::TcpStream::connect(worker.addr()).await.unwrap();
+    stream
+        .write_all(
+            b"POST /function/t.count HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\
+              connection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered without waiting for the body")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("missing signature"), "{answer}");
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -258,37 +258,40 @@ async fn claim(ctx: &Ctx, record: &RunRecord) -> Result<()> {
     })
 }
 
-/// Refreshes the run record's heartbeat every [`HEARTBEAT_EVERY`] until dropped.
-struct Heartbeat(tokio::task::JoinHandle<()>);
+/// Refreshes the run record's heartbeat every [`HEARTBEAT_EVERY`] until stopped.
+struct Heartbeat {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
 
 impl Heartbeat {
     fn start(ctx: &Ctx, mut record: RunRecord) -> Self {
         let store = ctx.store().clone();
         let key = run_record_key(ctx.run_id());
-        Self(tokio::spawn(async move {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
             loop {
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+                    _ = stopped.changed() => return,
+                }
+                if *stopped.borrow() {
+                    return;
+                }
                 record.heartbeat_us = now_micros();
                 // Best effort: a missed beat only makes the run look older to `faasml gc`.
+                // Never interrupted mid-write: `stop` waits for a beat in progress to land.
                 let _ = store.put_json(&key, &record).await;
             }
-        }))
+        });
+        Self { stop, task }
     }
-}
 
-impl Heartbeat {
-    /// Stops the heartbeat and waits until its task has ended, so that no late beat rewrites
-    /// the record after the run's scratch is deleted.
-    async fn stop(mut self) {
-        self.0.abort();
-        let handle = &mut self.0;
-        let _ = handle.await;
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
+    /// Stops the heartbeat and waits until its task has ended (a beat being written finishes
+    /// first), so that no late beat rewrites the record after the run's scratch is deleted.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
     }
 }
 
@@ -341,7 +344,7 @@ async fn driver<W: Workflow>(mut params: W::Params, ctx: Ctx) -> Result<W::Outpu
     }
     .await;
     if let Err(e) = imported {
-        drop(heartbeat);
+        heartbeat.stop().await;
         scratch
             .finish(ctx.store(), ctx.state().as_ref(), false)
             .await;
