@@ -67,6 +67,7 @@ pub mod mlp;
 pub mod model;
 pub mod pca;
 pub mod persist;
+pub mod synthetic;
 pub mod tree;
 
 pub use algorithm::{Algorithm, Task};
