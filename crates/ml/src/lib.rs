@@ -60,6 +60,7 @@ pub mod binning;
 pub mod dataset;
 mod eigen;
 mod error;
+pub mod folds;
 pub mod forest;
 mod matrix;
 pub mod metrics;
