@@ -355,6 +355,20 @@ fn crafted_requests_fail_clearly_and_change_nothing() {
     assert!(bucket.join("runs/victim/.faasml-run.json").exists());
 }
 
+/// Every path under `dir` (empty when it does not exist).
+fn walkdir(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            out.push(entry.path().display().to_string());
+            if entry.path().is_dir() {
+                out.extend(walkdir(&entry.path()));
+            }
+        }
+    }
+    out
+}
+
 /// Starts `faasml` with its output captured, without waiting for it.
 fn spawn(dir: &Path, args: &[&str], env: &[(String, String)]) -> Child {
     faasml_command(dir, env)
@@ -496,7 +510,8 @@ fn a_killed_runs_scratch_is_named_and_removed_by_gc() {
         "{}",
         text(&gc.stdout)
     );
-    assert!(!scratch.exists());
+    let left: Vec<String> = walkdir(&scratch);
+    assert!(!scratch.exists(), "left behind: {left:?}");
     // A threshold that could catch a live run is refused.
     let refused = faasml(dir.path(), &["gc", "--older-than", "5s"], &env);
     assert_eq!(refused.status.code(), Some(2));

@@ -124,12 +124,19 @@ impl Drop for AbortGuard {
     }
 }
 
-/// Removes `dir` and the directories under it that hold no files (deepest first).
-fn remove_empty_dirs(dir: &std::path::Path) {
+/// Removes, under `dir`, the staging files of writes that never finished (`LocalFileSystem`
+/// writes `<name>#<n>` and renames it; a process killed in between leaves it, unlisted), then
+/// `dir` and the directories under it that are left empty (deepest first).
+fn remove_leftovers(dir: &std::path::Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_empty_dirs(&entry.path());
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => remove_leftovers(&path),
+                Ok(t) if t.is_file() && entry.file_name().to_string_lossy().contains('#') => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                _ => {}
             }
         }
     }
@@ -493,12 +500,13 @@ impl Store {
         if let Some(root) = &self.local_root
             && !prefix.as_ref().is_empty()
         {
-            // Files are gone; their directories would stay behind on a file:// store and look
-            // like (empty) runs or datasets. Best effort: a directory that is not empty stays.
+            // Objects are gone; their directories, and the staging files of writes a killed
+            // process never finished, would stay behind on a file:// store and look like runs
+            // or datasets. Best effort: a directory that still holds objects stays.
             let dir = prefix
                 .parts()
                 .fold(root.to_path_buf(), |dir, part| dir.join(part.as_ref()));
-            let _ = tokio::task::spawn_blocking(move || remove_empty_dirs(&dir)).await;
+            let _ = tokio::task::spawn_blocking(move || remove_leftovers(&dir)).await;
         }
         Ok(objects.len())
     }
@@ -538,6 +546,25 @@ mod tests {
         a.put(&Path::from("p/x"), b"1".to_vec()).await.unwrap();
         let b = Store::open("memory://shared/p").unwrap();
         assert_eq!(&b.get(&Path::from("x")).await.unwrap()[..], b"1");
+    }
+
+    #[tokio::test]
+    async fn a_file_prefix_deletion_leaves_no_directories_or_staging_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("file://{}", dir.path().display())).unwrap();
+        store
+            .put(&Path::from("runs/r/a/x"), b"1".to_vec())
+            .await
+            .unwrap();
+        store
+            .put(&Path::from("runs/other/y"), b"1".to_vec())
+            .await
+            .unwrap();
+        // What a process killed mid-write leaves: a staging file nobody lists.
+        std::fs::write(dir.path().join("runs/r/a/z#1"), b"half").unwrap();
+        assert_eq!(store.delete_prefix(&Path::from("runs/r")).await.unwrap(), 1);
+        assert!(!dir.path().join("runs/r").exists());
+        assert!(dir.path().join("runs/other/y").exists());
     }
 
     #[test]
