@@ -181,8 +181,37 @@ fn wait_for_port(addr: SocketAddr, limit: Duration, what: &str) {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// A free TCP port on 127.0.0.1 for a server a test starts (bound, then released).
+///
+/// The port is drawn from 20000..32767, below Linux's ephemeral range (32768..60999), so the
+/// kernel does not hand it to an outgoing connection meanwhile, and no port is returned twice in
+/// one process, so tests running in parallel do not pick the same one. (Ports from `bind(0)`
+/// come from the ephemeral range and collided with client connections in CI.)
 pub fn free_port() -> u16 {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    // A start that differs between processes (test binaries may run side by side).
+    let seed = std::process::id() as u64
+        ^ u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0),
+        );
+    let span = 32767 - 20000;
+    for i in 0..span {
+        let port = 20000 + ((seed + i * 7919) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
