@@ -210,6 +210,20 @@ impl Store {
         self.allow(Op::Read, key).await
     }
 
+    /// The objects of `objects` this handle may use for `op` (all of them when unconfined).
+    async fn allowed(&self, op: Op, objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+        let Some(access) = &self.access else {
+            return objects;
+        };
+        let mut allowed = Vec::with_capacity(objects.len());
+        for meta in objects {
+            if access.allows(op, meta.location.as_ref()).await {
+                allowed.push(meta);
+            }
+        }
+        allowed
+    }
+
     /// Checks `op` on `key` against the handle's access.
     async fn allow(&self, op: Op, key: &Path) -> Result<()> {
         match &self.access {
@@ -327,6 +341,18 @@ impl Store {
             .map_err(|e| self.backend("head", key, e))
     }
 
+    /// A string that changes whenever the object at `key` is replaced: its ETag, size and
+    /// modification time. For caches that must notice a republished object.
+    pub async fn version(&self, key: &Path) -> Result<String> {
+        let meta = self.head(key).await?;
+        Ok(format!(
+            "{}:{}:{}",
+            meta.e_tag.as_deref().unwrap_or(""),
+            meta.size,
+            meta.last_modified.timestamp_micros()
+        ))
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &Path) -> Result<bool> {
         match self.head(key).await {
@@ -409,8 +435,10 @@ impl Store {
     }
 
     /// Writes a small object only if no object exists at `key`; `Ok(false)` when one does.
-    /// Atomic where the backend supports conditional writes (local files, memory, S3 with
-    /// `If-None-Match`); elsewhere a lookup precedes the write.
+    /// A lookup goes first on every backend, so a server that ignores conditional headers
+    /// still refuses an object that is there; the write itself is conditional where the
+    /// backend supports it (local files, memory, S3 with `If-None-Match`), which closes the race
+    /// between two writers that both found nothing.
     pub async fn put_if_absent(&self, key: &Path, bytes: impl Into<PutPayload>) -> Result<bool> {
         self.allow(Op::Write, key).await?;
         if self.exists(key).await? {
@@ -456,15 +484,7 @@ impl Store {
             .try_collect()
             .await
             .map_err(|e| self.backend("list", prefix, e))?;
-        if let Some(access) = &self.access {
-            let mut allowed = Vec::with_capacity(objects.len());
-            for meta in objects {
-                if access.allows(Op::Read, meta.location.as_ref()).await {
-                    allowed.push(meta);
-                }
-            }
-            objects = allowed;
-        }
+        objects = self.allowed(Op::Read, objects).await;
         objects.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(objects)
     }
@@ -482,15 +502,7 @@ impl Store {
     pub async fn delete_prefix(&self, prefix: &Path) -> Result<usize> {
         self.allow(Op::Write, prefix).await?;
         let mut objects = self.list(prefix).await?;
-        if let Some(access) = &self.access {
-            let mut allowed = Vec::with_capacity(objects.len());
-            for meta in objects {
-                if access.allows(Op::Write, meta.location.as_ref()).await {
-                    allowed.push(meta);
-                }
-            }
-            objects = allowed;
-        }
+        objects = self.allowed(Op::Write, objects).await;
         for meta in &objects {
             match self.inner.delete(&meta.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

@@ -242,13 +242,7 @@ async fn driver(params: InferenceParams, ctx: Ctx) -> Result<InferenceResult> {
 /// changed since it was loaded (its ETag or size and time), so a republished model is used.
 async fn load_model(ctx: &Ctx, key: &Path) -> Result<Arc<EnsembleModel>> {
     let store = ctx.store();
-    let meta = store.head(key).await?;
-    let version = format!(
-        "{key}@{}:{}:{}",
-        meta.e_tag.as_deref().unwrap_or(""),
-        meta.size,
-        meta.last_modified.timestamp_micros()
-    );
+    let version = format!("{key}@{}", store.version(key).await?);
     ctx.instance_state()
         .get_or_load(&version, || async {
             let tensors = persist::get(store, key).await?;

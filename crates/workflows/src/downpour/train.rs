@@ -42,26 +42,18 @@ pub(crate) struct Dataset {
 async fn sources_key(ctx: &Ctx, sources: &[ImageSource]) -> Result<String> {
     let store = ctx.store();
     let mut versions = Vec::new();
-    let mut version = |meta: faasml_store::ObjectMeta| {
-        versions.push(format!(
-            "{}:{}:{}",
-            meta.e_tag.unwrap_or_default(),
-            meta.size,
-            meta.last_modified.timestamp_micros()
-        ));
-    };
     for source in sources {
         match source {
             ImageSource::Idx { images, labels, .. } => {
-                version(store.head(images).await?);
-                version(store.head(labels).await?);
+                versions.push(store.version(images).await?);
+                versions.push(store.version(labels).await?);
             }
             ImageSource::Png { keys } => {
                 for key in keys {
                     store.check_read(key).await?;
                 }
                 for key in keys.first().into_iter().chain(keys.last()) {
-                    version(store.head(key).await?);
+                    versions.push(store.version(key).await?);
                 }
             }
         }
