@@ -1,6 +1,6 @@
 //! Regression trees and forests on a real table: scikit-learn's diabetes
 //! data (442 rows, 10 unscaled features, disease progression as target;
-//! `tests/data/diabetes.csv`, provenance in `tests/data/README.md`).
+//! the bundled `data/tabular/diabetes.csv`, provenance in `data/README.md`).
 //!
 //! The held-out R² floors come from scikit-learn 1.9.1 on the very same
 //! splits (the xorshift permutation of `common::split_rows`, replayed in

@@ -26,10 +26,10 @@ pub(crate) fn load(name: &str) -> (Matrix, Vec<u8>, usize) {
     (Matrix::new(rows, cols, data).expect("shape"), y, n_classes)
 }
 
-/// Reads `tests/data/<name>`: a header row, numeric columns, last column a
+/// Reads `data/tabular/<name>`: a header row, numeric columns, last column a
 /// real-valued target.
 pub(crate) fn load_regression(name: &str) -> (Matrix, Vec<f32>) {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../data/tabular/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = lines.next().expect("header row");
