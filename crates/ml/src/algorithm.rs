@@ -25,7 +25,12 @@ use serde::{Deserialize, Serialize};
 use crate::forest::{
     RandomForest, RandomForestParams, RandomForestRegressor, RandomForestRegressorParams,
 };
+use crate::linear::{
+    ElasticNet, ElasticNetParams, Lasso, LassoParams, LinearSvr, LinearSvrParams,
+    LogisticRegression, LogisticRegressionParams,
+};
 use crate::mlp::{Mlp, MlpTrainParams};
+use crate::neighbors::{KnnRegressor, KnnRegressorParams};
 use crate::pca::{PcaModel, PcaParams};
 use crate::persist::{ModelTensors, Persist};
 use crate::tree::{
@@ -50,6 +55,16 @@ pub enum Algorithm {
     Pca(PcaParams),
     /// Multilayer perceptron classifier trained by minibatch SGD ([`Mlp`]).
     Mlp(MlpTrainParams),
+    /// L1-penalised least squares ([`Lasso`]).
+    Lasso(LassoParams),
+    /// L1 and L2-penalised least squares ([`ElasticNet`]).
+    ElasticNet(ElasticNetParams),
+    /// Linear epsilon-insensitive support vector regression ([`LinearSvr`]).
+    LinearSvr(LinearSvrParams),
+    /// k-nearest-neighbour regression ([`KnnRegressor`]).
+    KnnRegressor(KnnRegressorParams),
+    /// Binary L2-regularised logistic regression ([`LogisticRegression`]).
+    LogisticRegression(LogisticRegressionParams),
 }
 
 /// What an algorithm learns, and so which targets it needs.
@@ -65,13 +80,18 @@ pub enum Task {
 }
 
 /// The known names, in the order of the variants.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 11] = [
     RandomForest::KIND,
     RandomForestRegressor::KIND,
     DecisionTree::KIND,
     DecisionTreeRegressor::KIND,
     PcaModel::KIND,
     Mlp::KIND,
+    Lasso::KIND,
+    ElasticNet::KIND,
+    LinearSvr::KIND,
+    KnnRegressor::KIND,
+    LogisticRegression::KIND,
 ];
 
 impl Algorithm {
@@ -94,6 +114,13 @@ impl Algorithm {
             }
             n if n == PcaModel::KIND => Algorithm::Pca(crate::pca::Pca::params()),
             n if n == Mlp::KIND => Algorithm::Mlp(Mlp::train_params()),
+            n if n == Lasso::KIND => Algorithm::Lasso(Lasso::params()),
+            n if n == ElasticNet::KIND => Algorithm::ElasticNet(ElasticNet::params()),
+            n if n == LinearSvr::KIND => Algorithm::LinearSvr(LinearSvr::params()),
+            n if n == KnnRegressor::KIND => Algorithm::KnnRegressor(KnnRegressor::params()),
+            n if n == LogisticRegression::KIND => {
+                Algorithm::LogisticRegression(LogisticRegression::params())
+            }
             _ => {
                 return Err(MlError::UnknownAlgorithm {
                     name: name.into(),
@@ -112,18 +139,27 @@ impl Algorithm {
             Algorithm::DecisionTreeRegressor(_) => DecisionTreeRegressor::KIND,
             Algorithm::Pca(_) => PcaModel::KIND,
             Algorithm::Mlp(_) => Mlp::KIND,
+            Algorithm::Lasso(_) => Lasso::KIND,
+            Algorithm::ElasticNet(_) => ElasticNet::KIND,
+            Algorithm::LinearSvr(_) => LinearSvr::KIND,
+            Algorithm::KnnRegressor(_) => KnnRegressor::KIND,
+            Algorithm::LogisticRegression(_) => LogisticRegression::KIND,
         }
     }
 
     /// What the algorithm learns.
     pub fn task(&self) -> Task {
         match self {
-            Algorithm::RandomForest(_) | Algorithm::DecisionTree(_) | Algorithm::Mlp(_) => {
-                Task::Classification
-            }
-            Algorithm::RandomForestRegressor(_) | Algorithm::DecisionTreeRegressor(_) => {
-                Task::Regression
-            }
+            Algorithm::RandomForest(_)
+            | Algorithm::DecisionTree(_)
+            | Algorithm::Mlp(_)
+            | Algorithm::LogisticRegression(_) => Task::Classification,
+            Algorithm::RandomForestRegressor(_)
+            | Algorithm::DecisionTreeRegressor(_)
+            | Algorithm::Lasso(_)
+            | Algorithm::ElasticNet(_)
+            | Algorithm::LinearSvr(_)
+            | Algorithm::KnnRegressor(_) => Task::Regression,
             Algorithm::Pca(_) => Task::Transform,
         }
     }
@@ -137,6 +173,11 @@ impl Algorithm {
             Algorithm::DecisionTreeRegressor(p) => p.clone().check().map(drop),
             Algorithm::Pca(p) => p.clone().check().map(drop),
             Algorithm::Mlp(p) => p.clone().check().map(drop),
+            Algorithm::Lasso(p) => p.clone().check().map(drop),
+            Algorithm::ElasticNet(p) => p.clone().check().map(drop),
+            Algorithm::LinearSvr(p) => p.clone().check().map(drop),
+            Algorithm::KnnRegressor(p) => p.clone().check().map(drop),
+            Algorithm::LogisticRegression(p) => p.clone().check().map(drop),
         }
     }
 
@@ -157,6 +198,11 @@ impl Algorithm {
             Algorithm::DecisionTreeRegressor(p) => boxed(p.clone().check(), data),
             Algorithm::Pca(p) => boxed(p.clone().check(), data),
             Algorithm::Mlp(p) => boxed(p.clone().check(), data),
+            Algorithm::Lasso(p) => boxed(p.clone().check(), data),
+            Algorithm::ElasticNet(p) => boxed(p.clone().check(), data),
+            Algorithm::LinearSvr(p) => boxed(p.clone().check(), data),
+            Algorithm::KnnRegressor(p) => boxed(p.clone().check(), data),
+            Algorithm::LogisticRegression(p) => boxed(p.clone().check(), data),
         }
     }
 
@@ -173,6 +219,11 @@ impl Algorithm {
             Some(DecisionTreeRegressor::KIND) => boxed::<DecisionTreeRegressor>(t),
             Some(PcaModel::KIND) => boxed::<PcaModel>(t),
             Some(Mlp::KIND) => boxed::<Mlp>(t),
+            Some(Lasso::KIND) => boxed::<Lasso>(t),
+            Some(ElasticNet::KIND) => boxed::<ElasticNet>(t),
+            Some(LinearSvr::KIND) => boxed::<LinearSvr>(t),
+            Some(KnnRegressor::KIND) => boxed::<KnnRegressor>(t),
+            Some(LogisticRegression::KIND) => boxed::<LogisticRegression>(t),
             Some(other) => Err(MlError::CorruptModel(format!(
                 "unknown model kind `{other}`; known kinds: {}",
                 NAMES.join(", ")

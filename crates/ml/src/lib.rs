@@ -1,5 +1,6 @@
 //! `faasml-ml`: the numeric core of faasml — PCA, decision trees, random
-//! forests and an MLP behind one small vocabulary — with no IO.
+//! forests, linear models, k-NN and an MLP behind one small vocabulary —
+//! with no IO.
 //!
 //! # Vocabulary
 //!
@@ -52,8 +53,16 @@
 //!   regression, gradient/hessian boosting trees.
 //! - [`forest`]: random forest classifier (soft voting) and regressor,
 //!   with a branch-free lockstep traversal for prediction.
-//! - [`metrics`]: accuracy, confusion matrix, R², mean squared error.
+//! - [`linear`]: Lasso and elastic net (one coordinate-descent core),
+//!   linear SVR (liblinear's dual coordinate descent) and binary logistic
+//!   regression (Newton or L-BFGS), matching scikit-learn's objectives.
+//! - [`neighbors`]: brute-force k-nearest-neighbour regression over a
+//!   blocked GEMM.
+//! - [`folds`]: scikit-learn's unshuffled KFold / StratifiedKFold;
+//!   [`model_selection`]: out-of-fold scores (`cross_val_predict`).
+//! - [`metrics`]: accuracy, confusion matrix, R², mean squared error, ROC-AUC.
 //! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
+//! - [`synthetic`]: scikit-learn-style synthetic datasets.
 
 pub mod algorithm;
 pub mod binning;
@@ -62,10 +71,13 @@ mod eigen;
 mod error;
 pub mod folds;
 pub mod forest;
+pub mod linear;
 mod matrix;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod model_selection;
+pub mod neighbors;
 pub mod pca;
 pub mod persist;
 pub mod synthetic;

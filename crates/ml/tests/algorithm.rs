@@ -17,6 +17,17 @@ fn iris() -> Dataset {
     Dataset::from_u8_labels(x, &y, k).unwrap()
 }
 
+/// Iris' first two classes (the first 100 rows), for binary classifiers.
+fn iris_binary() -> Dataset {
+    let data = iris();
+    let rows: Vec<usize> = (0..100).collect();
+    let (x, t) = data.select(&rows).unwrap().into_parts();
+    let Targets::Classes { labels, .. } = t else {
+        panic!("iris has classes")
+    };
+    Dataset::classification(x, labels, 2).unwrap()
+}
+
 fn diabetes() -> Dataset {
     let (x, y) = common::load_regression("diabetes.csv");
     Dataset::regression(x, y).unwrap()
@@ -35,6 +46,11 @@ fn small(name: &str) -> Algorithm {
         }
         "pca" => r#"{"algorithm": "pca", "n_components": 3}"#,
         "mlp" => r#"{"algorithm": "mlp", "hidden": [8], "epochs": 5, "learning_rate": 0.02}"#,
+        "lasso" => r#"{"algorithm": "lasso", "alpha": 0.5}"#,
+        "elastic-net" => r#"{"algorithm": "elastic-net", "alpha": 0.5, "l1_ratio": 0.7}"#,
+        "linear-svr" => r#"{"algorithm": "linear-svr", "C": 0.5, "tol": 1e-4}"#,
+        "knn-regressor" => r#"{"algorithm": "knn-regressor", "k": 7}"#,
+        "logistic-regression" => r#"{"algorithm": "logistic-regression", "C": 0.1}"#,
         other => panic!("no small settings for {other}"),
     };
     serde_json::from_str(json).unwrap()
@@ -51,14 +67,21 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             "decision-tree",
             "decision-tree-regressor",
             "pca",
-            "mlp"
+            "mlp",
+            "lasso",
+            "elastic-net",
+            "linear-svr",
+            "knn-regressor",
+            "logistic-regression"
         ]
     );
+    let iris_binary = iris_binary();
     for &name in Algorithm::names() {
         let algorithm = small(name);
         assert_eq!(algorithm.name(), name);
         let data = match algorithm.task() {
             Task::Regression => &diabetes,
+            _ if name == "logistic-regression" => &iris_binary,
             _ => &iris,
         };
         let model = algorithm.fit(data).unwrap();
@@ -67,7 +90,9 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
         let prediction = model.predict(data.view()).unwrap();
         assert_eq!(prediction.len(), data.len());
         match (algorithm.task(), &prediction) {
-            (Task::Classification, Prediction::Proba(p)) => assert_eq!(p.cols(), 3),
+            (Task::Classification, Prediction::Proba(p)) => {
+                assert_eq!(Some(p.cols()), data.n_classes())
+            }
             (Task::Regression, Prediction::Real(_)) => {}
             (Task::Transform, Prediction::Transformed(t)) => assert_eq!(t.cols(), 3),
             (task, p) => panic!("{name}: {task:?} predicted {p:?}"),
@@ -229,9 +254,26 @@ fn targets_of_the_wrong_kind_are_rejected() {
         let a = small(name);
         let wrong = match a.task() {
             Task::Classification => &diabetes,
-            Task::Regression => &iris,
+            // The regressors read class labels as reals.
+            Task::Regression => {
+                if a.fit(&iris).is_err() {
+                    assert!(
+                        matches!(a.fit(&iris), Err(MlError::TargetMismatch { .. })),
+                        "{name}"
+                    );
+                }
+                &iris
+            }
             _ => continue,
         };
+        if a.task() == Task::Regression && a.fit(wrong).is_ok() {
+            let none = Dataset::unsupervised(wrong.records().clone()).unwrap();
+            assert!(
+                matches!(a.fit(&none), Err(MlError::TargetMismatch { got: "no", .. })),
+                "{name}"
+            );
+            continue;
+        }
         assert!(
             matches!(a.fit(wrong), Err(MlError::TargetMismatch { .. })),
             "{name}"
