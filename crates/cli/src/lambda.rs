@@ -26,7 +26,12 @@ pub(crate) async fn run(args: LambdaArgs) -> Result<()> {
     lambda::check_env().context("faasml lambda runs inside AWS Lambda or its emulator")?;
     let store = crate::platform::open_store(&args.platform.store, &[])?;
     let key = crate::platform::load_key(&args.platform)?;
-    let config = crate::platform::worker_config(&args.platform, key.clone()).await?;
+    // Lambda's own payload limit applies to the fan-out unless one is given.
+    let mut platform = args.platform.clone();
+    platform
+        .payload_limit
+        .get_or_insert(crate::platform::LAMBDA_PAYLOAD_LIMIT);
+    let config = crate::platform::worker_config(&platform, key.clone()).await?;
     let worker = Worker::with_auth(
         crate::registry(),
         store,

@@ -74,6 +74,50 @@ pub struct PlatformArgs {
     /// /var/openfaas/secrets/faasml-key.
     #[arg(long, env = "FAASML_KEY_FILE", global = true)]
     pub key_file: Option<std::path::PathBuf>,
+    /// Largest invocation payload, in bytes or with a unit (6MB, 4MiB, 500KB): AWS Lambda takes
+    /// 6 MB synchronously, Knative behind a gRPC or HTTP proxy commonly 4 MiB. Default: none in
+    /// this process, the workers' 32 MiB body limit over http, 6 MB inside Lambda. A workflow
+    /// whose inline data would exceed it fails before it invokes anything.
+    #[arg(long, env = "FAASML_PAYLOAD_LIMIT", global = true, value_parser = parse_bytes)]
+    pub payload_limit: Option<u64>,
+}
+
+/// The payload limit of AWS Lambda's synchronous invocations (request and response), 6 MB.
+pub(crate) const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
+
+/// A byte count: a number, optionally followed by K, M, G (powers of 1000) or KiB, MiB, GiB
+/// (powers of 1024); `B` and case are optional (`6MB`, `4mib`, `500k`).
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 6291456, 6MB, 4MiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1000 * 1000,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => return Err(format!("'{other}' is not a size unit (B, KB, MB, GB, KiB, MiB, GiB)")),
+    };
+    let bytes = value * scale as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("'{text}' is not a positive size"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The http platform's settings: the key, and the payload limit when one is given.
+fn http_config(args: &PlatformArgs, key: Option<Key>) -> HttpConfig {
+    let config = HttpConfig::default().with_key(key);
+    match args.payload_limit {
+        Some(limit) => config.with_payload_limit(Some(limit)),
+        None => config,
+    }
 }
 
 fn parse_run_id(text: &str) -> Result<String, String> {
@@ -136,7 +180,7 @@ pub(crate) async fn build(
                 )
                 .into());
             };
-            let config = HttpConfig::default().with_key(load_key(args)?);
+            let config = http_config(args, load_key(args)?);
             let platform = HttpPlatform::with_config(gateway, config, observer)
                 .context("cannot set up the http platform")?;
             Ok(platform)
@@ -156,6 +200,7 @@ pub(crate) async fn embedded_config(
     let mut config = EmbeddedConfig {
         observer,
         state,
+        payload_limit: args.payload_limit,
         ..EmbeddedConfig::default()
     };
     if let Some(n) = args.concurrency {
@@ -173,9 +218,26 @@ pub(crate) async fn embedded_config(
 pub(crate) async fn worker_config(args: &PlatformArgs, key: Option<Key>) -> Result<EmbeddedConfig> {
     let mut config = embedded_config(args, None).await?;
     if let Some(gateway) = args.gateway.as_deref() {
-        let nested = HttpPlatform::with_config(gateway, HttpConfig::default().with_key(key), None)
+        let nested = HttpPlatform::with_config(gateway, http_config(args, key), None)
             .with_context(|| format!("cannot use the gateway {gateway} for nested invocations"))?;
         config.nested = Some(nested);
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("6291456"), Ok(6_291_456));
+        assert_eq!(parse_bytes("6MB"), Ok(6_000_000));
+        assert_eq!(parse_bytes("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_bytes("500k"), Ok(500_000));
+        assert_eq!(parse_bytes("1.5 GiB"), Ok(3 << 29));
+        for bad in ["", "MB", "-1", "0", "6 parsecs", "1e400"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
 }

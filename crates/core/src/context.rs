@@ -151,6 +151,12 @@ impl Ctx {
         self.inner.invoker.platform().name() != "embedded"
     }
 
+    /// The largest payload an invocation this function makes may carry (`None`: no limit); see
+    /// [`Platform::payload_limit`](crate::Platform::payload_limit).
+    pub fn payload_limit(&self) -> Option<u64> {
+        self.inner.invoker.platform().payload_limit()
+    }
+
     /// Invokes a function once per input concurrently; outputs come back in input order, and
     /// each invocation's record carries its index in `inputs` as its task number.
     pub async fn map<I: Serialize, O: DeserializeOwned>(

@@ -46,6 +46,8 @@ pub struct EmbeddedConfig {
     /// The id of the process this platform runs in, if several run one workflow: instance ids
     /// are then `<instance>@<worker_id>`, unique across workers.
     pub worker_id: Option<String>,
+    /// The largest invocation payload accepted, in bytes (default: no limit).
+    pub payload_limit: Option<u64>,
 }
 
 impl Default for EmbeddedConfig {
@@ -59,6 +61,7 @@ impl Default for EmbeddedConfig {
             observer: None,
             nested: None,
             worker_id: None,
+            payload_limit: None,
         }
     }
 }
@@ -227,6 +230,10 @@ impl EmbeddedPlatform {
 impl Platform for EmbeddedPlatform {
     fn name(&self) -> &str {
         "embedded"
+    }
+
+    fn payload_limit(&self) -> Option<u64> {
+        self.config.payload_limit
     }
 
     async fn invoke(&self, request: InvocationRequest) -> Result<InvocationResponse, InvokeError> {

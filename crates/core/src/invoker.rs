@@ -150,6 +150,19 @@ impl Invoker {
         payload: Bytes,
         task: Option<u32>,
     ) -> Result<Bytes, InvokeError> {
+        if let Some(limit) = self.platform.payload_limit()
+            && payload.len() as u64 > limit
+        {
+            return Err(InvokeError::Payload {
+                function: function.to_string(),
+                reason: format!(
+                    "{} bytes, above the {} platform's payload limit of {limit} bytes \
+                     (--payload-limit)",
+                    payload.len(),
+                    self.platform.name()
+                ),
+            });
+        }
         let max_attempts = self.retry.max_attempts.max(1);
         let mut backoff = Duration::from_millis(self.retry.backoff_ms);
         let mut attempt = 1;

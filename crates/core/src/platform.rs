@@ -49,6 +49,12 @@ pub trait Platform: Send + Sync + fmt::Debug {
     /// Runs one attempt. An `Err` means the platform could not run it at all; a function that
     /// ran and failed is an `Ok` response with an `Err` result.
     async fn invoke(&self, request: InvocationRequest) -> Result<InvocationResponse, InvokeError>;
+
+    /// The largest invocation payload, in bytes, this platform delivers (`None`: no limit, as
+    /// in-process). An invocation with a larger payload fails before it is sent.
+    fn payload_limit(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Something that happened on a platform, for live progress displays.

@@ -119,6 +119,10 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// The key that signs every request (default none: requests go unsigned).
     pub key: Option<Key>,
+    /// The largest request body sent (default: a worker's own limit,
+    /// [`crate::WorkerLimits::default`]'s `max_body_bytes`, 32 MiB); larger invocations fail
+    /// before they are sent.
+    pub payload_limit: Option<u64>,
 }
 
 impl Default for HttpConfig {
@@ -127,11 +131,18 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(15 * 60),
             key: None,
+            payload_limit: Some(crate::WorkerLimits::default().max_body_bytes as u64),
         }
     }
 }
 
 impl HttpConfig {
+    /// The same settings with payloads up to `limit` bytes (`None`: no limit).
+    pub fn with_payload_limit(mut self, limit: Option<u64>) -> Self {
+        self.payload_limit = limit;
+        self
+    }
+
     /// The same settings, signing every request with `key` when it is given.
     pub fn with_key(mut self, key: Option<Key>) -> Self {
         self.key = key;
@@ -343,6 +354,10 @@ enum SendError {
 impl Platform for HttpPlatform {
     fn name(&self) -> &str {
         "http"
+    }
+
+    fn payload_limit(&self) -> Option<u64> {
+        self.config.payload_limit
     }
 
     async fn invoke(&self, request: InvocationRequest) -> Result<InvocationResponse, InvokeError> {
