@@ -168,6 +168,33 @@ fn shuffle<T>(rng: &mut Xoshiro256PlusPlus, items: &mut [T]) {
     }
 }
 
+/// `clusters` distinct vertices of the `k`-dimensional unit hypercube, as numbers whose bits are
+/// the coordinates (see [`make_classification`]).
+fn hypercube_vertices(rng: &mut Xoshiro256PlusPlus, clusters: usize, k: usize) -> Vec<u64> {
+    let population = if k >= 64 { u64::MAX } else { 1u64 << k };
+    if (clusters as f64) / (population as f64) >= 0.2 {
+        // Reservoir sampling; `check` caps k so that 2^k is small here (clusters >= 2^k / 5).
+        let mut out: Vec<u64> = (0..clusters as u64).collect();
+        for i in clusters as u64..population {
+            let j = rng.next_u64() % (i + 1);
+            if (j as usize) < clusters {
+                out[j as usize] = i;
+            }
+        }
+        out
+    } else {
+        let mask = population.wrapping_sub(1);
+        let mut vertices: Vec<u64> = Vec::with_capacity(clusters);
+        while vertices.len() < clusters {
+            let v = rng.next_u64() & if k >= 64 { u64::MAX } else { mask };
+            if !vertices.contains(&v) {
+                vertices.push(v);
+            }
+        }
+        vertices
+    }
+}
+
 /// Generates the data `params` describe: a [`Dataset`] with class labels.
 pub fn make_classification(params: &MakeClassification) -> Result<Dataset> {
     params.check()?;
@@ -190,15 +217,13 @@ pub fn make_classification(params: &MakeClassification) -> Result<Dataset> {
         per_cluster[i % clusters] += 1;
     }
 
-    // Distinct hypercube vertices as centres, scaled to +-class_sep.
-    let mut vertices: Vec<u64> = Vec::with_capacity(clusters);
-    while vertices.len() < clusters {
-        let mask = if k == 64 { u64::MAX } else { (1u64 << k) - 1 };
-        let v = rng.next_u64() & mask;
-        if !vertices.contains(&v) {
-            vertices.push(v);
-        }
-    }
+    // Distinct hypercube vertices as centres, scaled to +-class_sep, chosen as scikit-learn's
+    // `sample_without_replacement` does: when the clusters take at least a fifth of the 2^k
+    // vertices, reservoir sampling (vertices 0..clusters, later ones replacing them at
+    // random), so that e.g. 4 clusters on a square are always vertices 0, 1, 2, 3 in that
+    // order and the classes (cluster c is class c mod n_classes) sit on opposite edges rather
+    // than on a random pairing; below a fifth, distinct random vertices.
+    let vertices = hypercube_vertices(&mut rng, clusters, k);
 
     let mut x = vec![0.0f64; n * d];
     let mut y = vec![0u32; n];
@@ -217,7 +242,8 @@ pub fn make_classification(params: &MakeClassification) -> Result<Dataset> {
             let z: Vec<f64> = x[row * d..row * d + k].to_vec();
             for j in 0..k {
                 let mapped: f64 = (0..k).map(|i| z[i] * a[i * k + j]).sum();
-                let centre = if vertex >> j & 1 == 1 {
+                // Column j is bit k-1-j of the vertex number (scikit-learn's unpacking).
+                let centre = if vertex >> (k - 1 - j) & 1 == 1 {
                     p.class_sep
                 } else {
                     -p.class_sep
