@@ -734,6 +734,38 @@ fn draw_charts(
             &out.join(format!("{}-{metric}", workflow.name())),
         )?);
     }
+    if defaults.stage_charts {
+        let stages: Vec<String> = ran
+            .iter()
+            .flat_map(|m| m.runs.iter().flat_map(|r| r.metrics.keys()))
+            .filter(|k| k.ends_with("_ms"))
+            .fold(Vec::new(), |mut acc, k| {
+                if !acc.contains(k) {
+                    acc.push(k.clone());
+                }
+                acc
+            });
+        for stage in stages {
+            let groups: Vec<(String, Vec<f64>)> = ran
+                .iter()
+                .map(|m| {
+                    let values = m.runs.iter().filter_map(|r| r.value(&stage)).collect();
+                    (label(m), values)
+                })
+                .collect();
+            let title = format!(
+                "{}: {} wall time by point",
+                workflow.name(),
+                stage.trim_end_matches("_ms")
+            );
+            written.extend(charts::box_plot(
+                &title,
+                &stage,
+                &groups,
+                &out.join(format!("{}-{stage}", workflow.name())),
+            )?);
+        }
+    }
     if let Some(series) = &defaults.series {
         let lines: Vec<(String, Vec<(f64, f64)>)> = ran
             .iter()

@@ -86,6 +86,9 @@ pub struct BenchSpec<O> {
     pub series: Option<Series<O>>,
     /// Peers that `--compare` can run.
     pub peers: Vec<Peer>,
+    /// Whether to draw one box plot per stage (its wall time at every point), for workflows
+    /// whose knobs move time between stages (e.g. transfer modes).
+    pub stage_charts: bool,
 }
 
 impl<O> BenchSpec<O> {
@@ -101,6 +104,7 @@ impl<O> BenchSpec<O> {
             metrics: Vec::new(),
             series: None,
             peers: Vec::new(),
+            stage_charts: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl<O> BenchSpec<O> {
                 reference_flag: s.reference_flag,
             }),
             peers: self.peers.clone(),
+            stage_charts: self.stage_charts,
         }
     }
 }
@@ -174,4 +179,6 @@ pub struct BenchDefaults {
     pub series: Option<SeriesLabels>,
     /// Peers.
     pub peers: Vec<Peer>,
+    /// Whether to draw one box plot per stage.
+    pub stage_charts: bool,
 }

@@ -37,6 +37,17 @@ pub const NETWORK_PARAMS: usize = 200_000_000;
 /// Samples or images in one batch.
 pub const BATCH: usize = 1_000_000;
 
+/// Iterations of an iterative solver (coordinate descent, L-BFGS).
+pub const ITERATIONS: usize = 1_000_000;
+/// Rows of a generated dataset.
+pub const SAMPLES: usize = 10_000_000;
+/// Features of a generated dataset.
+pub const FEATURES: usize = 1_000_000;
+/// Values of a generated dataset (rows x features: 2 GB of f32).
+pub const CELLS: usize = 500_000_000;
+/// Cross-validation folds.
+pub const FOLDS: usize = 100;
+
 /// Fails unless `value` is at most `max`; the message names the parameter and the limit.
 pub fn at_most(what: &str, value: usize, max: usize) -> Result<()> {
     if value > max {

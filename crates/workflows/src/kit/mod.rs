@@ -31,6 +31,7 @@ pub mod layout;
 pub mod limits;
 pub mod persist;
 pub mod transfer;
+pub mod wire;
 
 use std::fmt::Debug;
 use std::future::Future;

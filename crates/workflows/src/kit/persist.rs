@@ -58,6 +58,23 @@ pub async fn get(store: &Store, key: &Path) -> Result<ModelTensors> {
     from_array_file(file).map_err(|reason| corrupt(store, key, reason))
 }
 
+/// `tensors` as the bytes of a safetensors file, for a model that travels in a payload.
+pub fn to_bytes(tensors: ModelTensors) -> Result<Vec<u8>> {
+    Ok(to_array_file(tensors)?.encode()?)
+}
+
+/// The tensors of safetensors `bytes`; `what` names them in the error when they are not a
+/// model.
+pub fn from_bytes(bytes: &[u8], what: &str) -> Result<ModelTensors> {
+    let bad = |reason: String| WorkflowError::CorruptModel {
+        store: "payload".to_string(),
+        key: what.to_string(),
+        reason,
+    };
+    let file = ArrayFile::decode(bytes).map_err(|e| bad(e.to_string()))?;
+    from_array_file(file).map_err(bad)
+}
+
 /// Reads the model of type `P` at `key`, validated by its [`Persist::from_tensors`].
 pub async fn load<P: Persist>(store: &Store, key: &Path) -> Result<P> {
     let tensors = get(store, key).await?;
