@@ -83,7 +83,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 14] = [
+const FUNCTIONS: [&str; 20] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
@@ -98,6 +98,12 @@ const FUNCTIONS: [&str; 14] = [
     "ml-training-pca",
     "ml-training-rf",
     "ml-training-validate",
+    "stacking-driver",
+    "stacking-inference-driver",
+    "stacking-inference-score",
+    "stacking-metatrainer",
+    "stacking-reducer",
+    "stacking-trainer",
 ];
 
 #[test]

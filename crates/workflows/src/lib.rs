@@ -4,7 +4,10 @@
 //! - [`ml_training`]: partition -> PCA -> random forests -> validation, publishing a model;
 //! - [`ml_inference`]: batch prediction with a published model;
 //! - [`downpour`]: an MLP trained by Downpour SGD across workers sharing a parameter server in
-//!   the state store.
+//!   the state store;
+//! - [`stacking`]: N trainers fit base models out of fold, a reducer stacks their predictions,
+//!   a metatrainer fits and publishes the stacked model (and `stacking-inference` scores with
+//!   it).
 //!
 //! [`workflows`] lists them, one line each: the command line (`faasml run <name>`,
 //! `faasml bench <name>`), the workers (`faasml serve`) and the manifests (`faasml deploy`) all
@@ -40,6 +43,7 @@ pub mod kit;
 pub mod ml_inference;
 pub mod ml_training;
 pub mod model;
+pub mod stacking;
 
 pub use error::WorkflowError;
 pub use kit::{AnyWorkflow, Workflow};
@@ -55,6 +59,8 @@ pub fn workflows() -> Vec<&'static dyn AnyWorkflow> {
         &ml_training::MlTraining,
         &ml_inference::MlInference,
         &downpour::Downpour,
+        &stacking::Stacking,
+        &stacking::inference::StackingInference,
     ]
 }
 
