@@ -367,11 +367,7 @@ pub fn lookup_table(name: &str) -> Result<&'static BundledTable> {
         .find(|t| t.name == name)
         .ok_or_else(|| DatasetError::UnknownDataset {
             name: name.to_string(),
-            known: TABLES
-                .iter()
-                .map(|t| t.name)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
         })
 }
 
@@ -495,7 +491,12 @@ mod tests {
             assert_eq!(lookup_table(t.name).unwrap(), t);
             let bytes = t.read().unwrap();
             let read = crate::csv_table::read_table(&bytes[..], t.target).unwrap();
-            assert_eq!((read.n_rows, read.n_cols), (t.rows, t.features), "{}", t.name);
+            assert_eq!(
+                (read.n_rows, read.n_cols),
+                (t.rows, t.features),
+                "{}",
+                t.name
+            );
         }
         let e = lookup_table("penguins").unwrap_err().to_string();
         assert!(e.contains("breast_cancer") && e.contains("iris"), "{e}");

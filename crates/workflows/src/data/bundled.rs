@@ -243,7 +243,9 @@ mod tests {
         let store = Store::open("memory://bundled-iris").unwrap();
         assert!(needs_import(&store, "tabular/iris").await.unwrap());
         assert_eq!(
-            ensure_for_run(&store, "tabular/iris", "run-1").await.unwrap(),
+            ensure_for_run(&store, "tabular/iris", "run-1")
+                .await
+                .unwrap(),
             Some(150)
         );
         assert_eq!(
@@ -251,9 +253,15 @@ mod tests {
             ["tabular/iris/.faasml-import.json", "tabular/iris/iris.csv"]
         );
         let file = bundled::lookup_table("iris").unwrap().read().unwrap();
-        let stored = store.get(&Path::from("tabular/iris/iris.csv")).await.unwrap();
+        let stored = store
+            .get(&Path::from("tabular/iris/iris.csv"))
+            .await
+            .unwrap();
         assert_eq!(&stored[..], &file[..], "the file's bytes, unchanged");
-        let record = import_record(&store, "tabular/iris").await.unwrap().unwrap();
+        let record = import_record(&store, "tabular/iris")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             record,
             ImportRecord {
@@ -292,7 +300,10 @@ mod tests {
         store.put(&mine, b"a,target\n1,0\n".to_vec()).await.unwrap();
         assert!(!needs_import(&store, "tabular/wine").await.unwrap());
         assert_eq!(ensure(&store, "tabular/wine").await.unwrap(), None);
-        assert_eq!(keys(&store, "tabular/wine").await, ["tabular/wine/mine.csv"]);
+        assert_eq!(
+            keys(&store, "tabular/wine").await,
+            ["tabular/wine/mine.csv"]
+        );
         assert_eq!(import_record(&store, "tabular/wine").await.unwrap(), None);
         // Not a bundled name: nothing to import whatever the store holds.
         assert!(!needs_import(&store, "tabular/mine").await.unwrap());
