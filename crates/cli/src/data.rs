@@ -1,4 +1,5 @@
-//! `faasml data`: import datasets into a store and list the bundled ones.
+//! `faasml data`: import datasets into a store — image sets, and CSV or LIBSVM tables checked
+//! row by row before anything is uploaded — and list the bundled ones.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -6,16 +7,31 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use faasml_datasets::bundled::{self, Split};
+use faasml_datasets::csv_table::Table;
+use faasml_datasets::{csv_table, idx, libsvm};
+use faasml_store::Path as Key;
+use faasml_workflows::data::bundled::TABLES_SEGMENT;
 use faasml_workflows::data::images::{self, ImportFormat};
+use faasml_workflows::data::tables;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
 /// `faasml data` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum DataCommand {
-    /// Import a dataset into a store: one PNG object per image (the seed's image-bucket layout,
-    /// `<prefix>/<class>/<index>.png`) or one IDX pair.
+    /// Import a dataset into a store: an image set, or a CSV or LIBSVM table.
+    ///
+    /// Images: `faasml data import NAME [DIR] --to URL` writes one PNG object per image (the
+    /// seed's image-bucket layout, `<prefix>/<class>/<index>.png`) or one IDX pair.
+    ///
+    /// Tables: `faasml data import csv FILE --target COLUMN --to URL` and
+    /// `faasml data import libsvm FILE --to URL` read the whole file first and refuse it, writing
+    /// nothing, when a cell is not a number (naming its line and column), the target column is
+    /// missing or holds one value only, or there are no rows; then they upload the file's bytes
+    /// unchanged (gzip allowed) to `URL/<file name>`. `csv` and `libsvm` are reserved first
+    /// words: they are never the name of an image set.
+    #[command(verbatim_doc_comment)]
     Import(ImportArgs),
-    /// List the bundled datasets and where their files are found.
+    /// List the bundled datasets (image sets and tables) and where their files are found.
     List,
     /// Copy the bundled datasets to the user data directory (~/.local/share/faasml/data, or
     /// $XDG_DATA_HOME/faasml/data), where an installed faasml finds them from any directory.
@@ -55,17 +71,22 @@ enum SplitArg {
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// Dataset name: a bundled one (mnist, mnist-2k, mnist-10k, mnist-test, fashion-mnist, ...) or
-    /// any name for the IDX files in DIR.
+    /// any name for the IDX files in DIR; or `csv` / `libsvm` to import the table FILE.
     dataset: String,
-    /// Directory with the dataset's IDX files (MNIST, Fashion-MNIST or EMNIST naming, gzipped or
-    /// not); default: the bundled copy.
+    /// Images: the directory with the dataset's IDX files (MNIST, Fashion-MNIST or EMNIST naming,
+    /// gzipped or not; default: the bundled copy). Tables: the CSV or LIBSVM file (`.gz` allowed).
+    #[arg(value_name = "DIR|FILE")]
     dir: Option<PathBuf>,
-    /// Destination store URL, prefix included, e.g. file://./store/images/mnist-2k.
+    /// Destination store URL, prefix included, e.g. file://./store/images/mnist-2k or
+    /// file://./store/tabular/mine.
     #[arg(long)]
     to: String,
-    /// Layout to write.
-    #[arg(long, value_enum, default_value = "png")]
-    format: Format,
+    /// The target column of a CSV table (`data import csv` only).
+    #[arg(long, value_name = "COLUMN")]
+    target: Option<String>,
+    /// Layout to write, for images [default: png].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Import only the first N images.
     #[arg(long)]
     limit: Option<usize>,
@@ -80,7 +101,11 @@ pub(crate) struct ImportArgs {
 pub(crate) async fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::List => list(),
-        DataCommand::Import(args) => import(args).await,
+        DataCommand::Import(args) => match args.dataset.as_str() {
+            "csv" => import_table(args, TableFormat::Csv).await,
+            "libsvm" => import_table(args, TableFormat::Libsvm).await,
+            _ => import(args).await,
+        },
         DataCommand::Install(args) => install(args),
     }
 }
@@ -97,6 +122,20 @@ fn list() -> Result<()> {
             |n| n.to_string(),
         );
         out.push_str(&format!("{:<22} {:>7}  {}\n", d.name, n, d.description));
+    }
+    out.push_str(&format!(
+        "\n{:<22} {:>7} {:>8}  {:<8} description\n",
+        "table (data prefix)", "rows", "features", "target"
+    ));
+    for t in bundled::tables() {
+        out.push_str(&format!(
+            "{:<22} {:>7} {:>8}  {:<8} {}\n",
+            format!("{TABLES_SEGMENT}/{}", t.name),
+            t.rows,
+            t.features,
+            t.target,
+            t.description
+        ));
     }
     out.push_str(&format!(
         "\ndata directory: {}\n",
@@ -163,6 +202,13 @@ fn copy_tree(from: &Path, to: &Path) -> Result<usize> {
 }
 
 async fn import(args: ImportArgs) -> Result<()> {
+    if args.target.is_some() {
+        bail!(
+            "--target names the target column of a CSV table: `faasml data import csv FILE \
+             --target COLUMN --to URL`; '{}' is an image set",
+            args.dataset
+        );
+    }
     let known = bundled::lookup(&args.dataset).ok();
     let set = match &args.dir {
         None => {
@@ -188,7 +234,8 @@ async fn import(args: ImportArgs) -> Result<()> {
         None => set,
     };
     let store = crate::platform::open_store(&args.to, &[])?;
-    let (format, objects) = match args.format {
+    let format_arg = args.format.unwrap_or(Format::Png);
+    let (format, objects) = match format_arg {
         Format::Png => (ImportFormat::Png, set.len() as u64),
         Format::Idx => (ImportFormat::Idx, 2),
     };
@@ -209,7 +256,7 @@ async fn import(args: ImportArgs) -> Result<()> {
         "imported {} images of '{}' as {written} {} objects into {} in {:.2} s",
         set.len(),
         args.dataset,
-        match args.format {
+        match format_arg {
             Format::Png => "PNG",
             Format::Idx => "IDX",
         },
@@ -217,4 +264,128 @@ async fn import(args: ImportArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The table formats `data import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TableFormat {
+    /// CSV with a header row and a target column.
+    Csv,
+    /// LIBSVM rows, the label first.
+    Libsvm,
+}
+
+impl TableFormat {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Libsvm => "libsvm",
+        }
+    }
+}
+
+/// `faasml data import csv|libsvm FILE --to URL`: reads and checks the whole table, then
+/// uploads the file's bytes unchanged to `URL/<file name>`.
+async fn import_table(args: ImportArgs, format: TableFormat) -> Result<()> {
+    let word = format.name();
+    let Some(file) = args.dir.as_deref() else {
+        bail!("name the table to import: `faasml data import {word} FILE --to URL`");
+    };
+    for (given, option) in [
+        (args.format.is_some(), "--format"),
+        (args.limit.is_some(), "--limit"),
+        (args.split.is_some(), "--split"),
+    ] {
+        if given {
+            bail!("{option} applies to image sets, not to `data import {word}`");
+        }
+    }
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{} does not name a file", file.display()))?;
+    let named_right = match format {
+        TableFormat::Csv => tables::is_csv_key(name),
+        TableFormat::Libsvm => tables::is_libsvm_key(name),
+    };
+    if !named_right {
+        bail!(
+            "{}: the readers of the store find {word} tables by their name, {}: rename the file",
+            file.display(),
+            match format {
+                TableFormat::Csv => "*.csv or *.csv.gz",
+                TableFormat::Libsvm => "*.libsvm, *.svm or *.txt (gzipped or not)",
+            }
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let table = check_table(&bytes, format, args.target.as_deref())
+        .with_context(|| format!("{} cannot be imported", file.display()))?;
+    let key = Key::parse(name)
+        .ok()
+        .filter(|k| k.as_ref() == name)
+        .with_context(|| format!("'{name}' cannot be an object name in a store"))?;
+    let store = crate::platform::open_store(&args.to, &[])?;
+    store
+        .put(&key, bytes)
+        .await
+        .with_context(|| format!("import into {} failed", args.to))?;
+    let target = match &args.target {
+        Some(column) => format!(", target '{column}'"),
+        None => String::new(),
+    };
+    println!(
+        "imported {} rows x {} features{target} from {} into {}/{name}",
+        table.n_rows,
+        table.n_cols,
+        file.display(),
+        args.to.trim_end_matches('/'),
+    );
+    Ok(())
+}
+
+/// Parses the whole table in `bytes` (gzip allowed) and checks that a workflow can learn from
+/// it: every cell a number, the target column there, at least one row and one feature, and a
+/// target that takes more than one value.
+fn check_table(bytes: &[u8], format: TableFormat, target: Option<&str>) -> Result<Table> {
+    let raw = idx::gunzip_if_needed(bytes)?;
+    let (table, what) = match format {
+        TableFormat::Csv => {
+            let Some(target) = target else {
+                bail!(
+                    "a CSV table needs its target column named: `faasml data import csv FILE \
+                     --target COLUMN --to URL`"
+                );
+            };
+            (
+                csv_table::read_table(&raw[..], target)?,
+                format!("the target column '{target}'"),
+            )
+        }
+        TableFormat::Libsvm => {
+            if target.is_some() {
+                bail!(
+                    "--target names a CSV column; a LIBSVM line's label is its first field, so \
+                     `data import libsvm` takes no --target"
+                );
+            }
+            let text = std::str::from_utf8(&raw)
+                .context("a LIBSVM file is text, and this one is not UTF-8")?;
+            (libsvm::read_libsvm(text, None)?, "the label".to_string())
+        }
+    };
+    if table.n_rows == 0 {
+        bail!("the table is empty: it has no data rows");
+    }
+    if table.n_cols == 0 {
+        bail!("the table has no feature columns, only {what}");
+    }
+    let first = table.targets[0];
+    if table.targets.iter().all(|&t| t == first) {
+        bail!(
+            "{what} holds the same value ({first}) in all {} rows: there is nothing to learn",
+            table.n_rows
+        );
+    }
+    Ok(table)
 }

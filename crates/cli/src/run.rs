@@ -14,7 +14,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches, Subcommand};
 use faasml_core::{InvokeError, RetryPolicy, RunOptions, RunReport};
 use faasml_store::Store;
 use faasml_workflows::AnyWorkflow;
-use faasml_workflows::data::images;
+use faasml_workflows::data::bundled;
 use serde_json::{Value, json};
 
 use crate::progress::RunProgress;
@@ -278,13 +278,13 @@ pub(crate) async fn announce_imports(
     run_id: &str,
 ) {
     for prefix in workflow.datasets(params) {
-        if let Ok(Some(record)) = images::import_record(store, &prefix).await
+        if let Ok(Some(record)) = bundled::import_record(store, &prefix).await
             && record.run_id == run_id
         {
             eprintln!(
-                "imported the bundled dataset '{}' ({} images) into {}",
+                "imported the bundled dataset '{}' ({}) into {}",
                 record.dataset,
-                record.images,
+                record.describe(),
                 store.url()
             );
         }

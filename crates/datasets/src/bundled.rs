@@ -3,7 +3,8 @@
 //! MNIST and Fashion-MNIST ship as gzipped IDX files under `data/mnist/` and
 //! `data/fashion-mnist/`, named `train-images-idx3-ubyte.gz`,
 //! `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and
-//! `t10k-labels-idx1-ubyte.gz`. Nothing is downloaded at run time.
+//! `t10k-labels-idx1-ubyte.gz`; the numeric tables ([`tables`]) ship as plain CSV under
+//! `data/tabular/`. Nothing is downloaded at run time.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -258,6 +259,125 @@ pub fn test_set_name(train_name: &str) -> Option<&'static str> {
         .map(|d| d.name)
 }
 
+/// A numeric CSV table that ships with the repository, `data/tabular/<name>.csv`: a header row,
+/// every cell a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundledTable {
+    /// The name to [`lookup_table`] it by, e.g. `"iris"`; the file is `<name>.csv`.
+    pub name: &'static str,
+    /// The data rows.
+    pub rows: usize,
+    /// The feature columns (every column but the target).
+    pub features: usize,
+    /// The column that holds the target.
+    pub target: &'static str,
+    /// A one-line description.
+    pub description: &'static str,
+}
+
+impl BundledTable {
+    /// The file name, `<name>.csv`.
+    pub fn file_name(&self) -> String {
+        format!("{}.csv", self.name)
+    }
+
+    /// The file under [`data_dir`]: `tabular/<name>.csv`.
+    pub fn path(&self) -> PathBuf {
+        data_dir().join("tabular").join(self.file_name())
+    }
+
+    /// The file's bytes, unchanged.
+    pub fn read(&self) -> Result<Vec<u8>> {
+        read_file(&self.path(), "bundled CSV table")
+    }
+}
+
+/// Shorthand for building table catalog entries.
+const fn table(
+    name: &'static str,
+    rows: usize,
+    features: usize,
+    target: &'static str,
+    description: &'static str,
+) -> BundledTable {
+    BundledTable {
+        name,
+        rows,
+        features,
+        target,
+        description,
+    }
+}
+
+/// Every bundled table.
+static TABLES: [BundledTable; 7] = [
+    table(
+        "iris",
+        150,
+        4,
+        "target",
+        "Iris flowers, 3 classes (0 setosa, 1 versicolor, 2 virginica)",
+    ),
+    table(
+        "wine",
+        178,
+        13,
+        "target",
+        "Wine cultivars from chemical analysis, 3 classes",
+    ),
+    table(
+        "breast_cancer",
+        569,
+        30,
+        "target",
+        "Wisconsin breast cancer, binary (0 malignant, 1 benign)",
+    ),
+    table(
+        "diabetes",
+        442,
+        10,
+        "target",
+        "Diabetes progression one year after baseline (real-valued), 10 unscaled features",
+    ),
+    table(
+        "digits8x8",
+        1797,
+        64,
+        "target",
+        "8x8 handwritten digits (pixel counts 0-16), 10 classes",
+    ),
+    table(
+        "winequality_red",
+        1599,
+        11,
+        "quality",
+        "Red wine quality 3-8 from 11 measurements (regression or classes)",
+    ),
+    table(
+        "linnerud",
+        20,
+        5,
+        "weight",
+        "Linnerud exercise and body measures (any column can be the target)",
+    ),
+];
+
+/// Every bundled table, in a fixed order.
+pub fn tables() -> &'static [BundledTable] {
+    &TABLES
+}
+
+/// The bundled table called `name`, or [`DatasetError::UnknownDataset`] listing the known tables.
+pub fn lookup_table(name: &str) -> Result<&'static BundledTable> {
+    TABLES
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| DatasetError::UnknownDataset {
+            name: name.to_string(),
+            known: TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
 /// Finds the single file in `names` of `split` whose name contains `kind`.
 fn find_file(dir: &Path, names: &[String], split: Split, kind: &str) -> Result<PathBuf> {
     let what = || {
@@ -368,6 +488,25 @@ mod tests {
             assert_eq!(catalog().iter().filter(|e| e.name == d.name).count(), 1);
             assert!(test_set_name(d.name).is_some());
         }
+    }
+
+    /// Every catalogued table is in `data/tabular/`, numeric, with the rows, features and
+    /// target column its entry says.
+    #[test]
+    fn bundled_tables_match_their_files() {
+        for t in tables() {
+            assert_eq!(lookup_table(t.name).unwrap(), t);
+            let bytes = t.read().unwrap();
+            let read = crate::csv_table::read_table(&bytes[..], t.target).unwrap();
+            assert_eq!(
+                (read.n_rows, read.n_cols),
+                (t.rows, t.features),
+                "{}",
+                t.name
+            );
+        }
+        let e = lookup_table("penguins").unwrap_err().to_string();
+        assert!(e.contains("breast_cancer") && e.contains("iris"), "{e}");
     }
 
     #[test]

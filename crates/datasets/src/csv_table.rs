@@ -40,9 +40,29 @@ fn from_csv(e: &csv::Error, fallback_line: u64) -> DatasetError {
     csv_err(line, reason)
 }
 
+/// The first columns of `headers`, comma-separated, for a message: all of them when there are
+/// at most 10, else the first 8 and how many more there are (a 65-column table would bury the
+/// message).
+pub fn few_columns(headers: &[String]) -> String {
+    if headers.len() <= 10 {
+        return headers.join(", ");
+    }
+    format!(
+        "{}, ... ({} columns in all)",
+        headers[..8].join(", "),
+        headers.len()
+    )
+}
+
 /// Parses one cell as a finite `f32`, naming the column on failure.
 fn parse_cell(cell: &str, column: &str, line: u64) -> Result<f32> {
     let text = cell.trim();
+    if text.is_empty() {
+        return Err(csv_err(
+            line,
+            format!("column {column:?}: the cell is empty, not a number"),
+        ));
+    }
     match text.parse::<f32>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err(csv_err(
@@ -60,7 +80,8 @@ fn parse_cell(cell: &str, column: &str, line: u64) -> Result<f32> {
 ///
 /// `target_column` names the column that becomes [`Table::targets`]; all other
 /// columns become features. A missing column gives [`DatasetError::MissingColumn`]
-/// listing the columns, a bad cell [`DatasetError::Csv`] naming line and column.
+/// listing the first columns ([`few_columns`]), a bad cell [`DatasetError::Csv`] naming the
+/// 1-based line of the file (the header is line 1) and the column.
 pub fn read_table<R: Read>(reader: R, target_column: &str) -> Result<Table> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -80,7 +101,7 @@ pub fn read_table<R: Read>(reader: R, target_column: &str) -> Result<Table> {
         .position(|h| h == target_column)
         .ok_or_else(|| DatasetError::MissingColumn {
             column: target_column.to_string(),
-            available: headers.join(", "),
+            available: few_columns(&headers),
         })?;
     let feature_names: Vec<String> = headers
         .iter()
@@ -176,5 +197,48 @@ mod tests {
         ));
         let t = read_table("a,y\n1,-1\n".as_bytes(), "y").unwrap();
         assert!(t.class_labels().is_err());
+    }
+
+    /// A cell that is not a number names the file's line and the column by name.
+    #[test]
+    fn a_bad_cell_names_its_line_and_column() {
+        let csv = "a,b,y\n1,2,0\n3,x,1\n";
+        let e = read_table(csv.as_bytes(), "y").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("column \"b\"") && e.contains("\"x\""),
+            "{e}"
+        );
+        // The target column too, an empty cell, and a quoted cell spanning lines (the line is
+        // where its record starts).
+        let e = read_table("a,y\n1,0\n2,one\n".as_bytes(), "y")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("column \"y\""), "{e}");
+        let e = read_table("a,y\n1,0\n,1\n".as_bytes(), "y")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("empty"), "{e}");
+        let e = read_table("a,y\n\"1\n2\",0\n5,z\n".as_bytes(), "y")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("column \"a\""), "{e}");
+    }
+
+    /// A missing target column is named, with the first few columns of the table.
+    #[test]
+    fn a_missing_target_names_it_and_a_few_columns() {
+        let e = read_table("a,b,y\n1,2,0\n".as_bytes(), "target")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"target\"") && e.contains("a, b, y"), "{e}");
+        let wide: Vec<String> = (0..64).map(|i| format!("p{i}")).collect();
+        let csv = format!("{},label\n", wide.join(","));
+        let e = read_table(csv.as_bytes(), "target")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("p0, p1") && e.contains("65 columns in all") && !e.contains("p40"),
+            "{e}"
+        );
     }
 }

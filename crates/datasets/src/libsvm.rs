@@ -156,6 +156,11 @@ mod tests {
             let e = read_libsvm(text, None).unwrap_err().to_string();
             assert!(e.contains(expected), "{text:?}: {e}");
         }
+        // Comment and blank lines count: the number is the file's line.
+        let e = read_libsvm("# header\n\n1 1:1\n1 1:z\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("\"z\""), "{e}");
         let e = read_libsvm("1 3:1\n", Some(2)).unwrap_err().to_string();
         assert!(e.contains("beyond the 2 features"), "{e}");
         let wide = format!("1 {}:1\n", MAX_FEATURES);

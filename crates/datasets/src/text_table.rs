@@ -41,7 +41,7 @@ pub fn read_text_table<R: Read>(
             .position(|h| h == name)
             .ok_or_else(|| DatasetError::MissingColumn {
                 column: name.to_string(),
-                available: headers.join(", "),
+                available: crate::csv_table::few_columns(&headers),
             })
     };
     let (text, label) = (find(text_column)?, find(label_column)?);

@@ -27,8 +27,8 @@
 //! use faasml_workflows::ml_training::{DRIVER, TrainingParams};
 //!
 //! let store = Store::open("file://./store").unwrap();
-//! faasml_workflows::data::images::ensure_bundled(&store, "mnist-2k").await.unwrap();
-//! faasml_workflows::data::images::ensure_bundled(&store, "mnist-test").await.unwrap();
+//! faasml_workflows::data::bundled::ensure(&store, "mnist-2k").await.unwrap();
+//! faasml_workflows::data::bundled::ensure(&store, "mnist-test").await.unwrap();
 //! let platform = EmbeddedPlatform::new(faasml_workflows::registry(), store, EmbeddedConfig::default());
 //! let params = TrainingParams::default(); // mnist-2k, 2 PCA, 8 forests
 //! let outcome = run(platform, DRIVER, params, RunOptions::new("ml-training")).await;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use faasml_core::{RunReport, human_bytes};
 use faasml_workflows::AnyWorkflow;
-use faasml_workflows::data::images;
+use faasml_workflows::data::bundled;
 use faasml_workflows::kit::{BenchDefaults, END_TO_END, Peer};
 use serde_json::Value;
 
@@ -315,7 +315,7 @@ pub(crate) async fn run(bench: WorkflowBench) -> Result<()> {
         let total = measured.capacity();
         // Bundled data is imported before the clock starts: a first use is not a benchmark.
         for prefix in workflow.datasets(&point.params) {
-            images::ensure_bundled(&store, &prefix)
+            bundled::ensure(&store, &prefix)
                 .await
                 .with_context(|| format!("cannot prepare the dataset '{prefix}'"))?;
         }

@@ -1,5 +1,6 @@
 //! Image datasets in a store: finding them under a prefix, dealing them into shards, loading a
-//! shard, and importing a dataset into a store.
+//! shard, and importing a dataset into a store (the first-use import of a bundled one is in
+//! [`crate::data::bundled`]).
 //!
 //! Two layouts are understood, and may be mixed under one prefix:
 //! - one PNG object per image with the class as the parent directory, `<prefix>/<class>/<n>.png`
@@ -645,102 +646,12 @@ fn join(prefix: &str, rest: &str) -> String {
     }
 }
 
-/// The object a complete first-use import of a bundled dataset leaves in its prefix.
-pub const IMPORT_MARKER: &str = ".faasml-import.json";
-/// The object an import in progress leaves in its prefix until it completes.
-pub const IMPORT_PENDING: &str = ".faasml-import-pending";
-
-/// What [`ensure_bundled`] records about an import it completed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportRecord {
-    /// The bundled dataset's name.
-    pub dataset: String,
-    /// Images imported.
-    pub images: usize,
-    /// The run that imported it (empty outside a run).
-    #[serde(default)]
-    pub run_id: String,
-}
-
-fn marker_key(prefix: &str, name: &str) -> Path {
-    Path::from(join(prefix, name))
-}
-
-/// Whether `prefix` names a bundled dataset (by its last segment) that is not in the store yet:
-/// the prefix is empty, or holds an import that never completed (a process killed while
-/// importing). A prefix holding anything else is left alone: it is the user's data.
-pub async fn needs_bundled_import(store: &Store, prefix: &str) -> Result<bool> {
-    let name = prefix.rsplit('/').next().unwrap_or(prefix);
-    if bundled::lookup(name).is_err() {
-        return Ok(false);
-    }
-    let objects = store.list(&Path::from(prefix)).await?;
-    if objects.is_empty() {
-        return Ok(true);
-    }
-    let has = |marker: &str| {
-        let key = marker_key(prefix, marker);
-        objects.iter().any(|m| m.location == key)
-    };
-    Ok(has(IMPORT_PENDING) && !has(IMPORT_MARKER))
-}
-
-/// The record of the completed bundled import in `prefix`, if there is one.
-pub async fn import_record(store: &Store, prefix: &str) -> Result<Option<ImportRecord>> {
-    let key = marker_key(prefix, IMPORT_MARKER);
-    if !store.exists(&key).await? {
-        return Ok(None);
-    }
-    Ok(Some(store.get_json(&key).await?))
-}
-
-/// Makes sure `prefix` holds a dataset: if it names a bundled dataset (its last segment, e.g.
-/// `mnist-2k`) that is not in the store yet ([`needs_bundled_import`]), imports it as IDX.
-/// Returns the number of images imported.
-///
-/// The import is crash-safe: a pending marker goes first and the completion record
-/// ([`IMPORT_MARKER`]) last, so a killed import is redone by the next run instead of leaving a
-/// half-written dataset that every later run trips over.
-pub async fn ensure_bundled(store: &Store, prefix: &str) -> Result<Option<usize>> {
-    ensure_bundled_for_run(store, prefix, "").await
-}
-
-/// [`ensure_bundled`], recording the run that imports (so a runner can tell it imported).
-pub async fn ensure_bundled_for_run(
-    store: &Store,
-    prefix: &str,
-    run_id: &str,
-) -> Result<Option<usize>> {
-    if !needs_bundled_import(store, prefix).await? {
-        return Ok(None);
-    }
-    let name = prefix.rsplit('/').next().unwrap_or(prefix);
-    let dataset = bundled::lookup(name).map_err(|e| WorkflowError::CorruptData {
-        store: bundled::data_dir().display().to_string(),
-        key: name.to_string(),
-        source: e,
-    })?;
-    let set = dataset.load().map_err(|e| WorkflowError::CorruptData {
-        store: bundled::data_dir().display().to_string(),
-        key: name.to_string(),
-        source: e,
-    })?;
-    store
-        .put(&marker_key(prefix, IMPORT_PENDING), Vec::<u8>::new())
-        .await?;
-    import(store, prefix, name, &set, ImportFormat::Idx, &|_| {}).await?;
-    let record = ImportRecord {
-        dataset: name.to_string(),
-        images: set.len(),
-        run_id: run_id.to_string(),
-    };
-    store
-        .put_json(&marker_key(prefix, IMPORT_MARKER), &record)
-        .await?;
-    // Best effort: the completion record already says the import is whole.
-    let _ = store.delete(&marker_key(prefix, IMPORT_PENDING)).await;
-    Ok(Some(set.len()))
-}
+// The first-use import of bundled datasets, images and tables alike, is in
+// [`crate::data::bundled`]; these are its names from before tables were bundled.
+pub use super::bundled::{
+    IMPORT_MARKER, IMPORT_PENDING, ImportRecord, ensure as ensure_bundled,
+    ensure_for_run as ensure_bundled_for_run, import_record, needs_import as needs_bundled_import,
+};
 
 #[cfg(test)]
 mod tests {

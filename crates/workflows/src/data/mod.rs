@@ -1,15 +1,17 @@
 //! Data sources in a store, shared by every workflow: [`images`] (PNG objects or IDX files),
 //! [`tables`] (CSV and LIBSVM rows) and [`text`] (a text column of a CSV), each listed under a
-//! prefix, dealt into representative shards and loaded; and the naming rules that tie a data
+//! prefix, dealt into representative shards and loaded; [`bundled`], the datasets of the
+//! repository's `data/` imported into a store on first use; and the naming rules that tie a data
 //! prefix to its dataset family, test set and default model name.
 //!
 //! A workflow module reads data through here and never parses files itself.
 
+pub mod bundled;
 pub mod images;
 pub mod tables;
 pub mod text;
 
-use faasml_datasets::bundled;
+use faasml_datasets::bundled as catalogue;
 
 use crate::error::{Result, WorkflowError};
 
@@ -28,14 +30,14 @@ pub fn last_segment(prefix: &str) -> &str {
 /// `images/mnist-2k` is `("mnist", Some(2000))`, `fashion-mnist` is `("fashion-mnist", None)`;
 /// `None` when the last segment is not a bundled name.
 pub fn family_member(prefix: &str) -> Option<(&'static str, Option<usize>)> {
-    bundled::lookup(last_segment(prefix))
+    catalogue::lookup(last_segment(prefix))
         .ok()
         .map(|d| (d.family, d.limit))
 }
 
 /// Whether `family` is the family of a bundled dataset (`mnist`, `fashion-mnist`).
 pub fn is_bundled_family(family: &str) -> bool {
-    bundled::catalog().iter().any(|d| d.family == family)
+    catalogue::catalog().iter().any(|d| d.family == family)
 }
 
 /// The dataset family of a data prefix: the bundled family of its last segment (`mnist` for
@@ -66,7 +68,7 @@ pub fn family(prefix: &str) -> String {
 /// The held-out test set for training data under `prefix`: the bundled test set of its family
 /// (imported on first use), or the MNIST test set when the family is not bundled.
 pub fn test_set_for(prefix: &str) -> String {
-    bundled::test_set_name(last_segment(prefix))
+    catalogue::test_set_name(last_segment(prefix))
         .unwrap_or("mnist-test")
         .to_string()
 }

@@ -68,11 +68,16 @@ pub enum TargetKind {
     Auto,
 }
 
-fn is_csv(key: &str) -> bool {
+/// Whether [`list`] takes the object `key` for a CSV table: `*.csv` or `*.csv.gz`, in any case.
+pub fn is_csv_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
     key.ends_with(".csv") || key.ends_with(".csv.gz")
 }
 
-fn is_libsvm(key: &str) -> bool {
+/// Whether [`list`] takes the object `key` for a LIBSVM table: `*.libsvm`, `*.svm` or `*.txt`,
+/// gzipped or not, in any case.
+pub fn is_libsvm_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
     [".libsvm", ".svm", ".txt"]
         .iter()
         .any(|ext| key.ends_with(ext) || key.ends_with(&format!("{ext}.gz")))
@@ -83,8 +88,8 @@ pub async fn list(store: &Store, prefix: &str, target: Option<&str>) -> Result<V
     let objects = store.list(&Path::from(prefix)).await?;
     let mut sources = Vec::new();
     for meta in objects {
-        let name = meta.location.as_ref().to_ascii_lowercase();
-        if is_csv(&name) {
+        let name = meta.location.as_ref();
+        if is_csv_key(name) {
             let Some(target) = target else {
                 return Err(WorkflowError::InvalidParams(format!(
                     "'{}' is a CSV table: name its target column (--target COLUMN)",
@@ -95,7 +100,7 @@ pub async fn list(store: &Store, prefix: &str, target: Option<&str>) -> Result<V
                 key: meta.location,
                 target: target.to_string(),
             });
-        } else if is_libsvm(&name) {
+        } else if is_libsvm_key(name) {
             sources.push(TableSource::Libsvm { key: meta.location });
         }
     }

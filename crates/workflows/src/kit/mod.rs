@@ -20,8 +20,9 @@
 //!    with a live run's id fails instead of sharing its scratch; the record is what confines
 //!    the stages' reads and publications ([`faasml_core::confine`]), and its heartbeat (every
 //!    [`HEARTBEAT_EVERY`]) tells `faasml gc` the run is alive;
-//! 4. bundled datasets the run reads and the store lacks are imported first, by the
-//!    [`IMPORT`] function (crash-safe, recorded with the run id so the runner can say so);
+//! 4. bundled datasets the run reads and the store lacks (image sets, and the tables named
+//!    `tabular/<name>`: [`crate::data::bundled`]) are imported first, by the [`IMPORT`] function
+//!    (crash-safe, recorded with the run id so the runner can say so);
 //! 5. the run's scratch prefix, in the store and the state store, is deleted when the driver
 //!    ends ([`layout::Scratch`]), record included.
 
@@ -226,8 +227,9 @@ fn resolved<W: Workflow>(params: Value) -> Result<W::Params> {
     Ok(params)
 }
 
-/// Imports a bundled dataset into the store if it is not there yet (see
-/// [`crate::data::images::ensure_bundled`]); returns the images imported, if it imported.
+/// Imports a bundled dataset — an image set or a table — into the store if it is not there yet
+/// (see [`crate::data::bundled::ensure`]); returns the items (images or table rows) imported, if
+/// it imported.
 pub const IMPORT: FunctionRef<String, Option<usize>> = FunctionRef::new("faasml.import");
 
 /// How often a running driver refreshes its run record's heartbeat.
@@ -306,7 +308,7 @@ fn this_process() -> String {
 }
 
 async fn import(prefix: String, ctx: Ctx) -> Result<Option<usize>> {
-    crate::data::images::ensure_bundled_for_run(ctx.store(), &prefix, ctx.run_id()).await
+    crate::data::bundled::ensure_for_run(ctx.store(), &prefix, ctx.run_id()).await
 }
 
 /// The driver as the kit registers it: resolve, validate, check the state store, import the
@@ -337,7 +339,7 @@ async fn driver<W: Workflow>(mut params: W::Params, ctx: Ctx) -> Result<W::Outpu
     let keep = W::keep_scratch(&params);
     let imported = async {
         for prefix in W::datasets(&params) {
-            if crate::data::images::needs_bundled_import(ctx.store(), &prefix).await? {
+            if crate::data::bundled::needs_import(ctx.store(), &prefix).await? {
                 ctx.invoke(IMPORT, &prefix).await?;
             }
         }
