@@ -89,7 +89,9 @@ pub(crate) const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
 /// (powers of 1024); `B` and case are optional (`6MB`, `4mib`, `500k`).
 pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let value: f64 = number
         .parse()
@@ -102,7 +104,11 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
         "kib" => 1 << 10,
         "mib" => 1 << 20,
         "gib" => 1 << 30,
-        other => return Err(format!("'{other}' is not a size unit (B, KB, MB, GB, KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "'{other}' is not a size unit (B, KB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
     };
     let bytes = value * scale as f64;
     if !(bytes >= 1.0 && bytes < u64::MAX as f64) {

@@ -128,6 +128,23 @@ fn bad_parameters_exit_non_zero_with_one_clear_message() {
         ),
         (&["bench", "ml-training", "--repeats", "0"][..], "--repeats"),
         (&["gc", "--older-than", "1s"][..], "--older-than"),
+        (
+            &["run", "stacking", "--trainers", "0"][..],
+            "--trainers must be at least 1",
+        ),
+        (
+            &["run", "stacking", "--models", "lasso,boosted-magic"][..],
+            "--models entry 'boosted-magic'",
+        ),
+        (
+            &["run", "stacking", "--models", "knn-regressor:k=0"][..],
+            "--models entry 'knn-regressor:k=0'",
+        ),
+        (&["run", "stacking", "--holdout", "1"][..], "--holdout"),
+        (
+            &["run", "stacking", "--payload-limit", "6 parsecs"][..],
+            "size unit",
+        ),
     ] {
         let out = faasml(dir.path(), args);
         assert_eq!(

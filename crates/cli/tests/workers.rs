@@ -727,3 +727,84 @@ fn serve_without_a_key_stays_on_loopback_unless_insecure() {
         }
     }
 }
+
+/// The stacking workflow's result (`--json`) of a successful run.
+fn stacking_result(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "run failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON result ({e}): {}", text(&out.stdout)));
+    document["result"].clone()
+}
+
+#[test]
+fn stacking_runs_unchanged_on_workers_with_s3_and_redis_in_every_transfer_mode() {
+    let s3 = S3Server::start();
+    let redis = RedisServer::start();
+    let mut env = s3.env();
+    env.push(("FAASML_STATE".to_string(), redis.url().to_string()));
+    let store = s3.url("stacking");
+    let dir = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "stacking",
+            "--features",
+            "64",
+            "--mode",
+            "concurrent",
+            "--store",
+            &store,
+            "--report-dir",
+            "runs",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |extra: &[&str]| {
+        let args = args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        faasml(dir.path(), &args, &env)
+    };
+    let embedded = stacking_result(&run(&[]));
+    let (workers, gateway) = start_workers(dir.path(), &store, &env);
+    for transfer in ["store", "state", "inline"] {
+        let http = stacking_result(&run(&[
+            "--platform",
+            "http",
+            "--gateway",
+            &gateway,
+            "--transfer",
+            transfer,
+        ]));
+        for key in ["meta_oof_auc", "holdout_auc", "base_oof_auc", "models"] {
+            assert_eq!(http[key], embedded[key], "{transfer}: {key}");
+        }
+    }
+    // Inline data above the workers' payload limit is refused before any trainer runs.
+    let out = run(&[
+        "--platform",
+        "http",
+        "--gateway",
+        &gateway,
+        "--transfer",
+        "inline",
+        "--payload-limit",
+        "50KB",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("payload limit of 50000 bytes") && stderr.contains("--transfer store"),
+        "{stderr}"
+    );
+    drop(workers);
+}

@@ -32,7 +32,11 @@ fn small() -> StackingParams {
     }
 }
 
-fn platform(store: &Store, state: Option<Arc<dyn StateStore>>, limit: Option<u64>) -> Arc<EmbeddedPlatform> {
+fn platform(
+    store: &Store,
+    state: Option<Arc<dyn StateStore>>,
+    limit: Option<u64>,
+) -> Arc<EmbeddedPlatform> {
     let mut config = EmbeddedConfig {
         payload_limit: limit,
         ..EmbeddedConfig::default()
@@ -57,7 +61,13 @@ async fn train_on(
     limit: Option<u64>,
     params: StackingParams,
 ) -> RunOutcome<StackingResult> {
-    run(platform(store, state, limit), stacking::DRIVER, params, options("stacking")).await
+    run(
+        platform(store, state, limit),
+        stacking::DRIVER,
+        params,
+        options("stacking"),
+    )
+    .await
 }
 
 async fn train(store: &Store, params: StackingParams) -> RunOutcome<StackingResult> {
@@ -87,7 +97,11 @@ async fn every_mode_and_transfer_gives_the_same_stacked_model() {
         (TrainingMode::Sequential, TransferMode::Store, None),
         (TrainingMode::Concurrent, TransferMode::Inline, None),
         (TrainingMode::Concurrent, TransferMode::State, None),
-        (TrainingMode::Sequential, TransferMode::State, Some(redis.clone())),
+        (
+            TrainingMode::Sequential,
+            TransferMode::State,
+            Some(redis.clone()),
+        ),
     ] {
         let params = StackingParams {
             mode,
@@ -100,13 +114,19 @@ async fn every_mode_and_transfer_gives_the_same_stacked_model() {
         assert_eq!((r.n_train, r.n_test, r.n_features), (240, 60, 64));
         assert_eq!(
             r.models,
-            ["linear-svr", "lasso", "random-forest-regressor", "knn-regressor"]
+            [
+                "linear-svr",
+                "lasso",
+                "random-forest-regressor",
+                "knn-regressor"
+            ]
         );
         assert_eq!(invoked(&outcome, "stacking.trainer"), 4);
-        // The seed's data separates the classes well with 2 informative features of 64.
-        assert!(r.meta_oof_auc > 0.7 && r.meta_oof_auc <= 1.0, "{r:?}");
+        // 2 informative features of 64 and 10% label noise: a clear signal, far from perfect
+        // (scikit-learn's stack of the same models scores 0.79 on its draw at 1024 features).
+        assert!(r.meta_oof_auc > 0.6 && r.meta_oof_auc < 0.95, "{r:?}");
         let holdout = r.holdout_auc.unwrap();
-        assert!(holdout > 0.6, "{r:?}");
+        assert!(holdout > 0.7, "{r:?}");
         assert_eq!(r.base_holdout_auc.len(), 4);
         // Inline data travels in the payload; by key, the payload is a few hundred bytes.
         if transfer == TransferMode::Inline {
@@ -128,18 +148,23 @@ async fn every_mode_and_transfer_gives_the_same_stacked_model() {
     let outcome = run(
         platform(&store, None, None),
         inference::DRIVER,
-        ScoringParams {
-            features: 64,
-            ..ScoringParams::default()
-        },
+        ScoringParams::default(),
         options("stacking-inference"),
     )
     .await;
     let scored = outcome.output.unwrap();
-    assert_eq!(scored.n, 1000);
-    assert!(scored.auc > 0.6, "{scored:?}");
-    let csv = store.get(&Path::from(scored.predictions_key.as_str())).await.unwrap();
-    assert_eq!(csv.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(), 1001);
+    // The held-out rows of the last run, remade from the parameters the model records: the
+    // same figure as the training run's.
+    assert_eq!(scored.n, 60);
+    assert_eq!(scored.auc, figures[0].1, "{scored:?}");
+    let csv = store
+        .get(&Path::from(scored.predictions_key.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
+        61
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,12 +206,9 @@ async fn a_real_table_trains_and_bad_tables_fail_before_training() {
         ))
         .unwrap()
     };
-    store
-        .put(&Path::from("t/bc/breast_cancer.csv"), table("breast_cancer"))
-        .await
-        .unwrap();
+    // The bundled table, imported into the empty store by the run itself.
     let params = StackingParams {
-        data: Some("t/bc".into()),
+        data: Some("tabular/breast_cancer".into()),
         target: Some("target".into()),
         model: Some("bc".into()),
         ..StackingParams::default()
@@ -195,17 +217,28 @@ async fn a_real_table_trains_and_bad_tables_fail_before_training() {
     let r = outcome.output.unwrap();
     assert_eq!((r.n_train + r.n_test, r.n_features), (569, 30));
     // Breast cancer is nearly separable: scikit-learn's stack of these models reaches ~0.99.
-    assert!(r.meta_oof_auc > 0.95 && r.holdout_auc.unwrap() > 0.95, "{r:?}");
+    assert!(
+        r.meta_oof_auc > 0.95 && r.holdout_auc.unwrap() > 0.95,
+        "{r:?}"
+    );
 
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("iris", table("iris"), "3 distinct values"),
-        ("constant", b"a,target\n1,1\n2,1\n3,1\n".to_vec(), "constant"),
+        (
+            "constant",
+            b"a,target\n1,1\n2,1\n3,1\n".to_vec(),
+            "constant",
+        ),
         (
             "few",
             b"a,target\n1,0\n2,0\n3,0\n4,0\n5,0\n6,0\n7,1\n8,1\n9,0\n10,1\n".to_vec(),
             "fewer than --folds 5",
         ),
-        ("cell", b"a,target\n1,0\nx,1\n".to_vec(), "x"),
+        (
+            "cell",
+            b"a,target\n1,0\nx,1\n".to_vec(),
+            "line 3: column \"a\"",
+        ),
     ];
     for (name, bytes, expected) in cases {
         store
@@ -225,12 +258,15 @@ async fn a_real_table_trains_and_bad_tables_fail_before_training() {
         let err = outcome.output.as_ref().unwrap_err().to_string();
         assert!(err.contains(expected), "{name}: {err}");
         assert_eq!(invoked(&outcome, "stacking.trainer"), 0, "{name}");
-        assert_eq!(objects_under(&store, &format!("models/bad-{name}")).await, 0);
+        assert_eq!(
+            objects_under(&store, &format!("models/bad-{name}")).await,
+            0
+        );
     }
     let outcome = train(
         &store,
         StackingParams {
-            data: Some("t/bc".into()),
+            data: Some("tabular/breast_cancer".into()),
             target: None,
             ..params
         },
@@ -260,6 +296,9 @@ async fn sixteen_trainers_with_a_models_list_each_fit_their_own() {
     let r = outcome.output.unwrap();
     assert_eq!(r.models.len(), 16);
     assert_eq!(r.models[6], "random-forest");
-    assert_eq!(r.base_oof_auc[0], r.base_oof_auc[8], "trainer 8 repeats entry 0");
+    assert_eq!(
+        r.base_oof_auc[0], r.base_oof_auc[8],
+        "trainer 8 repeats entry 0"
+    );
     assert!(r.meta_oof_auc > 0.7, "{r:?}");
 }

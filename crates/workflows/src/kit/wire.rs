@@ -128,7 +128,10 @@ mod tests {
         let err = serde_json::from_str::<Bulk>(r#"{"a":"AAA","b":"","c":""}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("base64") || err.contains("whole number"), "{err}");
+        assert!(
+            err.contains("base64") || err.contains("whole number"),
+            "{err}"
+        );
         // 3 bytes: not a whole number of f32s.
         let err = serde_json::from_str::<Bulk>(r#"{"a":"AAAA","b":"","c":""}"#)
             .unwrap_err()

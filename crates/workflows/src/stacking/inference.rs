@@ -1,5 +1,6 @@
 //! The `stacking-inference` workflow: scores rows with a published stacked model — a table in
-//! the store (its binary target gives ROC-AUC and accuracy) or fresh synthetic rows — and
+//! the store (its binary target gives ROC-AUC and accuracy), or by default the held-out rows of
+//! the data the model was trained on, remade from the parameters the model records — and
 //! writes the probabilities to `results/<run id>/predictions.csv`.
 //!
 //! The driver reads the rows and hands them to one `score` invocation through the object
@@ -14,25 +15,27 @@ use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
 use super::table::{self, LabelledRows};
-use super::{StackedModel, stacked_model_key};
+use super::trainer::Scores;
+use super::{StackedModel, StackingParams, stacked_model_key};
 use crate::data::{self, tables};
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout::{Scratch, result_key};
 use crate::kit::transfer::{Transfer, TransferMode};
-use crate::kit::{BenchSpec, Metric, Workflow, limits, persist};
+use crate::kit::{BenchSpec, Metric, Workflow, persist};
 
 /// The driver.
 pub const DRIVER: FunctionRef<ScoringParams, ScoringResult> =
     FunctionRef::new("stacking-inference.driver");
 /// Scores rows with the model.
-pub const SCORE: FunctionRef<ScoreInput, ScoreOutput> = FunctionRef::new("stacking-inference.score");
+pub const SCORE: FunctionRef<ScoreInput, ScoreOutput> =
+    FunctionRef::new("stacking-inference.score");
 
 /// The stacking-inference workflow.
 #[derive(Debug, Clone, Copy)]
 pub struct StackingInference;
 
 /// The parameters of a stacking-inference run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(default)]
 pub struct ScoringParams {
@@ -40,36 +43,14 @@ pub struct ScoringParams {
     /// or synthetic-stacking).
     #[cfg_attr(feature = "cli", arg(long))]
     pub model: Option<String>,
-    /// Prefix of a table to score (CSV with --target, or LIBSVM); default: fresh synthetic rows.
+    /// Prefix of a table to score (CSV with --target, or LIBSVM). Default: the held-out rows
+    /// of the data the model was trained on (synthetic or a table), split as training split
+    /// it, so the run reproduces the training run's held-out figures.
     #[cfg_attr(feature = "cli", arg(long))]
     pub data: Option<String>,
     /// Target column of a CSV table.
     #[cfg_attr(feature = "cli", arg(long))]
     pub target: Option<String>,
-    /// Rows of the synthetic data.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = ScoringParams::default().samples))]
-    pub samples: usize,
-    /// Features of the synthetic data (the model's).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = ScoringParams::default().features))]
-    pub features: usize,
-    /// Seed of the synthetic data (another seed than training's gives unseen rows of the same
-    /// process).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = ScoringParams::default().seed))]
-    pub seed: u64,
-}
-
-impl Default for ScoringParams {
-    /// 1000 fresh synthetic rows of the seed's shape, scored by `synthetic-stacking`.
-    fn default() -> Self {
-        Self {
-            model: None,
-            data: None,
-            target: None,
-            samples: 1000,
-            features: 1024,
-            seed: 7,
-        }
-    }
 }
 
 impl ScoringParams {
@@ -86,6 +67,8 @@ impl ScoringParams {
 /// What a stacking-inference run produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoringResult {
+    /// What was scored.
+    pub data: String,
     /// Rows scored.
     pub n: usize,
     /// ROC-AUC against the rows' labels.
@@ -106,7 +89,7 @@ pub struct ScoreInput {
     pub model_key: Path,
     /// The rows.
     pub rows: Transfer<LabelledRows>,
-    /// Where to write the predictions.
+    /// Where to write the scores (under the run's scratch).
     #[serde(with = "faasml_store::serde_path")]
     pub out: Path,
 }
@@ -120,6 +103,8 @@ pub struct ScoreOutput {
     pub auc: f64,
     /// Accuracy at threshold 0.5.
     pub accuracy: f64,
+    /// The probability of class 1 for each row.
+    pub scores: Transfer<Scores>,
 }
 
 /// A loaded model and the object version it came from.
@@ -158,23 +143,24 @@ async fn score(input: ScoreInput, ctx: Ctx) -> Result<ScoreOutput> {
         )));
     }
     let model = loaded.clone();
-    let (p, auc, accuracy) = ctx
+    let (scores, auc, accuracy) = ctx
         .compute(move || -> Result<_> {
             let p = model.model.score(rows.matrix()?.view())?;
             let auc = metrics::roc_auc(&rows.labels, &p)?;
             let predicted: Vec<u8> = p.iter().map(|&v| u8::from(v >= 0.5)).collect();
             let accuracy = metrics::try_accuracy(&predicted, &rows.labels)?;
-            let mut csv = String::from("row,label,probability,predicted\n");
-            for (i, (&label, &prob)) in rows.labels.iter().zip(&p).enumerate() {
-                csv.push_str(&format!("{i},{label},{prob:.6},{}\n", u8::from(prob >= 0.5)));
-            }
-            Ok((csv, auc, accuracy))
+            Ok((p, auc, accuracy))
         })
         .await
         .map_err(WorkflowError::Compute)??;
-    let n = p.lines().count().saturating_sub(1);
-    store.put(&input.out, p.into_bytes()).await?;
-    Ok(ScoreOutput { n, auc, accuracy })
+    let n = scores.len();
+    let scores = Transfer::send(&ctx, TransferMode::Store, input.out, Scores(scores)).await?;
+    Ok(ScoreOutput {
+        n,
+        auc,
+        accuracy,
+        scores,
+    })
 }
 
 async fn stages(params: &ScoringParams, ctx: &Ctx) -> Result<ScoringResult> {
@@ -187,35 +173,73 @@ async fn stages(params: &ScoringParams, ctx: &Ctx) -> Result<ScoringResult> {
             ctx.store().url()
         )));
     }
-    let rows = match &params.data {
-        None => {
-            let (samples, features, seed) = (params.samples, params.features, params.seed);
-            ctx.compute(move || table::synthetic(samples, features, seed))
-                .await
-                .map_err(WorkflowError::Compute)??
-        }
+    let (data, rows) = match &params.data {
         Some(prefix) => {
             let sources = tables::list(ctx.store(), prefix, params.target.as_deref()).await?;
-            let data =
-                tables::load(ctx.store(), &tables::deal(&sources, 1)[0], tables::TargetKind::Real)
-                    .await?;
-            table::binary(data, prefix)?
+            let data = tables::load(
+                ctx.store(),
+                &tables::deal(&sources, 1)[0],
+                tables::TargetKind::Real,
+            )
+            .await?;
+            (prefix.clone(), table::binary(data, prefix)?)
+        }
+        None => {
+            let tensors = persist::get(ctx.store(), &model_key).await?;
+            let trained: StackingParams = tensors
+                .meta
+                .get("stacking_params")
+                .and_then(|p| serde_json::from_str(p).ok())
+                .ok_or_else(|| {
+                    WorkflowError::InvalidParams(format!(
+                        "the model '{}' does not record the data it was trained on: score a \
+                         table with --data PREFIX (--target COLUMN)",
+                        params.model_name()
+                    ))
+                })?;
+            trained.check()?;
+            let (source, all) = super::rows(&trained, ctx).await?;
+            match table::holdout_split(&all, trained.holdout, trained.seed)? {
+                (_, Some(test)) => (format!("{source}, the held-out rows"), test),
+                (train, None) => (
+                    format!("{source}, the training rows (the model held none out)"),
+                    train,
+                ),
+            }
         }
     };
     let scratch = Scratch::of_run(ctx.run_id());
+    let labels = rows.labels.clone();
     let rows = Transfer::send(ctx, TransferMode::Store, scratch.key("rows.json"), rows).await?;
-    let out = result_key(ctx.run_id(), "predictions.csv");
     let scored = ctx
         .invoke(
             SCORE,
             &ScoreInput {
                 model_key: model_key.clone(),
                 rows,
-                out: out.clone(),
+                out: scratch.key("scores.json"),
             },
         )
         .await?;
+    let Scores(p) = scored.scores.receive(ctx).await?;
+    if p.len() != labels.len() {
+        return Err(WorkflowError::InvalidParams(format!(
+            "score returned {} probabilities for {} rows",
+            p.len(),
+            labels.len()
+        )));
+    }
+    let mut csv = String::from("row,label,probability,predicted\n");
+    for (i, (&label, &prob)) in labels.iter().zip(&p).enumerate() {
+        csv.push_str(&format!(
+            "{i},{label},{prob:.6},{}\n",
+            u8::from(prob >= 0.5)
+        ));
+    }
+    let out = result_key(ctx.run_id(), "predictions.csv");
+    ctx.store().put(&out, csv.into_bytes()).await?;
     Ok(ScoringResult {
+        data,
         n: scored.n,
         auc: scored.auc,
         accuracy: scored.accuracy,
@@ -226,7 +250,8 @@ async fn stages(params: &ScoringParams, ctx: &Ctx) -> Result<ScoringResult> {
 
 impl Workflow for StackingInference {
     const NAME: &'static str = "stacking-inference";
-    const ABOUT: &'static str = "scores a table (or synthetic rows) with a published stacked model.";
+    const ABOUT: &'static str =
+        "scores a table (or synthetic rows) with a published stacked model.";
     type Params = ScoringParams;
     type Output = ScoringResult;
     const DRIVER: FunctionRef<ScoringParams, ScoringResult> = DRIVER;
@@ -245,20 +270,10 @@ impl Workflow for StackingInference {
     }
 
     fn validate(params: &ScoringParams) -> Result<()> {
-        if params.data.is_none() {
-            if params.samples == 0 || params.features < 2 {
-                return Err(WorkflowError::InvalidParams(
-                    "--samples must be at least 1 and --features at least 2".into(),
-                ));
-            }
-            limits::product_at_most(
-                "samples x features",
-                params.samples,
-                params.features,
-                limits::CELLS,
-            )?;
-        } else if params.data.as_deref() == Some("") {
-            return Err(WorkflowError::InvalidParams("--data must not be empty".into()));
+        if params.data.as_deref() == Some("") {
+            return Err(WorkflowError::InvalidParams(
+                "--data must not be empty".into(),
+            ));
         }
         data::check_name("model", &params.model_name())
     }
@@ -273,8 +288,8 @@ impl Workflow for StackingInference {
 
     fn summary(_params: &ScoringParams, r: &ScoringResult) -> String {
         format!(
-            "ROC-AUC {:.4}, accuracy {:.4} on {} rows with {}\npredictions written to {}",
-            r.auc, r.accuracy, r.n, r.model_key, r.predictions_key
+            "ROC-AUC {:.4}, accuracy {:.4} on {} rows ({}) with {}\npredictions written to {}",
+            r.auc, r.accuracy, r.n, r.data, r.model_key, r.predictions_key
         )
     }
 

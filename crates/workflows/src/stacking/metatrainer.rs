@@ -116,11 +116,13 @@ pub(super) async fn run(input: MetatrainerInput, ctx: Ctx) -> Result<Metatrainer
     let mut bases = Vec::with_capacity(encoded.len());
     for (i, EncodedModel(bytes)) in encoded.iter().enumerate() {
         let tensors = persist::from_bytes(bytes, &format!("base model {i}"))?;
-        bases.push(Algorithm::load(&tensors).map_err(|e| WorkflowError::CorruptModel {
-            store: "payload".into(),
-            key: format!("base model {i}"),
-            reason: e.to_string(),
-        })?);
+        bases.push(
+            Algorithm::load(&tensors).map_err(|e| WorkflowError::CorruptModel {
+                store: "payload".into(),
+                key: format!("base model {i}"),
+                reason: e.to_string(),
+            })?,
+        );
     }
     let algorithm = input.algorithm.clone();
     let folds = input.folds;

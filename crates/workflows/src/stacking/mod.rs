@@ -190,8 +190,9 @@ impl StackingParams {
 
     /// The meta-model.
     pub fn meta_model(&self) -> Result<Algorithm> {
-        let mut meta = models::parse(&self.meta)
-            .map_err(|e| WorkflowError::InvalidParams(e.to_string().replace("--models", "--meta")))?;
+        let mut meta = models::parse(&self.meta).map_err(|e| {
+            WorkflowError::InvalidParams(e.to_string().replace("--models", "--meta"))
+        })?;
         if meta.len() != 1 {
             return Err(WorkflowError::InvalidParams(format!(
                 "--meta names {} models; give one binary classifier",
@@ -209,14 +210,17 @@ impl StackingParams {
         Ok(meta)
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let fail = |m: String| Err(WorkflowError::InvalidParams(m));
         if self.trainers == 0 {
             return fail("--trainers must be at least 1".into());
         }
         limits::at_most("trainers", self.trainers, limits::WORKERS)?;
         if self.folds < 2 {
-            return fail(format!("--folds is {}: cross-validation needs at least 2", self.folds));
+            return fail(format!(
+                "--folds is {}: cross-validation needs at least 2",
+                self.folds
+            ));
         }
         limits::at_most("folds", self.folds, limits::FOLDS)?;
         if !(0.0..0.9).contains(&self.holdout) {
@@ -231,7 +235,12 @@ impl StackingParams {
             }
             limits::at_most("samples", self.samples, limits::SAMPLES)?;
             limits::at_most("features", self.features, limits::FEATURES)?;
-            limits::product_at_most("samples x features", self.samples, self.features, limits::CELLS)?;
+            limits::product_at_most(
+                "samples x features",
+                self.samples,
+                self.features,
+                limits::CELLS,
+            )?;
         } else if data::clean_prefix(self.data.as_deref().unwrap_or_default()).is_empty() {
             return fail("--data must not be empty".into());
         }
@@ -360,7 +369,10 @@ impl Workflow for Stacking {
             .enumerate()
             .map(|(i, m)| match r.base_holdout_auc.get(i) {
                 Some(h) => format!("{m} {:.3} / {h:.3}", r.base_oof_auc[i]),
-                None => format!("{m} {:.3}", r.base_oof_auc.get(i).copied().unwrap_or(f64::NAN)),
+                None => format!(
+                    "{m} {:.3}",
+                    r.base_oof_auc.get(i).copied().unwrap_or(f64::NAN)
+                ),
             })
             .collect();
         out.push_str(&bases.join(", "));
@@ -494,7 +506,7 @@ fn sklearn_parse(stdout: &str) -> Vec<(&'static str, f64)> {
 }
 
 /// The rows of the run: synthetic or a table's, target binary.
-async fn rows(params: &StackingParams, ctx: &Ctx) -> Result<(String, LabelledRows)> {
+pub(crate) async fn rows(params: &StackingParams, ctx: &Ctx) -> Result<(String, LabelledRows)> {
     match &params.data {
         None => {
             let (samples, features, seed) = (params.samples, params.features, params.seed);
@@ -577,9 +589,7 @@ async fn stages(params: &StackingParams, ctx: &Ctx) -> Result<StackingResult> {
             transfer: mode,
         })
         .collect();
-    let trainer_payload_bytes = serde_json::to_vec(&inputs[0])
-        .map(|b| b.len())
-        .unwrap_or(0);
+    let trainer_payload_bytes = serde_json::to_vec(&inputs[0]).map(|b| b.len()).unwrap_or(0);
     check_payload(ctx, "the training and held-out rows", trainer_payload_bytes)?;
     drop((train, test));
     let labels = Transfer::send(ctx, mode, scratch.key("data/labels.json"), labels).await?;
@@ -645,7 +655,11 @@ async fn stages(params: &StackingParams, ctx: &Ctx) -> Result<StackingResult> {
         return Err(persist::corrupt(
             ctx.store(),
             &published.model_key,
-            format!("{} base models, expected {}", stacked.bases.len(), params.trainers),
+            format!(
+                "{} base models, expected {}",
+                stacked.bases.len(),
+                params.trainers
+            ),
         ));
     }
     times.fetch_s = started.elapsed().as_secs_f64();
@@ -680,18 +694,52 @@ mod tests {
     fn parameters_fail_with_one_clear_message() {
         let ok = StackingParams::default();
         let err = |p: StackingParams| p.check().unwrap_err().to_string();
-        assert!(err(StackingParams { trainers: 0, ..ok.clone() }).contains("--trainers"));
-        assert!(err(StackingParams { folds: 1, ..ok.clone() }).contains("--folds"));
-        assert!(err(StackingParams { holdout: 1.5, ..ok.clone() }).contains("--holdout"));
         assert!(
-            err(StackingParams { samples: 100_000, features: 100_000, ..ok.clone() })
-                .contains("above the limit")
+            err(StackingParams {
+                trainers: 0,
+                ..ok.clone()
+            })
+            .contains("--trainers")
         );
-        let e = err(StackingParams { models: Some("lasso:alpha=-1".into()), ..ok.clone() });
+        assert!(
+            err(StackingParams {
+                folds: 1,
+                ..ok.clone()
+            })
+            .contains("--folds")
+        );
+        assert!(
+            err(StackingParams {
+                holdout: 1.5,
+                ..ok.clone()
+            })
+            .contains("--holdout")
+        );
+        assert!(
+            err(StackingParams {
+                samples: 100_000,
+                features: 100_000,
+                ..ok.clone()
+            })
+            .contains("above the limit")
+        );
+        let e = err(StackingParams {
+            models: Some("lasso:alpha=-1".into()),
+            ..ok.clone()
+        });
         assert!(e.contains("lasso:alpha=-1"), "{e}");
-        let e = err(StackingParams { meta: "lasso".into(), ..ok.clone() });
+        let e = err(StackingParams {
+            meta: "lasso".into(),
+            ..ok.clone()
+        });
         assert!(e.contains("binary classifier"), "{e}");
-        assert!(err(StackingParams { model: Some("a/b".into()), ..ok }).contains("model name"));
+        assert!(
+            err(StackingParams {
+                model: Some("a/b".into()),
+                ..ok
+            })
+            .contains("model name")
+        );
     }
 
     #[test]
@@ -708,7 +756,10 @@ mod tests {
         let parsed = sklearn_parse("noise\nend_to_end_s=1.25 meta_oof_auc=0.786 holdout_auc=nan\n");
         assert_eq!(
             parsed,
-            vec![(crate::kit::bench::END_TO_END, 1.25), ("meta_oof_auc", 0.786)]
+            vec![
+                (crate::kit::bench::END_TO_END, 1.25),
+                ("meta_oof_auc", 0.786)
+            ]
         );
     }
 }

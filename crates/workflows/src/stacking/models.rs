@@ -131,12 +131,21 @@ mod tests {
         assert_eq!(models[1].name(), "decision-tree");
 
         let err = parse("gradient-magic").unwrap_err().to_string();
-        assert!(err.contains("gradient-magic") && err.contains("known"), "{err}");
-        let err = parse("random-forest-regressor:n_tree=3").unwrap_err().to_string();
+        assert!(
+            err.contains("gradient-magic") && err.contains("known"),
+            "{err}"
+        );
+        let err = parse("random-forest-regressor:n_tree=3")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("n_tree"), "{err}");
-        let err = parse("random-forest-regressor:n_trees=0").unwrap_err().to_string();
+        let err = parse("random-forest-regressor:n_trees=0")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("n_trees"), "{err}");
-        let err = parse("random-forest-regressor:n_trees").unwrap_err().to_string();
+        let err = parse("random-forest-regressor:n_trees")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not key=value"), "{err}");
         let err = parse("random-forest-regressor:n_trees=1000000000")
             .unwrap_err()

@@ -94,11 +94,13 @@ pub(super) async fn run(input: ReducerInput, ctx: Ctx) -> Result<ReducerOutput> 
         .collect::<Vec<_>>();
     let holdout = match input.holdout.iter().all(Option::is_some) {
         true => Some(
-            futures::future::try_join_all(input.holdout.into_iter().flatten().map(|t| t.receive(&ctx)))
-                .await?
-                .into_iter()
-                .map(|s| s.0)
-                .collect::<Vec<_>>(),
+            futures::future::try_join_all(
+                input.holdout.into_iter().flatten().map(|t| t.receive(&ctx)),
+            )
+            .await?
+            .into_iter()
+            .map(|s| s.0)
+            .collect::<Vec<_>>(),
         ),
         false if input.holdout.iter().all(Option::is_none) => None,
         false => {
@@ -128,6 +130,9 @@ mod tests {
         assert_eq!((rows.rows, rows.cols), (2, 2));
         assert_eq!(rows.features, vec![1.0, 3.0, 2.0, 4.0]);
         let err = stack(&[vec![1.0], vec![3.0, 4.0]], vec![0, 1], "x").unwrap_err();
-        assert!(err.to_string().contains("trainer 0 sent 1 x scores for 2 rows"));
+        assert!(
+            err.to_string()
+                .contains("trainer 0 sent 1 x scores for 2 rows")
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! scores into the probability of class 1.
 
 use faasml_ml::model_selection;
-use faasml_ml::{Algorithm, Matrix, MatrixView, MlError, Model, ModelTensors, Persist, Predict,
-    Prediction};
+use faasml_ml::{
+    Algorithm, Matrix, MatrixView, MlError, Model, ModelTensors, Persist, Predict, Prediction,
+};
 
 /// A fitted stacking ensemble.
 #[derive(Debug)]
@@ -89,7 +90,11 @@ impl Persist for StackedModel {
             bases.push(base);
         }
         let width = bases[0].n_features();
-        if let Some((i, b)) = bases.iter().enumerate().find(|(_, b)| b.n_features() != width) {
+        if let Some((i, b)) = bases
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.n_features() != width)
+        {
             return Err(corrupt(format!(
                 "base model {i} takes {} features, base model 0 takes {width}",
                 b.n_features()

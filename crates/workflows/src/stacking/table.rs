@@ -144,7 +144,9 @@ pub fn binary(data: Dataset, source: &str) -> Result<LabelledRows> {
     }
     distinct.sort_by(f64::total_cmp);
     match distinct.len() {
-        0 => Err(WorkflowError::InvalidParams(format!("'{source}' has no rows"))),
+        0 => Err(WorkflowError::InvalidParams(format!(
+            "'{source}' has no rows"
+        ))),
         1 => Err(WorkflowError::InvalidParams(format!(
             "the target of '{source}' is constant (every row is {}): stacking's meta-model is a \
              binary classifier and needs two classes",
@@ -247,7 +249,10 @@ mod tests {
         assert_eq!((data.rows, data.cols), (300, 1024));
         let [zeros, ones] = data.class_counts();
         // weights [0.9, 0.1] with 10% of labels flipped at random: about 255 / 45.
-        assert!((230..=285).contains(&zeros) && zeros + ones == 300, "{zeros} {ones}");
+        assert!(
+            (230..=285).contains(&zeros) && zeros + ones == 300,
+            "{zeros} {ones}"
+        );
         assert_eq!(data, synthetic(300, 1024, 42).unwrap(), "deterministic");
     }
 
@@ -261,7 +266,10 @@ mod tests {
         assert!(err.contains("constant") && err.contains("3"), "{err}");
         let three = Dataset::new(x, Targets::Real(vec![0.0, 1.0, 2.0, 1.0])).unwrap();
         let err = binary(three, "t").unwrap_err().to_string();
-        assert!(err.contains("3 distinct values") && err.contains("binary"), "{err}");
+        assert!(
+            err.contains("3 distinct values") && err.contains("binary"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -282,7 +290,10 @@ mod tests {
         let err = check_folds(&rows(&[0, 0, 0, 0, 0, 0, 1, 1]), 5, "training rows")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("class 1 has 2 row(s)") && err.contains("--folds 5"), "{err}");
+        assert!(
+            err.contains("class 1 has 2 row(s)") && err.contains("--folds 5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -86,7 +86,9 @@ fn fit(
     let started = Instant::now();
     let model = algorithm.fit(&data)?;
     let holdout = match test {
-        Some(test) => Some(model_selection::score(&model.predict(test.matrix()?.view())?)?),
+        Some(test) => Some(model_selection::score(
+            &model.predict(test.matrix()?.view())?,
+        )?),
         None => None,
     };
     let fit_s = started.elapsed().as_secs_f64();
