@@ -789,22 +789,33 @@ fn stacking_runs_unchanged_on_workers_with_s3_and_redis_in_every_transfer_mode()
             assert_eq!(http[key], embedded[key], "{transfer}: {key}");
         }
     }
-    // Inline data above the workers' payload limit is refused before any trainer runs.
-    let out = run(&[
-        "--platform",
-        "http",
-        "--gateway",
-        &gateway,
-        "--transfer",
-        "inline",
-        "--payload-limit",
-        "50KB",
-    ]);
+    // Inline data above the workers' payload limit (their 32 MiB body cap by default) is
+    // refused before any trainer runs: 8000 x 1024 floats are 44 MB in a payload.
+    let out = faasml(
+        dir.path(),
+        &[
+            "run",
+            "stacking",
+            "--samples",
+            "8000",
+            "--transfer",
+            "inline",
+            "--store",
+            &store,
+            "--platform",
+            "http",
+            "--gateway",
+            &gateway,
+            "--report-dir",
+            "runs-limit",
+        ],
+        &env,
+    );
     let stderr = text(&out.stderr);
-    assert!(!out.status.success());
     assert!(
-        stderr.contains("payload limit of 50000 bytes") && stderr.contains("--transfer store"),
+        stderr.contains("payload limit of 33554432 bytes") && stderr.contains("--transfer store"),
         "{stderr}"
     );
+    assert_eq!(out.status.code(), Some(2), "a usage error: no trainer ran");
     drop(workers);
 }
