@@ -82,6 +82,65 @@ impl FeatureBinner {
         Ok(Self { edges })
     }
 
+    /// [`Self::fit`] and [`Self::transform`] of the same `x` at once, with the same edges and
+    /// bins: each column is sorted once together with its row numbers, and a row's bin is read
+    /// off the sorted order instead of searched for (half the work of the two calls).
+    pub fn fit_transform(x: MatrixView<'_>, n_bins: usize) -> Result<(Self, BinnedMatrix)> {
+        let (n, d) = (x.rows(), x.cols());
+        if n > u32::MAX as usize {
+            let binner = Self::fit(x, n_bins)?;
+            let binned = binner.transform(x)?;
+            return Ok((binner, binned));
+        }
+        if !(2..=MAX_BINS).contains(&n_bins) {
+            return Err(MlError::InvalidParameter {
+                name: "n_bins",
+                reason: format!("must be in 2..={MAX_BINS}, got {n_bins}"),
+            });
+        }
+        if n == 0 || d == 0 {
+            return Err(MlError::EmptyInput(
+                "binning needs a non-empty matrix".into(),
+            ));
+        }
+        x.check_finite()?;
+        let data = x.data();
+        let mut out = vec![0u8; n * d];
+        let edges = out
+            .par_chunks_mut(n)
+            .enumerate()
+            .map(|(f, col)| {
+                // The value's order key above the row number: one integer sort gives both.
+                let mut keyed: Vec<u64> = (0..n)
+                    .map(|i| (u64::from(sort_key(data[i * d + f])) << 32) | i as u64)
+                    .collect();
+                keyed.sort_unstable();
+                let sorted: Vec<f32> = keyed
+                    .iter()
+                    .map(|&k| from_sort_key((k >> 32) as u32))
+                    .collect();
+                let edges = feature_edges(&sorted, n_bins);
+                // bin(v) = #{edges < v}, non-decreasing along the sorted values.
+                let mut bin = 0usize;
+                for (&k, &v) in keyed.iter().zip(&sorted) {
+                    while bin < edges.len() && edges[bin] < v {
+                        bin += 1;
+                    }
+                    col[(k & 0xffff_ffff) as usize] = bin as u8;
+                }
+                edges
+            })
+            .collect();
+        Ok((
+            Self { edges },
+            BinnedMatrix {
+                n_rows: n,
+                n_features: d,
+                data: out,
+            },
+        ))
+    }
+
     /// Number of features the binner was fitted on.
     pub fn n_features(&self) -> usize {
         self.edges.len()
@@ -265,5 +324,37 @@ mod tests {
             .map(|k| from_sort_key(k).to_bits())
             .collect();
         assert_eq!(back, values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn fit_transform_gives_what_fit_then_transform_gives() {
+        // Ties, negative zero, few and many distinct values per column.
+        let (n, d) = (700, 5);
+        let data: Vec<f32> = (0..n * d)
+            .map(|i| {
+                let (r, c) = (i / d, i % d);
+                match c {
+                    0 => (r % 3) as f32 - 1.0,
+                    1 => {
+                        if r % 2 == 0 {
+                            -0.0
+                        } else {
+                            0.0
+                        }
+                    }
+                    2 => ((r * 7919) % 1000) as f32 * 0.37 - 50.0,
+                    3 => (r as f32).sin(),
+                    _ => 4.0,
+                }
+            })
+            .collect();
+        let x = crate::Matrix::new(n, d, data).unwrap();
+        for bins in [2, 16, 256] {
+            let binner = FeatureBinner::fit(x.view(), bins).unwrap();
+            let binned = binner.transform(x.view()).unwrap();
+            let (b2, binned2) = FeatureBinner::fit_transform(x.view(), bins).unwrap();
+            assert_eq!(binner, b2);
+            assert_eq!(binned, binned2);
+        }
     }
 }

@@ -475,9 +475,28 @@ fn print_table(
         }
     }
     header.extend(metric_names.iter().map(|(n, _)| n.clone()));
-    for peer in peers {
+    // Each peer's quality column: the first of the workflow's metrics it reports (accuracy for
+    // ml-training, the meta-model's AUC for stacking).
+    let quality: Vec<&str> = peers
+        .iter()
+        .map(|peer| {
+            defaults
+                .metrics
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| {
+                    measured.iter().any(|m| {
+                        m.peers
+                            .get(peer.name)
+                            .is_some_and(|runs| runs.iter().any(|r| r.value(n).is_some()))
+                    })
+                })
+                .unwrap_or("accuracy")
+        })
+        .collect();
+    for (peer, quality) in peers.iter().zip(&quality) {
         header.push(format!("{} {END_TO_END}", peer.name));
-        header.push(format!("{} accuracy", peer.name));
+        header.push(format!("{} {quality}", peer.name));
         header.push(format!("{} / faasml", peer.name));
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -504,13 +523,13 @@ fn print_table(
                 .map_or(*unit, |(_, u)| u);
             row.push(cell(name, unit, run.value(name)));
         }
-        for peer in peers {
+        for (peer, quality) in peers.iter().zip(&quality) {
             let runs = m.peers.get(peer.name).map(Vec::as_slice).unwrap_or(&[]);
             let time = median(runs.iter().filter_map(|r| r.value(END_TO_END)).collect());
-            let accuracy = median(runs.iter().filter_map(|r| r.value("accuracy")).collect());
+            let value = median(runs.iter().filter_map(|r| r.value(quality)).collect());
             let ours = median(m.runs.iter().filter_map(|r| r.value(END_TO_END)).collect());
             row.push(cell(END_TO_END, "s", time));
-            row.push(cell("accuracy", "", accuracy));
+            row.push(cell(quality, "", value));
             row.push(match (time, ours) {
                 (Some(t), Some(o)) if o > 0.0 => format!("{:.1}x", t / o),
                 _ => "-".to_string(),

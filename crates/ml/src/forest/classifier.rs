@@ -120,8 +120,7 @@ impl RandomForestValidParams {
         n_classes: usize,
     ) -> Result<RandomForest> {
         check_fit_input(x, y, n_classes)?;
-        let binner = FeatureBinner::fit(x, self.tree.n_bins)?;
-        let binned = binner.transform(x)?;
+        let (binner, binned) = FeatureBinner::fit_transform(x, self.tree.n_bins)?;
         let n = x.rows();
         let trees = (0..self.n_trees)
             .into_par_iter()

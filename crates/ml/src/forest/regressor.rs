@@ -90,8 +90,7 @@ impl RandomForestRegressorValidParams {
     /// Fits a forest on `x` (n x d) with finite targets `y`.
     pub fn fit_targets(&self, x: MatrixView<'_>, y: &[f32]) -> Result<RandomForestRegressor> {
         check_fit_targets(x, y)?;
-        let binner = FeatureBinner::fit(x, self.tree.n_bins)?;
-        let binned = binner.transform(x)?;
+        let (binner, binned) = FeatureBinner::fit_transform(x, self.tree.n_bins)?;
         let n = x.rows();
         let trees = (0..self.n_trees)
             .into_par_iter()

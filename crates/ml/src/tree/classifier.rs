@@ -117,8 +117,7 @@ impl DecisionTreeValidParams {
         n_classes: usize,
     ) -> Result<DecisionTree> {
         check_fit_input(x, y, n_classes)?;
-        let binner = FeatureBinner::fit(x, self.0.n_bins)?;
-        let binned = binner.transform(x)?;
+        let (binner, binned) = FeatureBinner::fit_transform(x, self.0.n_bins)?;
         let mut rng = tree_rng(self.0.seed, 0);
         Ok(DecisionTree(grow_classes(
             &binned, &binner, y, None, n_classes, &self.0, &mut rng,

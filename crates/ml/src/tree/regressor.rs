@@ -75,8 +75,7 @@ impl DecisionTreeRegressorValidParams {
     /// Fits a tree on `x` (n x d) with finite targets `y`, every sample weight 1.
     pub fn fit_targets(&self, x: MatrixView<'_>, y: &[f32]) -> Result<DecisionTreeRegressor> {
         check_fit_targets(x, y)?;
-        let binner = FeatureBinner::fit(x, self.0.n_bins)?;
-        let binned = binner.transform(x)?;
+        let (binner, binned) = FeatureBinner::fit_transform(x, self.0.n_bins)?;
         let mut rng = tree_rng(self.0.seed, 0);
         Ok(DecisionTreeRegressor(grow_regression(
             &binned, &binner, y, None, &self.0, &mut rng,
