@@ -6,7 +6,9 @@
 //!
 //! Run with `cargo run --release -p faasml-ml --example linear_bench`.
 //! Prints the median of `REPS` runs (default 3 at 300 rows, 1 at 20,000).
-//! Set `RAYON_NUM_THREADS` to control the thread count.
+//! Set `RAYON_NUM_THREADS` to control the thread count, `ONLY` to a
+//! comma-separated list of algorithm names and `SIZES` to a comma-separated
+//! list of row counts to run a subset (e.g. `ONLY=linear-svr SIZES=20000`).
 
 use std::time::Instant;
 
@@ -60,7 +62,16 @@ fn bench(data: &Dataset, name: &str, reps: usize) {
 
 fn main() {
     let reps_env = std::env::var("REPS").ok().and_then(|v| v.parse().ok());
+    let only = std::env::var("ONLY").ok();
+    let sizes = std::env::var("SIZES").ok();
+    let listed = |list: &Option<String>, item: &str| {
+        list.as_deref()
+            .is_none_or(|l| l.split(',').any(|x| x.trim() == item))
+    };
     for (n_samples, default_reps) in [(300, 3), (20_000, 1)] {
+        if !listed(&sizes, &n_samples.to_string()) {
+            continue;
+        }
         let data = make_classification(&MakeClassification {
             n_samples,
             ..MakeClassification::stacking_seed()
@@ -74,6 +85,9 @@ fn main() {
             "knn-regressor",
             "logistic-regression",
         ] {
+            if !listed(&only, name) {
+                continue;
+            }
             bench(&data, name, reps);
         }
     }
