@@ -182,21 +182,48 @@ impl KnnRegressor {
                 c.offer_row(qn, row, t_norms, t0 as u32);
             }
         }
+        let k = self.k;
+        // A bound on |f32 distance - exact distance| per unit of |q|² + |t|²: the GEMM's dot
+        // product (d terms, any order) and the few f32 roundings around it.
+        let unit = (d as f32 + 8.0) * f32::EPSILON;
+        let mut sorted: Vec<(f32, u32)> = Vec::with_capacity(shortlist);
         let mut exact: Vec<(f64, u32)> = Vec::with_capacity(shortlist);
-        for (i, (out, c)) in dst.iter_mut().zip(&mut cands).enumerate() {
+        for (i, ((out, c), &qn)) in dst.iter_mut().zip(&mut cands).zip(&q_norms).enumerate() {
             let qi = q.row(i);
+            sorted.clear();
+            sorted.extend_from_slice(c.finish());
+            sorted.sort_unstable_by(by_dist);
+            // Only rows whose f32 distance is within twice the error bound of the k-th one
+            // can be ordered differently by the exact distance: rows below that window are
+            // among the k nearest whatever the rounding, rows above it are not.
+            let tol = sorted
+                .iter()
+                .map(|&(_, j)| unit * (qn + self.norms[j as usize]))
+                .fold(0f32, f32::max);
+            let kth = sorted[k - 1].0;
+            let (sure, window_end) = if kth.is_finite() && tol.is_finite() {
+                (
+                    sorted.partition_point(|&(v, _)| v < kth - 2.0 * tol),
+                    sorted.partition_point(|&(v, _)| v <= kth + 2.0 * tol),
+                )
+            } else {
+                // Values so large that f32 distances overflow: check every candidate exactly.
+                (0, sorted.len())
+            };
             exact.clear();
             exact.extend(
-                c.finish()
+                sorted[sure..window_end]
                     .iter()
                     .map(|&(_, j)| (squared_distance(qi, self.records.row(j as usize)), j)),
             );
             exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let sum: f64 = exact[..self.k]
+            let sum: f64 = sorted[..sure]
                 .iter()
-                .map(|&(_, j)| f64::from(self.targets[j as usize]))
+                .map(|&(_, j)| j)
+                .chain(exact[..k - sure].iter().map(|&(_, j)| j))
+                .map(|j| f64::from(self.targets[j as usize]))
                 .sum();
-            *out = (sum / self.k as f64) as f32;
+            *out = (sum / k as f64) as f32;
         }
     }
 }
@@ -440,5 +467,20 @@ mod tests {
         let b: Vec<f32> = (0..37).map(|i| (2 * i) as f32 - 3.0).collect();
         let want: f64 = (0..37).map(|i| f64::from((i - 3) * (i - 3))).sum();
         assert_eq!(squared_distance(&a, &b), want);
+    }
+
+    #[test]
+    fn rows_whose_f32_distances_overflow_are_still_ranked_exactly() {
+        let x = Matrix::new(4, 1, vec![1e20, 2e20, 3e20, -1e20]).unwrap();
+        let data = Dataset::regression(x, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let model = KnnRegressor::params()
+            .k(2)
+            .check()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
+        let q = Matrix::new(1, 1, vec![2.1e20]).unwrap();
+        // Nearest: 2e20 (2.0) and 3e20 (3.0).
+        assert_eq!(model.predict_values(q.view()).unwrap(), vec![2.5]);
     }
 }

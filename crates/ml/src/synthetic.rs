@@ -144,11 +144,24 @@ impl MakeClassification {
     }
 }
 
-/// A standard normal draw (Box-Muller).
-fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    let u1 = uniform(rng).max(f64::MIN_POSITIVE);
-    let u2 = uniform(rng);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+/// Standard normal draws by Box-Muller, both of each pair used (the cosine, then the sine).
+#[derive(Default)]
+struct Normals {
+    spare: Option<f64>,
+}
+
+impl Normals {
+    fn next(&mut self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+        if let Some(v) = self.spare.take() {
+            return v;
+        }
+        let u1 = uniform(rng).max(f64::MIN_POSITIVE);
+        let u2 = uniform(rng);
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (sin, cos) = (std::f64::consts::TAU * u2).sin_cos();
+        self.spare = Some(r * sin);
+        r * cos
+    }
 }
 
 /// A uniform draw in [0, 1).
@@ -225,11 +238,12 @@ pub fn make_classification(params: &MakeClassification) -> Result<Dataset> {
     // than on a random pairing; below a fifth, distinct random vertices.
     let vertices = hypercube_vertices(&mut rng, clusters, k);
 
+    let mut normals = Normals::default();
     let mut x = vec![0.0f64; n * d];
     let mut y = vec![0u32; n];
     for row in 0..n {
         for col in 0..k {
-            x[row * d + col] = normal(&mut rng);
+            x[row * d + col] = normals.next(&mut rng);
         }
     }
     // Each cluster: a random linear map of its Gaussian block, moved to its centre.
@@ -267,7 +281,7 @@ pub fn make_classification(params: &MakeClassification) -> Result<Dataset> {
     // The rest is noise.
     for row in 0..n {
         for col in k + p.n_redundant..d {
-            x[row * d + col] = normal(&mut rng);
+            x[row * d + col] = normals.next(&mut rng);
         }
     }
     // Label noise: a fraction of rows get a random class (possibly their own).
