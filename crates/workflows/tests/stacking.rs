@@ -239,6 +239,11 @@ async fn a_real_table_trains_and_bad_tables_fail_before_training() {
             b"a,target\n1,0\nx,1\n".to_vec(),
             "line 3: column \"a\"",
         ),
+        (
+            "column",
+            b"a,label\n1,0\n2,1\n".to_vec(),
+            "no column named \"target\"",
+        ),
     ];
     for (name, bytes, expected) in cases {
         store
@@ -263,6 +268,28 @@ async fn a_real_table_trains_and_bad_tables_fail_before_training() {
             0
         );
     }
+    // A LIBSVM line that does not parse is named by its number.
+    store
+        .put(
+            &Path::from("bad/svm/rows.txt"),
+            b"1 1:0.5\n0 1:x\n".to_vec(),
+        )
+        .await
+        .unwrap();
+    let outcome = train(
+        &store,
+        StackingParams {
+            data: Some("bad/svm".into()),
+            target: None,
+            model: Some("bad-svm".into()),
+            ..params.clone()
+        },
+    )
+    .await;
+    let err = outcome.output.as_ref().unwrap_err().to_string();
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(invoked(&outcome, "stacking.trainer"), 0);
+
     let outcome = train(
         &store,
         StackingParams {

@@ -95,7 +95,7 @@ fn train(algorithm: &Algorithm, folds: usize, meta: &MetaFeatures) -> Result<Tra
 pub(super) async fn run(input: MetatrainerInput, ctx: Ctx) -> Result<MetatrainerOutput> {
     limits::at_most("folds", input.folds, limits::FOLDS)?;
     limits::at_most("base models", input.models.len(), limits::WORKERS)?;
-    input.algorithm.check()?;
+    super::models::check_received(&input.algorithm)?;
     if input.algorithm.task() != Task::Classification {
         return Err(WorkflowError::InvalidParams(format!(
             "the meta-model must be a binary classifier, not {}",

@@ -263,6 +263,12 @@ pub struct DriverTimes {
     pub metatrainer_s: f64,
     /// Fetching and checking the published model.
     pub fetch_s: f64,
+    /// The trainers' seconds of fitting (out of fold and on all rows), summed over trainers.
+    #[serde(default)]
+    pub trainers_compute_s: f64,
+    /// The trainers' seconds of receiving rows and handing results on, summed over trainers.
+    #[serde(default)]
+    pub trainers_transfer_s: f64,
 }
 
 /// What a stacking run produces.
@@ -376,13 +382,21 @@ impl Workflow for Stacking {
             })
             .collect();
         out.push_str(&bases.join(", "));
+        let t = &r.times;
         out.push_str(&format!(
-            "\n{} trainers {}, transfer {} ({} bytes per trainer payload)\nmodel published to \
-             {} ({} bytes)",
+            "\n{} trainers {}, transfer {} ({} bytes per trainer payload): data {:.3} s, \
+             trainers {:.3} s ({:.3} s fitting and {:.3} s moving data, summed over trainers), \
+             reducer {:.3} s, metatrainer {:.3} s\nmodel published to {} ({} bytes)",
             r.trainers,
             r.mode.as_str(),
             r.transfer.as_str(),
             r.trainer_payload_bytes,
+            t.data_s,
+            t.trainers_s,
+            t.trainers_compute_s,
+            t.trainers_transfer_s,
+            t.reducer_s,
+            t.metatrainer_s,
             r.model_key,
             r.model_bytes
         ));
@@ -427,6 +441,11 @@ impl Workflow for Stacking {
                     name: "trainer_payload",
                     unit: "B",
                     value: |r| Some(r.trainer_payload_bytes as f64),
+                },
+                Metric {
+                    name: "trainers_transfer_s",
+                    unit: "s",
+                    value: |r| Some(r.times.trainers_transfer_s),
                 },
             ],
             peers: vec![Peer {
@@ -607,6 +626,8 @@ async fn stages(params: &StackingParams, ctx: &Ctx) -> Result<StackingResult> {
         }
     };
     times.trainers_s = started.elapsed().as_secs_f64();
+    times.trainers_compute_s = trained.iter().map(|t| t.cv_s + t.fit_s).sum();
+    times.trainers_transfer_s = trained.iter().map(|t| t.transfer_s).sum();
 
     let started = Instant::now();
     let reduced = ctx

@@ -78,6 +78,17 @@ fn check_limits(entry: &str, json: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Checks an algorithm a stage received (a request may name any settings): valid, and within
+/// [`limits`].
+pub fn check_received(algorithm: &Algorithm) -> Result<()> {
+    let json = serde_json::to_value(algorithm).map_err(|e| {
+        WorkflowError::InvalidParams(format!("cannot read the algorithm's settings: {e}"))
+    })?;
+    check_limits(algorithm.name(), &json)?;
+    algorithm.check()?;
+    Ok(())
+}
+
 /// Parses and checks a models list.
 pub fn parse(list: &str) -> Result<Vec<Algorithm>> {
     let entries: Vec<&str> = list
@@ -154,5 +165,14 @@ mod tests {
         let err = parse("pca").unwrap_err().to_string();
         assert!(err.contains("predicts nothing"), "{err}");
         assert!(parse(" , ").unwrap_err().to_string().contains("empty"));
+
+        // What a stage receives is checked the same way, whoever sent it.
+        let crafted: Algorithm = serde_json::from_str(
+            r#"{"algorithm": "random-forest-regressor", "n_trees": 1000000000}"#,
+        )
+        .unwrap();
+        let err = check_received(&crafted).unwrap_err().to_string();
+        assert!(err.contains("above the limit"), "{err}");
+        check_received(&parse(SEED_MODELS).unwrap()[2]).unwrap();
     }
 }

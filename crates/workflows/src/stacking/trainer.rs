@@ -57,10 +57,14 @@ pub struct TrainerOutput {
     pub model: Transfer<EncodedModel>,
     /// ROC-AUC of the out-of-fold scores alone.
     pub oof_auc: f64,
-    /// Seconds spent on the out-of-fold fits.
+    /// Seconds spent on the out-of-fold fits (side by side with the fit on all rows).
     pub cv_s: f64,
     /// Seconds spent on the fit on all rows and the held-out predictions.
     pub fit_s: f64,
+    /// Seconds spent receiving the rows and handing the results on (transfer, decoding and
+    /// encoding included).
+    #[serde(default)]
+    pub transfer_s: f64,
 }
 
 /// What the compute pool hands back.
@@ -80,18 +84,31 @@ fn fit(
     test: Option<&LabelledRows>,
 ) -> Result<Fitted> {
     let data = train.dataset(algorithm.task() == Task::Classification)?;
+    // The out-of-fold fits and the fit on all rows are independent: run them side by side, so
+    // that the last folds and the full fit (often single-threaded) share the cores instead of
+    // one waiting for the other.
+    let (oof, full) = rayon::join(
+        || {
+            let started = Instant::now();
+            model_selection::cross_val_predict(algorithm, &data, folds)
+                .map(|oof| (oof, started.elapsed().as_secs_f64()))
+        },
+        || {
+            let started = Instant::now();
+            algorithm
+                .fit(&data)
+                .map(|model| (model, started.elapsed().as_secs_f64()))
+        },
+    );
+    let ((oof, cv_s), (model, mut fit_s)) = (oof?, full?);
     let started = Instant::now();
-    let oof = model_selection::cross_val_predict(algorithm, &data, folds)?;
-    let cv_s = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let model = algorithm.fit(&data)?;
     let holdout = match test {
         Some(test) => Some(model_selection::score(
             &model.predict(test.matrix()?.view())?,
         )?),
         None => None,
     };
-    let fit_s = started.elapsed().as_secs_f64();
+    fit_s += started.elapsed().as_secs_f64();
     let oof_auc = metrics::roc_auc(&train.labels, &oof)?;
     Ok(Fitted {
         oof,
@@ -105,6 +122,7 @@ fn fit(
 
 pub(super) async fn run(input: TrainerInput, ctx: Ctx) -> Result<TrainerOutput> {
     limits::at_most("folds", input.folds, limits::FOLDS)?;
+    let started = Instant::now();
     let (train, test) = futures::try_join!(input.train.receive(&ctx), async {
         match input.test {
             Some(t) => t.receive(&ctx).await.map(Some),
@@ -121,13 +139,15 @@ pub(super) async fn run(input: TrainerInput, ctx: Ctx) -> Result<TrainerOutput> 
             )));
         }
     }
-    input.algorithm.check()?;
+    super::models::check_received(&input.algorithm)?;
+    let mut transfer_s = started.elapsed().as_secs_f64();
     let algorithm = input.algorithm.clone();
     let folds = input.folds;
     let fitted = ctx
         .compute(move || fit(&algorithm, folds, &train, test.as_ref()))
         .await
         .map_err(WorkflowError::Compute)??;
+    let started = Instant::now();
     let scratch = Scratch::of_run(ctx.run_id());
     let key = |file: &str| scratch.key(&format!("trainer-{}/{file}", input.index));
     let mode = input.transfer;
@@ -136,14 +156,18 @@ pub(super) async fn run(input: TrainerInput, ctx: Ctx) -> Result<TrainerOutput> 
         Some(h) => Some(Transfer::send(&ctx, mode, key("holdout.json"), Scores(h)).await?),
         None => None,
     };
+    let oof = Transfer::send(&ctx, mode, key("oof.json"), Scores(fitted.oof)).await?;
+    let model = Transfer::send(&ctx, mode, key("model.json"), model).await?;
+    transfer_s += started.elapsed().as_secs_f64();
     Ok(TrainerOutput {
         index: input.index,
         algorithm: input.algorithm.name().to_string(),
-        oof: Transfer::send(&ctx, mode, key("oof.json"), Scores(fitted.oof)).await?,
+        oof,
         holdout,
-        model: Transfer::send(&ctx, mode, key("model.json"), model).await?,
+        model,
         oof_auc: fitted.oof_auc,
         cv_s: fitted.cv_s,
         fit_s: fitted.fit_s,
+        transfer_s,
     })
 }
