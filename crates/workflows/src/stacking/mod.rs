@@ -243,6 +243,14 @@ impl StackingParams {
             )?;
         } else if data::clean_prefix(self.data.as_deref().unwrap_or_default()).is_empty() {
             return fail("--data must not be empty".into());
+        } else if (self.samples, self.features)
+            != (Self::default().samples, Self::default().features)
+        {
+            return fail(
+                "--samples and --features shape the synthetic data; with --data the table's own \
+                 rows and columns are used (leave them out)"
+                    .into(),
+            );
         }
         self.trainer_models()?;
         self.meta_model()?;
@@ -363,7 +371,11 @@ impl Workflow for Stacking {
                 r.n_test
             ));
         }
-        out.push_str(&format!("\ndata: {}, {} features\n", r.data, r.n_features));
+        if r.data.starts_with("synthetic") {
+            out.push_str(&format!("\ndata: {}\n", r.data));
+        } else {
+            out.push_str(&format!("\ndata: {}, {} features\n", r.data, r.n_features));
+        }
         out.push_str("base models (out-of-fold ROC-AUC");
         if !r.base_holdout_auc.is_empty() {
             out.push_str(" / held out");
@@ -754,6 +766,12 @@ mod tests {
             ..ok.clone()
         });
         assert!(e.contains("binary classifier"), "{e}");
+        let e = err(StackingParams {
+            data: Some("tabular/iris".into()),
+            samples: 1000,
+            ..ok.clone()
+        });
+        assert!(e.contains("--samples and --features"), "{e}");
         assert!(
             err(StackingParams {
                 model: Some("a/b".into()),
