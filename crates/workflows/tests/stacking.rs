@@ -329,3 +329,42 @@ async fn sixteen_trainers_with_a_models_list_each_fit_their_own() {
     );
     assert!(r.meta_oof_auc > 0.7, "{r:?}");
 }
+
+/// A metatrainer invoked directly with meta-features that do not fit together is refused with
+/// an error, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crafted_metatrainer_request_is_refused_cleanly() {
+    use faasml_workflows::kit::transfer::Transfer;
+    use faasml_workflows::stacking::{LabelledRows, METATRAINER, MetatrainerInput, reducer};
+    let store = store();
+    let rows = |rows: usize, cols: usize, features: usize| LabelledRows {
+        rows,
+        cols,
+        features: vec![0.5; features],
+        labels: (0..rows).map(|i| (i % 2) as u8).collect(),
+    };
+    let input = MetatrainerInput {
+        meta: Transfer::Inline {
+            value: reducer::MetaFeatures {
+                train: rows(10, 1, 10),
+                // Claims 2 columns of 6 rows but carries 3 values.
+                test: Some(rows(6, 2, 3)),
+            },
+        },
+        models: vec![],
+        algorithm: faasml_ml::Algorithm::from_name("logistic-regression").unwrap(),
+        folds: 2,
+        model_key: Path::from("models/x/stacking.safetensors"),
+        about: vec![],
+    };
+    let outcome = run(
+        platform(&store, None, None),
+        METATRAINER,
+        input,
+        options("crafted"),
+    )
+    .await;
+    let err = outcome.output.unwrap_err().to_string();
+    assert!(err.contains("do not fit their shape"), "{err}");
+    assert_eq!(objects_under(&store, "models").await, 0);
+}

@@ -104,6 +104,15 @@ pub(super) async fn run(input: MetatrainerInput, ctx: Ctx) -> Result<Metatrainer
     }
     let meta = input.meta.receive(&ctx).await?;
     meta.train.check()?;
+    if let Some(test) = &meta.test {
+        test.check()?;
+        if test.cols != meta.train.cols {
+            return Err(WorkflowError::InvalidParams(format!(
+                "held-out meta-features have {} columns, the training ones {}",
+                test.cols, meta.train.cols
+            )));
+        }
+    }
     if meta.train.cols != input.models.len() {
         return Err(WorkflowError::InvalidParams(format!(
             "{} meta-feature columns for {} base models",
