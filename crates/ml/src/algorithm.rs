@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use crate::forest::{
     RandomForest, RandomForestParams, RandomForestRegressor, RandomForestRegressorParams,
 };
+use crate::kmeans::{KMeans, KMeansParams};
 use crate::linear::{
-    ElasticNet, ElasticNetParams, Lasso, LassoParams, LinearSvr, LinearSvrParams,
-    LogisticRegression, LogisticRegressionParams,
+    ElasticNet, ElasticNetParams, Lasso, LassoParams, LinearSvc, LinearSvcParams, LinearSvr,
+    LinearSvrParams, LogisticRegression, LogisticRegressionParams,
 };
 use crate::mlp::{Mlp, MlpTrainParams};
 use crate::neighbors::{KnnRegressor, KnnRegressorParams};
@@ -65,6 +66,11 @@ pub enum Algorithm {
     KnnRegressor(KnnRegressorParams),
     /// Binary L2-regularised logistic regression ([`LogisticRegression`]).
     LogisticRegression(LogisticRegressionParams),
+    /// Linear support vector classifier, squared hinge ([`LinearSvc`]).
+    LinearSvc(LinearSvcParams),
+    /// k-means clustering ([`KMeans`]).
+    #[serde(rename = "k-means")]
+    KMeans(KMeansParams),
 }
 
 /// What an algorithm learns, and so which targets it needs.
@@ -77,10 +83,13 @@ pub enum Task {
     Regression,
     /// Any targets (ignored); predicts a new representation.
     Transform,
+    /// Any targets (ignored); predicts cluster membership as a one-hot
+    /// [`crate::Prediction::Proba`] row (not probabilities).
+    Clustering,
 }
 
 /// The known names, in the order of the variants.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 13] = [
     RandomForest::KIND,
     RandomForestRegressor::KIND,
     DecisionTree::KIND,
@@ -92,6 +101,8 @@ const NAMES: [&str; 11] = [
     LinearSvr::KIND,
     KnnRegressor::KIND,
     LogisticRegression::KIND,
+    LinearSvc::KIND,
+    KMeans::KIND,
 ];
 
 impl Algorithm {
@@ -121,6 +132,8 @@ impl Algorithm {
             n if n == LogisticRegression::KIND => {
                 Algorithm::LogisticRegression(LogisticRegression::params())
             }
+            n if n == LinearSvc::KIND => Algorithm::LinearSvc(LinearSvc::params()),
+            n if n == KMeans::KIND => Algorithm::KMeans(KMeans::params()),
             _ => {
                 return Err(MlError::UnknownAlgorithm {
                     name: name.into(),
@@ -144,6 +157,8 @@ impl Algorithm {
             Algorithm::LinearSvr(_) => LinearSvr::KIND,
             Algorithm::KnnRegressor(_) => KnnRegressor::KIND,
             Algorithm::LogisticRegression(_) => LogisticRegression::KIND,
+            Algorithm::LinearSvc(_) => LinearSvc::KIND,
+            Algorithm::KMeans(_) => KMeans::KIND,
         }
     }
 
@@ -153,7 +168,8 @@ impl Algorithm {
             Algorithm::RandomForest(_)
             | Algorithm::DecisionTree(_)
             | Algorithm::Mlp(_)
-            | Algorithm::LogisticRegression(_) => Task::Classification,
+            | Algorithm::LogisticRegression(_)
+            | Algorithm::LinearSvc(_) => Task::Classification,
             Algorithm::RandomForestRegressor(_)
             | Algorithm::DecisionTreeRegressor(_)
             | Algorithm::Lasso(_)
@@ -161,6 +177,7 @@ impl Algorithm {
             | Algorithm::LinearSvr(_)
             | Algorithm::KnnRegressor(_) => Task::Regression,
             Algorithm::Pca(_) => Task::Transform,
+            Algorithm::KMeans(_) => Task::Clustering,
         }
     }
 
@@ -178,6 +195,8 @@ impl Algorithm {
             Algorithm::LinearSvr(p) => p.clone().check().map(drop),
             Algorithm::KnnRegressor(p) => p.clone().check().map(drop),
             Algorithm::LogisticRegression(p) => p.clone().check().map(drop),
+            Algorithm::LinearSvc(p) => p.clone().check().map(drop),
+            Algorithm::KMeans(p) => p.clone().check().map(drop),
         }
     }
 
@@ -203,6 +222,8 @@ impl Algorithm {
             Algorithm::LinearSvr(p) => boxed(p.clone().check(), data),
             Algorithm::KnnRegressor(p) => boxed(p.clone().check(), data),
             Algorithm::LogisticRegression(p) => boxed(p.clone().check(), data),
+            Algorithm::LinearSvc(p) => boxed(p.clone().check(), data),
+            Algorithm::KMeans(p) => boxed(p.clone().check(), data),
         }
     }
 
@@ -224,6 +245,8 @@ impl Algorithm {
             Some(LinearSvr::KIND) => boxed::<LinearSvr>(t),
             Some(KnnRegressor::KIND) => boxed::<KnnRegressor>(t),
             Some(LogisticRegression::KIND) => boxed::<LogisticRegression>(t),
+            Some(LinearSvc::KIND) => boxed::<LinearSvc>(t),
+            Some(KMeans::KIND) => boxed::<KMeans>(t),
             Some(other) => Err(MlError::CorruptModel(format!(
                 "unknown model kind `{other}`; known kinds: {}",
                 NAMES.join(", ")

@@ -1,6 +1,6 @@
 //! `faasml-ml`: the numeric core of faasml — PCA, decision trees, random
-//! forests, linear models, k-NN and an MLP behind one small vocabulary —
-//! with no IO.
+//! forests, linear models, k-NN, k-means and an MLP behind one small
+//! vocabulary — with no IO.
 //!
 //! # Vocabulary
 //!
@@ -55,7 +55,10 @@
 //!   with a branch-free lockstep traversal for prediction.
 //! - [`linear`]: Lasso and elastic net (one coordinate-descent core),
 //!   linear SVR (liblinear's dual coordinate descent) and binary logistic
-//!   regression (Newton or L-BFGS), matching scikit-learn's objectives.
+//!   regression (Newton or L-BFGS), linear SVC (squared hinge, dual
+//!   coordinate descent, one-vs-rest), matching scikit-learn's objectives.
+//! - [`kmeans`]: k-means clustering (greedy k-means++ seeding, Lloyd
+//!   iterations, best of several starts).
 //! - [`neighbors`]: brute-force k-nearest-neighbour regression over a
 //!   blocked GEMM.
 //! - [`folds`]: scikit-learn's unshuffled KFold / StratifiedKFold;
@@ -71,6 +74,7 @@ mod eigen;
 mod error;
 pub mod folds;
 pub mod forest;
+pub mod kmeans;
 pub mod linear;
 mod matrix;
 pub mod metrics;

@@ -66,7 +66,7 @@ pub fn cross_val_predict(algorithm: &Algorithm, data: &Dataset, k: usize) -> Res
             }
             stratified_kfold(labels, k)?
         }
-        Task::Transform => {
+        Task::Transform | Task::Clustering => {
             return Err(MlError::InvalidParameter {
                 name: "algorithm",
                 reason: format!(

@@ -51,6 +51,8 @@ fn small(name: &str) -> Algorithm {
         "linear-svr" => r#"{"algorithm": "linear-svr", "C": 0.5, "tol": 1e-4}"#,
         "knn-regressor" => r#"{"algorithm": "knn-regressor", "k": 7}"#,
         "logistic-regression" => r#"{"algorithm": "logistic-regression", "C": 0.1}"#,
+        "linear-svc" => r#"{"algorithm": "linear-svc", "C": 0.5}"#,
+        "k-means" => r#"{"algorithm": "k-means", "k": 3, "n_init": 2}"#,
         other => panic!("no small settings for {other}"),
     };
     serde_json::from_str(json).unwrap()
@@ -72,7 +74,9 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             "elastic-net",
             "linear-svr",
             "knn-regressor",
-            "logistic-regression"
+            "logistic-regression",
+            "linear-svc",
+            "k-means"
         ]
     );
     let iris_binary = iris_binary();
@@ -95,6 +99,7 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             }
             (Task::Regression, Prediction::Real(_)) => {}
             (Task::Transform, Prediction::Transformed(t)) => assert_eq!(t.cols(), 3),
+            (Task::Clustering, Prediction::Proba(p)) => assert_eq!(p.cols(), 3),
             (task, p) => panic!("{name}: {task:?} predicted {p:?}"),
         }
         let stored = model.to_tensors();

@@ -7,7 +7,9 @@
 //! Each test states the tolerance it checks; the reached agreement is
 //! usually far tighter, and is printed by `cargo test -- --nocapture`.
 
-use faasml_ml::linear::{ElasticNet, Lasso, LinearSvr, LogisticRegression, LogisticSolver};
+use faasml_ml::linear::{
+    ElasticNet, Lasso, LinearSvc, LinearSvr, LogisticRegression, LogisticSolver,
+};
 use faasml_ml::metrics::roc_auc;
 use faasml_ml::model_selection::{cross_val_predict, score};
 use faasml_ml::neighbors::KnnRegressor;
@@ -287,9 +289,10 @@ fn every_model_round_trips_through_tensors() {
         "linear-svr",
         "knn-regressor",
         "logistic-regression",
+        "linear-svc",
     ] {
         let algorithm = Algorithm::from_name(name).unwrap();
-        let train = if name == "logistic-regression" {
+        let train = if name == "logistic-regression" || name == "linear-svc" {
             &cancer
         } else {
             &data
@@ -388,6 +391,8 @@ fn settings_parse_and_are_checked() {
         "linear-svr",
         "knn-regressor",
         "logistic-regression",
+        "linear-svc",
+        "k-means",
     ] {
         assert!(Algorithm::names().contains(&name));
         assert_eq!(Algorithm::from_name(name).unwrap().name(), name);
@@ -397,6 +402,8 @@ fn settings_parse_and_are_checked() {
         other => panic!("{param}: {other:?}"),
     };
     invalid(Algorithm::Lasso(Lasso::params().alpha(-1.0)), "alpha");
+    invalid(Algorithm::LinearSvc(LinearSvc::params().c(0.0)), "C");
+    invalid(Algorithm::LinearSvc(LinearSvc::params().c(-1.0)), "C");
     invalid(Algorithm::Lasso(Lasso::params().alpha(f64::NAN)), "alpha");
     invalid(Algorithm::Lasso(Lasso::params().tol(0.0)), "tol");
     invalid(Algorithm::Lasso(Lasso::params().max_iter(0)), "max_iter");
@@ -433,4 +440,59 @@ fn logistic_regression_needs_two_classes() {
         Fit::fit(&params, &real),
         Err(MlError::TargetMismatch { .. })
     ));
+}
+
+#[test]
+fn linear_svc_matches_scikit_learn_on_breast_cancer() {
+    let r = reference("linear_svc_breast_cancer_std");
+    let data = breast_cancer();
+    let model = LinearSvc::params().check().unwrap().fit(&data).unwrap();
+    let classes = model.predict(data.view()).unwrap().classes().unwrap();
+    let labels = data.labels().unwrap();
+    let correct = classes.iter().zip(labels).filter(|(a, b)| a == b).count();
+    let accuracy = correct as f64 / labels.len() as f64;
+    let want_accuracy = r["train_accuracy"].as_f64().unwrap();
+    let norm = model
+        .coef()
+        .iter()
+        .map(|&w| f64::from(w).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let want_norm = r["coef_l2_norm"].as_f64().unwrap();
+    println!(
+        "linear SVC: accuracy {accuracy} (want {want_accuracy}), |coef| {norm} (want {want_norm}), \
+         {} epochs",
+        model.n_iter()
+    );
+    // One row of 569 is 0.00176 of accuracy; the reference norm has four
+    // significant digits.
+    assert!((accuracy - want_accuracy).abs() < 1e-5, "{accuracy}");
+    assert!((norm - want_norm).abs() / want_norm < 1e-3, "{norm}");
+    // The decision function ranks as well as the classes say, and better
+    // than the one-hot prediction can.
+    let scores = model.decision_function(data.view()).unwrap();
+    let y: Vec<u8> = labels.iter().map(|&l| l as u8).collect();
+    let auc = roc_auc(&y, &scores).unwrap();
+    assert!(auc > 0.99, "{auc}");
+    // Stored and reloaded, it predicts the same.
+    let back = LinearSvc::from_tensors(&Persist::to_tensors(&model)).unwrap();
+    assert_eq!(back, model);
+}
+
+#[test]
+fn linear_svc_is_one_vs_rest_beyond_two_classes() {
+    let (x, y) = standardised("iris.csv");
+    let data = Dataset::classification(x, y.iter().map(|&v| v as u32).collect(), 3).unwrap();
+    let model = LinearSvc::params().check().unwrap().fit(&data).unwrap();
+    assert_eq!(model.n_functions(), 3);
+    assert_eq!(model.coef().len(), 3 * 4);
+    let classes = model.predict(data.view()).unwrap().classes().unwrap();
+    let correct = classes
+        .iter()
+        .zip(data.labels().unwrap())
+        .filter(|(a, b)| a == b)
+        .count();
+    // scikit-learn's LinearSVC gets about 0.95 on standardised iris.
+    assert!(correct as f64 / 150.0 > 0.9, "{correct}");
+    assert_eq!(model.predict_classes(data.view()).unwrap(), classes);
 }

@@ -6,6 +6,9 @@
 //!   [`coordinate_descent`] (scikit-learn's `enet_coordinate_descent`).
 //! - [`LinearSvr`]: epsilon-insensitive support vector regression by
 //!   liblinear's dual coordinate descent.
+//! - [`LinearSvc`]: linear support vector classification (squared hinge,
+//!   scikit-learn's `LinearSVC` default) by liblinear's dual coordinate
+//!   descent, one-vs-rest beyond two classes.
 //! - [`LogisticRegression`]: binary L2-regularised logistic regression,
 //!   by Newton's method for few features and L-BFGS for many.
 //!
@@ -21,6 +24,7 @@ pub mod coordinate_descent;
 mod elastic_net;
 mod lasso;
 mod logistic;
+mod svc;
 mod svr;
 
 pub use elastic_net::{ElasticNet, ElasticNetParams, ElasticNetValidParams};
@@ -29,6 +33,7 @@ pub use logistic::{
     LogisticRegression, LogisticRegressionParams, LogisticRegressionValidParams, LogisticSolver,
     NEWTON_MAX_FEATURES,
 };
+pub use svc::{LinearSvc, LinearSvcParams, LinearSvcValidParams};
 pub use svr::{LinearSvr, LinearSvrParams, LinearSvrValidParams};
 
 use crate::persist::ModelTensors;
