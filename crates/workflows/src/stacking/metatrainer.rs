@@ -96,9 +96,9 @@ pub(super) async fn run(input: MetatrainerInput, ctx: Ctx) -> Result<Metatrainer
     limits::at_most("folds", input.folds, limits::FOLDS)?;
     limits::at_most("base models", input.models.len(), limits::WORKERS)?;
     super::models::check_received(&input.algorithm)?;
-    if input.algorithm.task() != Task::Classification {
+    if input.algorithm.task() != Task::Classification || input.algorithm.name() == "linear-svc" {
         return Err(WorkflowError::InvalidParams(format!(
-            "the meta-model must be a binary classifier, not {}",
+            "the meta-model must be a binary classifier that predicts probabilities, not {}",
             input.algorithm.name()
         )));
     }

@@ -200,6 +200,14 @@ impl StackingParams {
             )));
         }
         let meta = meta.remove(0);
+        if meta.name() == "linear-svc" {
+            return Err(WorkflowError::InvalidParams(
+                "--meta linear-svc predicts classes, not probabilities, and the meta-model's \
+                 ROC-AUC ranks by probability (the seed's mistake was scoring hard \
+                 predictions): use logistic-regression or another probabilistic classifier"
+                    .into(),
+            ));
+        }
         if meta.task() != faasml_ml::Task::Classification {
             return Err(WorkflowError::InvalidParams(format!(
                 "--meta {} is a regressor; the meta-model must be a binary classifier (e.g. \
@@ -761,6 +769,11 @@ mod tests {
             ..ok.clone()
         });
         assert!(e.contains("lasso:alpha=-1"), "{e}");
+        let e = err(StackingParams {
+            meta: "linear-svc".into(),
+            ..ok.clone()
+        });
+        assert!(e.contains("not probabilities"), "{e}");
         let e = err(StackingParams {
             meta: "lasso".into(),
             ..ok.clone()

@@ -116,10 +116,10 @@ pub fn parse(list: &str) -> Result<Vec<Algorithm>> {
             algorithm.check().map_err(|e| {
                 WorkflowError::InvalidParams(format!("--models entry '{entry}': {e}"))
             })?;
-            if algorithm.task() == Task::Transform {
+            if !matches!(algorithm.task(), Task::Regression | Task::Classification) {
                 return Err(WorkflowError::InvalidParams(format!(
-                    "--models entry '{entry}': {} transforms rows and predicts nothing; a base \
-                     model must be a regressor or a binary classifier",
+                    "--models entry '{entry}': {} transforms or clusters rows and predicts no \
+                     target; a base model must be a regressor or a binary classifier",
                     algorithm.name()
                 )));
             }
@@ -162,8 +162,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("above the limit"), "{err}");
-        let err = parse("pca").unwrap_err().to_string();
-        assert!(err.contains("predicts nothing"), "{err}");
+        for name in ["pca", "k-means"] {
+            let err = parse(name).unwrap_err().to_string();
+            assert!(err.contains("predicts no target"), "{err}");
+        }
         assert!(parse(" , ").unwrap_err().to_string().contains("empty"));
 
         // What a stage receives is checked the same way, whoever sent it.
