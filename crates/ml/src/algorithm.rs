@@ -29,6 +29,7 @@ use crate::linear::{
     ElasticNet, ElasticNetParams, Lasso, LassoParams, LinearSvr, LinearSvrParams,
     LogisticRegression, LogisticRegressionParams,
 };
+use crate::mixture::{GaussianMixture, GaussianMixtureModel, GaussianMixtureParams};
 use crate::mlp::{Mlp, MlpTrainParams};
 use crate::neighbors::{KnnRegressor, KnnRegressorParams};
 use crate::pca::{PcaModel, PcaParams};
@@ -65,6 +66,10 @@ pub enum Algorithm {
     KnnRegressor(KnnRegressorParams),
     /// Binary L2-regularised logistic regression ([`LogisticRegression`]).
     LogisticRegression(LogisticRegressionParams),
+    /// Gaussian mixture with full covariances, fitted by EM
+    /// ([`GaussianMixtureModel`]); a transform that ignores targets and
+    /// predicts component probabilities.
+    GaussianMixture(GaussianMixtureParams),
 }
 
 /// What an algorithm learns, and so which targets it needs.
@@ -75,12 +80,14 @@ pub enum Task {
     Classification,
     /// Real-valued targets; predicts real values.
     Regression,
-    /// Any targets (ignored); predicts a new representation.
+    /// Any targets (ignored); predicts a new representation: PCA's
+    /// projections, or a Gaussian mixture's component probabilities (as
+    /// [`crate::Prediction::Proba`], one column per component, not per class).
     Transform,
 }
 
 /// The known names, in the order of the variants.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     RandomForest::KIND,
     RandomForestRegressor::KIND,
     DecisionTree::KIND,
@@ -92,6 +99,7 @@ const NAMES: [&str; 11] = [
     LinearSvr::KIND,
     KnnRegressor::KIND,
     LogisticRegression::KIND,
+    GaussianMixtureModel::KIND,
 ];
 
 impl Algorithm {
@@ -121,6 +129,9 @@ impl Algorithm {
             n if n == LogisticRegression::KIND => {
                 Algorithm::LogisticRegression(LogisticRegression::params())
             }
+            n if n == GaussianMixtureModel::KIND => {
+                Algorithm::GaussianMixture(GaussianMixture::params())
+            }
             _ => {
                 return Err(MlError::UnknownAlgorithm {
                     name: name.into(),
@@ -144,6 +155,7 @@ impl Algorithm {
             Algorithm::LinearSvr(_) => LinearSvr::KIND,
             Algorithm::KnnRegressor(_) => KnnRegressor::KIND,
             Algorithm::LogisticRegression(_) => LogisticRegression::KIND,
+            Algorithm::GaussianMixture(_) => GaussianMixtureModel::KIND,
         }
     }
 
@@ -160,7 +172,7 @@ impl Algorithm {
             | Algorithm::ElasticNet(_)
             | Algorithm::LinearSvr(_)
             | Algorithm::KnnRegressor(_) => Task::Regression,
-            Algorithm::Pca(_) => Task::Transform,
+            Algorithm::Pca(_) | Algorithm::GaussianMixture(_) => Task::Transform,
         }
     }
 
@@ -178,6 +190,7 @@ impl Algorithm {
             Algorithm::LinearSvr(p) => p.clone().check().map(drop),
             Algorithm::KnnRegressor(p) => p.clone().check().map(drop),
             Algorithm::LogisticRegression(p) => p.clone().check().map(drop),
+            Algorithm::GaussianMixture(p) => p.clone().check().map(drop),
         }
     }
 
@@ -203,6 +216,7 @@ impl Algorithm {
             Algorithm::LinearSvr(p) => boxed(p.clone().check(), data),
             Algorithm::KnnRegressor(p) => boxed(p.clone().check(), data),
             Algorithm::LogisticRegression(p) => boxed(p.clone().check(), data),
+            Algorithm::GaussianMixture(p) => boxed(p.clone().check(), data),
         }
     }
 
@@ -224,6 +238,7 @@ impl Algorithm {
             Some(LinearSvr::KIND) => boxed::<LinearSvr>(t),
             Some(KnnRegressor::KIND) => boxed::<KnnRegressor>(t),
             Some(LogisticRegression::KIND) => boxed::<LogisticRegression>(t),
+            Some(GaussianMixtureModel::KIND) => boxed::<GaussianMixtureModel>(t),
             Some(other) => Err(MlError::CorruptModel(format!(
                 "unknown model kind `{other}`; known kinds: {}",
                 NAMES.join(", ")

@@ -1,5 +1,5 @@
 //! `faasml-ml`: the numeric core of faasml — PCA, decision trees, random
-//! forests, linear models, k-NN and an MLP behind one small vocabulary —
+//! forests, linear models, k-NN, a Gaussian mixture and an MLP behind one small vocabulary —
 //! with no IO.
 //!
 //! # Vocabulary
@@ -56,6 +56,8 @@
 //! - [`linear`]: Lasso and elastic net (one coordinate-descent core),
 //!   linear SVR (liblinear's dual coordinate descent) and binary logistic
 //!   regression (Newton or L-BFGS), matching scikit-learn's objectives.
+//! - [`mixture`]: Gaussian mixture with full covariances, fitted by EM
+//!   (scikit-learn's `GaussianMixture`).
 //! - [`neighbors`]: brute-force k-nearest-neighbour regression over a
 //!   blocked GEMM.
 //! - [`folds`]: scikit-learn's unshuffled KFold / StratifiedKFold;
@@ -74,6 +76,7 @@ pub mod forest;
 pub mod linear;
 mod matrix;
 pub mod metrics;
+pub mod mixture;
 pub mod mlp;
 pub mod model;
 pub mod model_selection;

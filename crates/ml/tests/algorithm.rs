@@ -51,6 +51,7 @@ fn small(name: &str) -> Algorithm {
         "linear-svr" => r#"{"algorithm": "linear-svr", "C": 0.5, "tol": 1e-4}"#,
         "knn-regressor" => r#"{"algorithm": "knn-regressor", "k": 7}"#,
         "logistic-regression" => r#"{"algorithm": "logistic-regression", "C": 0.1}"#,
+        "gaussian-mixture" => r#"{"algorithm": "gaussian-mixture", "n_components": 3}"#,
         other => panic!("no small settings for {other}"),
     };
     serde_json::from_str(json).unwrap()
@@ -72,7 +73,8 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             "elastic-net",
             "linear-svr",
             "knn-regressor",
-            "logistic-regression"
+            "logistic-regression",
+            "gaussian-mixture"
         ]
     );
     let iris_binary = iris_binary();
@@ -95,6 +97,10 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             }
             (Task::Regression, Prediction::Real(_)) => {}
             (Task::Transform, Prediction::Transformed(t)) => assert_eq!(t.cols(), 3),
+            // A mixture's transform is its component probabilities.
+            (Task::Transform, Prediction::Proba(p)) if name == "gaussian-mixture" => {
+                assert_eq!(p.cols(), 3)
+            }
             (task, p) => panic!("{name}: {task:?} predicted {p:?}"),
         }
         let stored = model.to_tensors();
@@ -284,9 +290,11 @@ fn targets_of_the_wrong_kind_are_rejected() {
             "{name}"
         );
     }
-    // PCA takes any targets.
+    // The transforms (PCA, the Gaussian mixture) take any targets.
     let unlabelled = Dataset::new(iris.records().clone(), Targets::None).unwrap();
     assert!(small("pca").fit(&unlabelled).is_ok());
+    assert!(small("gaussian-mixture").fit(&unlabelled).is_ok());
+    assert!(small("gaussian-mixture").fit(&diabetes).is_ok());
 }
 
 #[test]
