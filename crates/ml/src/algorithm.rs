@@ -30,6 +30,7 @@ use crate::linear::{
     ElasticNet, ElasticNetParams, Lasso, LassoParams, LinearSvc, LinearSvcParams, LinearSvr,
     LinearSvrParams, LogisticRegression, LogisticRegressionParams,
 };
+use crate::mixture::{GaussianMixture, GaussianMixtureModel, GaussianMixtureParams};
 use crate::mlp::{Mlp, MlpTrainParams};
 use crate::neighbors::{KnnRegressor, KnnRegressorParams};
 use crate::pca::{PcaModel, PcaParams};
@@ -71,6 +72,10 @@ pub enum Algorithm {
     /// k-means clustering ([`KMeans`]).
     #[serde(rename = "k-means")]
     KMeans(KMeansParams),
+    /// Gaussian mixture with full covariances, fitted by EM
+    /// ([`GaussianMixtureModel`]); a soft clustering that ignores targets
+    /// and predicts component probabilities.
+    GaussianMixture(GaussianMixtureParams),
 }
 
 /// What an algorithm learns, and so which targets it needs.
@@ -81,15 +86,17 @@ pub enum Task {
     Classification,
     /// Real-valued targets; predicts real values.
     Regression,
-    /// Any targets (ignored); predicts a new representation.
+    /// Any targets (ignored); predicts a new representation (PCA's
+    /// projections).
     Transform,
-    /// Any targets (ignored); predicts cluster membership as a one-hot
-    /// [`crate::Prediction::Proba`] row (not probabilities).
+    /// Any targets (ignored); predicts cluster membership as a
+    /// [`crate::Prediction::Proba`] row, one column per cluster: one-hot for
+    /// k-means, component probabilities for a Gaussian mixture.
     Clustering,
 }
 
 /// The known names, in the order of the variants.
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 14] = [
     RandomForest::KIND,
     RandomForestRegressor::KIND,
     DecisionTree::KIND,
@@ -103,6 +110,7 @@ const NAMES: [&str; 13] = [
     LogisticRegression::KIND,
     LinearSvc::KIND,
     KMeans::KIND,
+    GaussianMixtureModel::KIND,
 ];
 
 impl Algorithm {
@@ -134,6 +142,9 @@ impl Algorithm {
             }
             n if n == LinearSvc::KIND => Algorithm::LinearSvc(LinearSvc::params()),
             n if n == KMeans::KIND => Algorithm::KMeans(KMeans::params()),
+            n if n == GaussianMixtureModel::KIND => {
+                Algorithm::GaussianMixture(GaussianMixture::params())
+            }
             _ => {
                 return Err(MlError::UnknownAlgorithm {
                     name: name.into(),
@@ -159,6 +170,7 @@ impl Algorithm {
             Algorithm::LogisticRegression(_) => LogisticRegression::KIND,
             Algorithm::LinearSvc(_) => LinearSvc::KIND,
             Algorithm::KMeans(_) => KMeans::KIND,
+            Algorithm::GaussianMixture(_) => GaussianMixtureModel::KIND,
         }
     }
 
@@ -177,7 +189,7 @@ impl Algorithm {
             | Algorithm::LinearSvr(_)
             | Algorithm::KnnRegressor(_) => Task::Regression,
             Algorithm::Pca(_) => Task::Transform,
-            Algorithm::KMeans(_) => Task::Clustering,
+            Algorithm::KMeans(_) | Algorithm::GaussianMixture(_) => Task::Clustering,
         }
     }
 
@@ -197,6 +209,7 @@ impl Algorithm {
             Algorithm::LogisticRegression(p) => p.clone().check().map(drop),
             Algorithm::LinearSvc(p) => p.clone().check().map(drop),
             Algorithm::KMeans(p) => p.clone().check().map(drop),
+            Algorithm::GaussianMixture(p) => p.clone().check().map(drop),
         }
     }
 
@@ -224,6 +237,7 @@ impl Algorithm {
             Algorithm::LogisticRegression(p) => boxed(p.clone().check(), data),
             Algorithm::LinearSvc(p) => boxed(p.clone().check(), data),
             Algorithm::KMeans(p) => boxed(p.clone().check(), data),
+            Algorithm::GaussianMixture(p) => boxed(p.clone().check(), data),
         }
     }
 
@@ -247,6 +261,7 @@ impl Algorithm {
             Some(LogisticRegression::KIND) => boxed::<LogisticRegression>(t),
             Some(LinearSvc::KIND) => boxed::<LinearSvc>(t),
             Some(KMeans::KIND) => boxed::<KMeans>(t),
+            Some(GaussianMixtureModel::KIND) => boxed::<GaussianMixtureModel>(t),
             Some(other) => Err(MlError::CorruptModel(format!(
                 "unknown model kind `{other}`; known kinds: {}",
                 NAMES.join(", ")

@@ -1,5 +1,5 @@
 //! `faasml-ml`: the numeric core of faasml — PCA, decision trees, random
-//! forests, linear models, k-NN, k-means and an MLP behind one small
+//! forests, linear models, k-NN, k-means, a Gaussian mixture and an MLP behind one small
 //! vocabulary — with no IO.
 //!
 //! # Vocabulary
@@ -59,6 +59,8 @@
 //!   coordinate descent, one-vs-rest), matching scikit-learn's objectives.
 //! - [`kmeans`]: k-means clustering (greedy k-means++ seeding, Lloyd
 //!   iterations, best of several starts).
+//! - [`mixture`]: Gaussian mixture with full covariances, fitted by EM
+//!   (scikit-learn's `GaussianMixture`).
 //! - [`neighbors`]: brute-force k-nearest-neighbour regression over a
 //!   blocked GEMM.
 //! - [`folds`]: scikit-learn's unshuffled KFold / StratifiedKFold;
@@ -78,6 +80,7 @@ pub mod kmeans;
 pub mod linear;
 mod matrix;
 pub mod metrics;
+pub mod mixture;
 pub mod mlp;
 pub mod model;
 pub mod model_selection;

@@ -53,6 +53,7 @@ fn small(name: &str) -> Algorithm {
         "logistic-regression" => r#"{"algorithm": "logistic-regression", "C": 0.1}"#,
         "linear-svc" => r#"{"algorithm": "linear-svc", "C": 0.5}"#,
         "k-means" => r#"{"algorithm": "k-means", "k": 3, "n_init": 2}"#,
+        "gaussian-mixture" => r#"{"algorithm": "gaussian-mixture", "n_components": 3}"#,
         other => panic!("no small settings for {other}"),
     };
     serde_json::from_str(json).unwrap()
@@ -76,7 +77,8 @@ fn every_algorithm_fits_round_trips_and_predicts_the_same() {
             "knn-regressor",
             "logistic-regression",
             "linear-svc",
-            "k-means"
+            "k-means",
+            "gaussian-mixture"
         ]
     );
     let iris_binary = iris_binary();
@@ -289,9 +291,11 @@ fn targets_of_the_wrong_kind_are_rejected() {
             "{name}"
         );
     }
-    // PCA takes any targets.
+    // The transforms and clusterings (PCA, the Gaussian mixture) take any targets.
     let unlabelled = Dataset::new(iris.records().clone(), Targets::None).unwrap();
     assert!(small("pca").fit(&unlabelled).is_ok());
+    assert!(small("gaussian-mixture").fit(&unlabelled).is_ok());
+    assert!(small("gaussian-mixture").fit(&diabetes).is_ok());
 }
 
 #[test]
