@@ -8,8 +8,8 @@ use super::coordinate_descent::{Columns, Penalty, Stopping, coordinate_descent};
 use super::{
     LinearFunction, check_at_least_one, check_non_negative, check_not_empty, check_positive,
 };
-use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Fit, MatrixView, MlError, Predict, Prediction, Result};
+use crate::persist::Persist;
+use crate::{Dataset, Fit, MlError, Result};
 
 /// Unchecked elastic-net hyperparameters; see [`ElasticNet::params`] for
 /// the defaults.
@@ -137,21 +137,6 @@ impl ElasticNet {
     pub fn params() -> ElasticNetParams {
         ElasticNetParams::default()
     }
-
-    /// The coefficients, one per feature.
-    pub fn coef(&self) -> &[f32] {
-        &self.0.coef
-    }
-
-    /// The intercept.
-    pub fn intercept(&self) -> f32 {
-        self.0.intercept
-    }
-
-    /// Epochs of coordinate descent the fit took.
-    pub fn n_iter(&self) -> usize {
-        self.0.n_iter
-    }
 }
 
 impl Fit for ElasticNetValidParams {
@@ -162,26 +147,4 @@ impl Fit for ElasticNetValidParams {
     }
 }
 
-impl Predict for ElasticNet {
-    fn n_features(&self) -> usize {
-        self.0.coef.len()
-    }
-
-    fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let v = self.0.decision(x)?;
-        Ok(Prediction::Real(v.into_iter().map(|p| p as f32).collect()))
-    }
-}
-
-/// Stored as `coef` (`[d]`), `intercept` (`[1]`) and meta `n_iter`.
-impl Persist for ElasticNet {
-    const KIND: &'static str = "elastic-net";
-
-    fn to_tensors(&self) -> ModelTensors {
-        self.0.to_tensors(Self::KIND)
-    }
-
-    fn from_tensors(t: &ModelTensors) -> Result<Self> {
-        LinearFunction::from_tensors(t, Self::KIND).map(Self)
-    }
-}
+linear_function_model!(regressor ElasticNet, "elastic-net", "Epochs of coordinate descent the fit took.");

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::LinearFunction;
 use super::elastic_net::ElasticNetParams;
-use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Fit, MatrixView, Predict, Prediction, Result};
+use crate::persist::Persist;
+use crate::{Dataset, Fit, Result};
 
 /// Unchecked Lasso hyperparameters; see [`Lasso::params`] for the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,21 +84,6 @@ impl Lasso {
     pub fn params() -> LassoParams {
         LassoParams::default()
     }
-
-    /// The coefficients, one per feature.
-    pub fn coef(&self) -> &[f32] {
-        &self.0.coef
-    }
-
-    /// The intercept.
-    pub fn intercept(&self) -> f32 {
-        self.0.intercept
-    }
-
-    /// Epochs of coordinate descent the fit took.
-    pub fn n_iter(&self) -> usize {
-        self.0.n_iter
-    }
 }
 
 impl Fit for LassoValidParams {
@@ -109,26 +94,4 @@ impl Fit for LassoValidParams {
     }
 }
 
-impl Predict for Lasso {
-    fn n_features(&self) -> usize {
-        self.0.coef.len()
-    }
-
-    fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let v = self.0.decision(x)?;
-        Ok(Prediction::Real(v.into_iter().map(|p| p as f32).collect()))
-    }
-}
-
-/// Stored as `coef` (`[d]`), `intercept` (`[1]`) and meta `n_iter`.
-impl Persist for Lasso {
-    const KIND: &'static str = "lasso";
-
-    fn to_tensors(&self) -> ModelTensors {
-        self.0.to_tensors(Self::KIND)
-    }
-
-    fn from_tensors(t: &ModelTensors) -> Result<Self> {
-        LinearFunction::from_tensors(t, Self::KIND).map(Self)
-    }
-}
+linear_function_model!(regressor Lasso, "lasso", "Epochs of coordinate descent the fit took.");

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::coordinate_descent::dot;
 use super::{LinearFunction, check_at_least_one, check_not_empty, check_positive};
-use crate::persist::{ModelTensors, Persist};
+use crate::persist::Persist;
 use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Widest data (in features) fitted by Newton's method; wider uses L-BFGS.
@@ -131,21 +131,6 @@ impl LogisticRegression {
     /// max_iter 100, intercept fitted, solver chosen by width.
     pub fn params() -> LogisticRegressionParams {
         LogisticRegressionParams::default()
-    }
-
-    /// The coefficients, one per feature.
-    pub fn coef(&self) -> &[f32] {
-        &self.0.coef
-    }
-
-    /// The intercept.
-    pub fn intercept(&self) -> f32 {
-        self.0.intercept
-    }
-
-    /// Solver iterations the fit took.
-    pub fn n_iter(&self) -> usize {
-        self.0.n_iter
     }
 
     /// `P(class 1)` for every row of `x`.
@@ -483,15 +468,8 @@ impl Predict for LogisticRegression {
     }
 }
 
-/// Stored as `coef` (`[d]`), `intercept` (`[1]`) and meta `n_iter`.
-impl Persist for LogisticRegression {
-    const KIND: &'static str = "logistic-regression";
-
-    fn to_tensors(&self) -> ModelTensors {
-        self.0.to_tensors(Self::KIND)
-    }
-
-    fn from_tensors(t: &ModelTensors) -> Result<Self> {
-        LinearFunction::from_tensors(t, Self::KIND).map(Self)
-    }
-}
+linear_function_model!(
+    LogisticRegression,
+    "logistic-regression",
+    "Solver iterations the fit took."
+);

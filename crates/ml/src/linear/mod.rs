@@ -20,6 +20,60 @@
 //! real number it is (`0`, `1`, ...): a stacking layer regresses 0/1 labels
 //! with them, as scikit-learn lets it.
 
+/// What every model holding one [`LinearFunction`] shares, written once: its `coef`,
+/// `intercept` and `n_iter` accessors and its [`crate::Persist`] (tensors `coef` `[d]`,
+/// `intercept` `[1]`, meta `n_iter`, under the model's kind); a `regressor` also predicts the
+/// function's value as [`crate::Prediction::Real`].
+macro_rules! linear_function_model {
+    ($model:ident, $kind:literal, $n_iter_doc:literal) => {
+        impl $model {
+            /// The coefficients, one per feature.
+            pub fn coef(&self) -> &[f32] {
+                &self.0.coef
+            }
+
+            /// The intercept.
+            pub fn intercept(&self) -> f32 {
+                self.0.intercept
+            }
+
+            #[doc = $n_iter_doc]
+            pub fn n_iter(&self) -> usize {
+                self.0.n_iter
+            }
+        }
+
+        /// Stored as `coef` (`[d]`), `intercept` (`[1]`) and meta `n_iter`.
+        impl crate::Persist for $model {
+            const KIND: &'static str = $kind;
+
+            fn to_tensors(&self) -> crate::ModelTensors {
+                self.0.to_tensors(Self::KIND)
+            }
+
+            fn from_tensors(t: &crate::ModelTensors) -> crate::Result<Self> {
+                super::LinearFunction::from_tensors(t, Self::KIND).map(Self)
+            }
+        }
+    };
+    (regressor $model:ident, $kind:literal, $n_iter_doc:literal) => {
+        linear_function_model!($model, $kind, $n_iter_doc);
+
+        impl crate::Predict for $model {
+            fn n_features(&self) -> usize {
+                self.0.coef.len()
+            }
+
+            fn predict(&self, x: crate::MatrixView<'_>) -> crate::Result<crate::Prediction> {
+                let v = self.0.decision(x)?;
+                Ok(crate::Prediction::Real(
+                    v.into_iter().map(|p| p as f32).collect(),
+                ))
+            }
+        }
+    };
+}
+
 pub mod coordinate_descent;
 mod elastic_net;
 mod lasso;

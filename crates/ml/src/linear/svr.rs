@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     LinearFunction, check_at_least_one, check_non_negative, check_not_empty, check_positive,
 };
-use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Fit, MatrixView, Predict, Prediction, Result};
+use crate::persist::Persist;
+use crate::{Dataset, Fit, Result};
 
 /// Unchecked linear SVR hyperparameters; see [`LinearSvr::params`] for the
 /// defaults.
@@ -139,22 +139,6 @@ impl LinearSvr {
     /// 1000, intercept fitted with intercept_scaling 1, seed 0.
     pub fn params() -> LinearSvrParams {
         LinearSvrParams::default()
-    }
-
-    /// The coefficients, one per feature.
-    pub fn coef(&self) -> &[f32] {
-        &self.0.coef
-    }
-
-    /// The intercept.
-    pub fn intercept(&self) -> f32 {
-        self.0.intercept
-    }
-
-    /// Epochs the dual coordinate descent ran (`max_iter` if it did not
-    /// reach the tolerance).
-    pub fn n_iter(&self) -> usize {
-        self.0.n_iter
     }
 }
 
@@ -510,29 +494,7 @@ fn solve_with<K: Kernels>(
     (w, wb, iter)
 }
 
-impl Predict for LinearSvr {
-    fn n_features(&self) -> usize {
-        self.0.coef.len()
-    }
-
-    fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let v = self.0.decision(x)?;
-        Ok(Prediction::Real(v.into_iter().map(|p| p as f32).collect()))
-    }
-}
-
-/// Stored as `coef` (`[d]`), `intercept` (`[1]`) and meta `n_iter`.
-impl Persist for LinearSvr {
-    const KIND: &'static str = "linear-svr";
-
-    fn to_tensors(&self) -> ModelTensors {
-        self.0.to_tensors(Self::KIND)
-    }
-
-    fn from_tensors(t: &ModelTensors) -> Result<Self> {
-        LinearFunction::from_tensors(t, Self::KIND).map(Self)
-    }
-}
+linear_function_model!(regressor LinearSvr, "linear-svr", "Epochs the dual coordinate descent ran (`max_iter` if it did not reach the tolerance).");
 
 #[cfg(test)]
 mod tests {
