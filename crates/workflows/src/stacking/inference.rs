@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::table::{self, LabelledRows};
 use super::trainer::Scores;
 use super::{StackedModel, StackingParams, stacked_model_key};
-use crate::data::{self, tables};
+use crate::data;
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout::{Scratch, result_key};
 use crate::kit::transfer::{Transfer, TransferMode};
@@ -56,11 +56,7 @@ pub struct ScoringParams {
 impl ScoringParams {
     /// The model name.
     pub fn model_name(&self) -> String {
-        match (&self.model, &self.data) {
-            (Some(model), _) => model.clone(),
-            (None, Some(data)) => data::model_name(data, None, "stacking"),
-            (None, None) => "synthetic-stacking".to_string(),
-        }
+        super::model_name(self.model.as_deref(), self.data.as_deref())
     }
 }
 
@@ -174,16 +170,10 @@ async fn stages(params: &ScoringParams, ctx: &Ctx) -> Result<ScoringResult> {
         )));
     }
     let (data, rows) = match &params.data {
-        Some(prefix) => {
-            let sources = tables::list(ctx.store(), prefix, params.target.as_deref()).await?;
-            let data = tables::load(
-                ctx.store(),
-                &tables::deal(&sources, 1)[0],
-                tables::TargetKind::Real,
-            )
-            .await?;
-            (prefix.clone(), table::binary(data, prefix)?)
-        }
+        Some(prefix) => (
+            prefix.clone(),
+            super::table_rows(ctx, prefix, params.target.as_deref()).await?,
+        ),
         None => {
             let tensors = persist::get(ctx.store(), &model_key).await?;
             let trained: StackingParams = tensors

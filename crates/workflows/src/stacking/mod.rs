@@ -63,6 +63,31 @@ pub fn stacked_model_key(name: &str) -> Path {
     model_key(name, MODEL_FILE)
 }
 
+/// The name of a stacked model: `model` when given, else `<data name>-stacking`, or
+/// `synthetic-stacking` for the synthetic data.
+pub fn model_name(model: Option<&str>, data: Option<&str>) -> String {
+    match (model, data) {
+        (Some(model), _) => model.to_string(),
+        (None, Some(data)) => data::model_name(data, None, "stacking"),
+        (None, None) => "synthetic-stacking".to_string(),
+    }
+}
+
+/// The rows of the table under `prefix` (CSV with `target`, or LIBSVM), its target made binary.
+pub(crate) async fn table_rows(
+    ctx: &Ctx,
+    prefix: &str,
+    target: Option<&str>,
+) -> Result<LabelledRows> {
+    let sources = tables::list(ctx.store(), prefix, target).await?;
+    let all = tables::deal(&sources, 1);
+    let data = tables::load(ctx.store(), &all[0], tables::TargetKind::Real).await?;
+    let source = prefix.to_string();
+    ctx.compute(move || table::binary(data, &source))
+        .await
+        .map_err(WorkflowError::Compute)?
+}
+
 /// The stacking workflow.
 #[derive(Debug, Clone, Copy)]
 pub struct Stacking;
@@ -173,11 +198,7 @@ impl StackingParams {
 
     /// The model name: the one given, or `<data name>-stacking`.
     pub fn model_name(&self) -> String {
-        match (&self.model, &self.data) {
-            (Some(model), _) => model.clone(),
-            (None, Some(data)) => data::model_name(data, None, "stacking"),
-            (None, None) => "synthetic-stacking".to_string(),
-        }
+        model_name(self.model.as_deref(), self.data.as_deref())
     }
 
     /// The base models, trainer by trainer.
@@ -555,17 +576,10 @@ pub(crate) async fn rows(params: &StackingParams, ctx: &Ctx) -> Result<(String, 
                 .map_err(WorkflowError::Compute)??;
             Ok((format!("synthetic {samples} x {features}"), rows))
         }
-        Some(prefix) => {
-            let sources = tables::list(ctx.store(), prefix, params.target.as_deref()).await?;
-            let all = tables::deal(&sources, 1);
-            let data = tables::load(ctx.store(), &all[0], tables::TargetKind::Real).await?;
-            let source = prefix.clone();
-            let rows = ctx
-                .compute(move || table::binary(data, &source))
-                .await
-                .map_err(WorkflowError::Compute)??;
-            Ok((prefix.clone(), rows))
-        }
+        Some(prefix) => Ok((
+            prefix.clone(),
+            table_rows(ctx, prefix, params.target.as_deref()).await?,
+        )),
     }
 }
 

@@ -63,15 +63,10 @@ fn stack(columns: &[Vec<f64>], labels: Vec<u8>, what: &str) -> Result<LabelledRo
             c.len()
         )));
     }
-    let cols = columns.len();
-    let mut features = Vec::with_capacity(rows * cols);
-    for r in 0..rows {
-        features.extend(columns.iter().map(|c| c[r] as f32));
-    }
     Ok(LabelledRows {
         rows,
-        cols,
-        features,
+        cols: columns.len(),
+        features: super::table::interleave(columns, rows),
         labels,
     })
 }

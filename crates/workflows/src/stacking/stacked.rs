@@ -26,11 +26,14 @@ impl StackedModel {
             .iter()
             .map(|b| model_selection::score(&b.predict(x)?))
             .collect::<faasml_ml::Result<Vec<_>>>()?;
-        let mut meta_x = Vec::with_capacity(n * columns.len());
-        for r in 0..n {
-            meta_x.extend(columns.iter().map(|c| c[r] as f32));
+        if let Some(c) = columns.iter().find(|c| c.len() != n) {
+            return Err(MlError::ShapeMismatch {
+                what: "base model scores".into(),
+                expected: n,
+                got: c.len(),
+            });
         }
-        let meta_x = Matrix::new(n, columns.len(), meta_x)?;
+        let meta_x = Matrix::new(n, columns.len(), super::table::interleave(&columns, n))?;
         model_selection::score(&self.meta.predict(meta_x.view())?)
     }
 }

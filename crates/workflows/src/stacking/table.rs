@@ -92,6 +92,16 @@ impl LabelledRows {
     }
 }
 
+/// `columns` (each one score per row, all `rows` long) side by side, row-major: the
+/// meta-features of `rows` rows, one column per base model.
+pub fn interleave(columns: &[Vec<f64>], rows: usize) -> Vec<f32> {
+    let mut features = Vec::with_capacity(rows * columns.len());
+    for r in 0..rows {
+        features.extend(columns.iter().map(|c| c[r] as f32));
+    }
+    features
+}
+
 /// The seed's synthetic set (scikit-learn's `make_classification` process with the seed's
 /// settings) at `samples` x `features`.
 pub fn synthetic(samples: usize, features: usize, seed: u64) -> Result<LabelledRows> {
