@@ -49,6 +49,12 @@ pub struct Progress {
     pub bytes_skipped: u64,
     /// Times the worker was re-invoked after a failure.
     pub restarts: u64,
+    /// Minibatches already trained (over all epochs) when the latest re-invocation took over:
+    /// where it resumed. `None` for a worker that never failed; `Some(0)` would mean it started
+    /// over. Work done after the last saved position and lost with the failed instance is redone
+    /// and not counted twice in `iterations`.
+    #[serde(default)]
+    pub resumed_at: Option<u64>,
     /// Seconds spent loading the slice (every invocation's load counts).
     pub load_seconds: f64,
     /// Seconds spent in the training loop.

@@ -225,6 +225,7 @@ pub(crate) async fn train(ctx: &Ctx, input: &TrainInput, scope: Scope) -> Result
     let mut progress = ps.progress(w).await?.unwrap_or_default();
     if ctx.attempt() > 1 {
         progress.restarts += 1;
+        progress.resumed_at = Some(progress.iterations);
     }
     if progress.epoch < input.epoch {
         progress.epoch = input.epoch;
