@@ -68,6 +68,7 @@
 //! - [`metrics`]: accuracy, confusion matrix, R², mean squared error, ROC-AUC.
 //! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
 //! - [`synthetic`]: scikit-learn-style synthetic datasets.
+//! - [`sparse`]: compressed sparse rows ([`CsrMatrix`]) for bag-of-words features.
 
 pub mod algorithm;
 pub mod binning;
@@ -87,6 +88,7 @@ pub mod model_selection;
 pub mod neighbors;
 pub mod pca;
 pub mod persist;
+pub mod sparse;
 pub mod synthetic;
 pub mod tree;
 
@@ -96,6 +98,7 @@ pub use error::MlError;
 pub use matrix::{Matrix, MatrixView};
 pub use model::{Fit, Model, Predict, Prediction};
 pub use persist::{ModelTensors, Persist, Tensor, TensorData};
+pub use sparse::{CsrMatrix, SparseRow};
 
 /// Result type used throughout the crate.
 pub type Result<T> = std::result::Result<T, MlError>;
