@@ -10,7 +10,7 @@ use faasml_datasets::bundled::{self, Split};
 use faasml_datasets::csv_table::Table;
 use faasml_datasets::{csv_table, idx, libsvm};
 use faasml_store::Path as Key;
-use faasml_workflows::data::bundled::TABLES_SEGMENT;
+use faasml_workflows::data::bundled::{CORPORA_SEGMENT, TABLES_SEGMENT};
 use faasml_workflows::data::images::{self, ImportFormat};
 use faasml_workflows::data::tables;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -135,6 +135,20 @@ fn list() -> Result<()> {
             t.features,
             t.target,
             t.description
+        ));
+    }
+    out.push_str(&format!(
+        "\n{:<22} {:>7} {:>8}  {:<8} description\n",
+        "texts (data prefix)", "rows", "classes", "columns"
+    ));
+    for c in bundled::corpora() {
+        out.push_str(&format!(
+            "{:<22} {:>7} {:>8}  {:<8} {}\n",
+            format!("{CORPORA_SEGMENT}/{}", c.name),
+            c.rows,
+            c.classes,
+            "text,label",
+            c.description
         ));
     }
     out.push_str(&format!(

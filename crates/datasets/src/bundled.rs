@@ -378,6 +378,84 @@ pub fn lookup_table(name: &str) -> Result<&'static BundledTable> {
         })
 }
 
+/// A labelled text corpus that ships with the repository, `data/sentiment/<file>`: a gzipped
+/// CSV with a header row whose first two columns are `text` and `label`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundledCorpus {
+    /// The name to [`lookup_corpus`] it by, e.g. `"vader"` (data prefix `sentiment/vader`).
+    pub name: &'static str,
+    /// The file name under `data/sentiment/`.
+    pub file: &'static str,
+    /// The data rows.
+    pub rows: usize,
+    /// The number of classes of `label` (`0..classes`).
+    pub classes: usize,
+    /// A one-line description.
+    pub description: &'static str,
+}
+
+impl BundledCorpus {
+    /// The text column.
+    pub const TEXT: &'static str = "text";
+    /// The label column.
+    pub const LABEL: &'static str = "label";
+
+    /// The file under [`data_dir`]: `sentiment/<file>`.
+    pub fn path(&self) -> PathBuf {
+        data_dir().join("sentiment").join(self.file)
+    }
+
+    /// The file's bytes, unchanged (gzipped).
+    pub fn read(&self) -> Result<Vec<u8>> {
+        read_file(&self.path(), "bundled text corpus")
+    }
+}
+
+/// Every bundled text corpus (provenance in `data/README.md`).
+static CORPORA: [BundledCorpus; 3] = [
+    BundledCorpus {
+        name: "vader",
+        file: "vader_sentiment.csv.gz",
+        rows: 23_320,
+        classes: 2,
+        description: "VADER ground truth: tweets, movie and Amazon reviews, NYT editorials; 1 positive, 0 negative",
+    },
+    BundledCorpus {
+        name: "rt",
+        file: "rt_snippets.csv.gz",
+        rows: 12_808,
+        classes: 2,
+        description: "Rotten Tomatoes critic snippets; 1 fresh, 0 rotten",
+    },
+    BundledCorpus {
+        name: "crowdflower",
+        file: "crowdflower_tweets.csv.gz",
+        rows: 38_158,
+        classes: 3,
+        description: "CrowdFlower tweets; 0 negative, 1 neutral, 2 positive (some mojibake, sorted by label)",
+    },
+];
+
+/// Every bundled text corpus, in a fixed order.
+pub fn corpora() -> &'static [BundledCorpus] {
+    &CORPORA
+}
+
+/// The bundled corpus called `name`, or [`DatasetError::UnknownDataset`] listing the known ones.
+pub fn lookup_corpus(name: &str) -> Result<&'static BundledCorpus> {
+    CORPORA
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| DatasetError::UnknownDataset {
+            name: name.to_string(),
+            known: CORPORA
+                .iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
 /// Finds the single file in `names` of `split` whose name contains `kind`.
 fn find_file(dir: &Path, names: &[String], split: Split, kind: &str) -> Result<PathBuf> {
     let what = || {

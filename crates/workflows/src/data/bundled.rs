@@ -1,11 +1,13 @@
 //! Bundled datasets imported into a store on first use: the image sets of `data/mnist/` and
-//! `data/fashion-mnist/` and the numeric tables of `data/tabular/`.
+//! `data/fashion-mnist/`, the numeric tables of `data/tabular/` and the text corpora of
+//! `data/sentiment/`.
 //!
 //! A data prefix names a bundled dataset by its last segment: `mnist-2k` and `images/mnist-2k`
 //! name the image set `mnist-2k`; `tabular/<name>` (the segment before the name must be
-//! `tabular`) names the table `data/tabular/<name>.csv`. [`lookup`] says which, and [`ensure`]
+//! `tabular`) names the table `data/tabular/<name>.csv`; `sentiment/<name>` names a text corpus
+//! (`sentiment/vader`). [`lookup`] says which, and [`ensure`]
 //! imports it when the store lacks it — images as one IDX pair, a table as its CSV file unchanged
-//! at `<prefix>/<name>.csv`. The kit's driver calls [`needs_import`] for every prefix a run
+//! at `<prefix>/<name>.csv`, a corpus as its gzipped CSV unchanged. The kit's driver calls [`needs_import`] for every prefix a run
 //! declares and the `faasml.import` function ([`crate::kit::IMPORT`]) calls [`ensure_for_run`].
 //!
 //! The import is crash-safe: a pending marker ([`IMPORT_PENDING`]) goes first and the completion
@@ -13,8 +15,8 @@
 //! run instead of leaving a half-written dataset that every later run trips over. A prefix that
 //! holds anything else is the user's data and is left alone.
 
-use faasml_datasets::bundled::{self, BundledDataset, BundledTable};
-use faasml_datasets::csv_table;
+use faasml_datasets::bundled::{self, BundledCorpus, BundledDataset, BundledTable};
+use faasml_datasets::{csv_table, idx, text_table};
 use faasml_store::{Path, Store};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,8 @@ pub const IMPORT_PENDING: &str = ".faasml-import-pending";
 
 /// The segment before a table's name in its data prefix: `tabular/iris`.
 pub const TABLES_SEGMENT: &str = "tabular";
+/// The segment before a text corpus's name in its data prefix: `sentiment/vader`.
+pub const CORPORA_SEGMENT: &str = "sentiment";
 
 /// A bundled dataset a data prefix names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,8 @@ pub enum Bundled {
     Images(&'static BundledDataset),
     /// A numeric CSV table, imported as its file.
     Table(&'static BundledTable),
+    /// A labelled text corpus, imported as its gzipped CSV file.
+    Corpus(&'static BundledCorpus),
 }
 
 impl Bundled {
@@ -44,6 +50,7 @@ impl Bundled {
         match self {
             Self::Images(d) => d.name,
             Self::Table(t) => t.name,
+            Self::Corpus(c) => c.name,
         }
     }
 
@@ -52,6 +59,7 @@ impl Bundled {
         match self {
             Self::Images(_) => BundledKind::Images,
             Self::Table(_) => BundledKind::Table,
+            Self::Corpus(_) => BundledKind::Texts,
         }
     }
 }
@@ -65,18 +73,28 @@ pub enum BundledKind {
     Images,
     /// The rows of a table.
     Table,
+    /// The texts of a corpus.
+    Texts,
 }
 
 /// The bundled dataset `prefix` names, if it names one: `…/tabular/<name>` a table of
-/// [`bundled::tables`], else a last segment naming an image set of [`bundled::catalog`].
+/// [`bundled::tables`], `…/sentiment/<name>` a corpus of [`bundled::corpora`], else a last segment naming an image set of [`bundled::catalog`].
 pub fn lookup(prefix: &str) -> Option<Bundled> {
     let clean = prefix.trim_matches('/');
     let mut segments = clean.rsplit('/');
     let name = segments.next().unwrap_or(clean);
-    if segments.next() == Some(TABLES_SEGMENT)
-        && let Ok(table) = bundled::lookup_table(name)
-    {
-        return Some(Bundled::Table(table));
+    match segments.next() {
+        Some(TABLES_SEGMENT) => {
+            if let Ok(table) = bundled::lookup_table(name) {
+                return Some(Bundled::Table(table));
+            }
+        }
+        Some(CORPORA_SEGMENT) => {
+            if let Ok(corpus) = bundled::lookup_corpus(name) {
+                return Some(Bundled::Corpus(corpus));
+            }
+        }
+        _ => {}
     }
     bundled::lookup(name).ok().map(Bundled::Images)
 }
@@ -103,6 +121,7 @@ impl ImportRecord {
         match self.kind {
             BundledKind::Images => format!("{} images", self.items),
             BundledKind::Table => format!("{} rows", self.items),
+            BundledKind::Texts => format!("{} texts", self.items),
         }
     }
 }
@@ -186,6 +205,21 @@ pub async fn ensure_for_run(store: &Store, prefix: &str, run_id: &str) -> Result
             store.put(&key_in(prefix, &t.file_name()), bytes).await?;
             rows
         }
+        Bundled::Corpus(c) => {
+            let file = format!("{CORPORA_SEGMENT}/{}", c.file);
+            let bytes = c.read().map_err(|e| local(file.clone(), e))?;
+            let csv = idx::gunzip_if_needed(&bytes).map_err(|e| local(file.clone(), e))?;
+            let texts =
+                text_table::read_text_table(&csv[..], BundledCorpus::TEXT, BundledCorpus::LABEL)
+                    .map_err(|e| local(file, e))?
+                    .texts
+                    .len();
+            store
+                .put(&key_in(prefix, IMPORT_PENDING), Vec::<u8>::new())
+                .await?;
+            store.put(&key_in(prefix, c.file), bytes).await?;
+            texts
+        }
     };
     let record = ImportRecord {
         dataset: dataset.name().to_string(),
@@ -236,6 +270,33 @@ mod tests {
         assert_eq!(name("mine/iris"), None);
         assert_eq!(name("tabular/penguins"), None);
         assert_eq!(name("tabular"), None);
+        assert_eq!(name("sentiment/vader"), Some((BundledKind::Texts, "vader")));
+        assert_eq!(name("vader"), None);
+        assert_eq!(name("sentiment/imdb"), None);
+    }
+
+    #[tokio::test]
+    async fn a_bundled_corpus_is_imported_as_its_gzipped_csv() {
+        let store = Store::open("memory://bundled-corpus").unwrap();
+        assert_eq!(
+            ensure_for_run(&store, "sentiment/rt", "run-1")
+                .await
+                .unwrap(),
+            Some(12_808)
+        );
+        assert_eq!(
+            keys(&store, "sentiment/rt").await,
+            [
+                "sentiment/rt/.faasml-import.json",
+                "sentiment/rt/rt_snippets.csv.gz"
+            ]
+        );
+        let record = import_record(&store, "sentiment/rt")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.describe(), "12808 texts");
+        assert_eq!(ensure(&store, "sentiment/rt").await.unwrap(), None);
     }
 
     #[tokio::test]
