@@ -199,15 +199,6 @@ impl Sandbox {
 
     #[cfg(target_os = "linux")]
     fn pick(&mut self) -> Result<(), ConfineError> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            self.fallback_reason = Some(
-                "not running as root, so cgroups cannot be created (run as root for memory \
-                 and CPU limits like Lambda's)"
-                    .into(),
-            );
-            return Ok(());
-        }
         let v2 = match cgroup::v2::create(&self.name, &self.limits) {
             Ok(cg) => return self.adopt(cg, Mechanism::CgroupV2),
             Err(why) => why,
@@ -219,7 +210,17 @@ impl Sandbox {
             }
             Err(why) => why,
         };
-        self.fallback_reason = Some(format!("{v2}; {v1}"));
+        // Try even when not root (a delegated cgroup v2 subtree may be writable), but say
+        // plainly when that is the likely cause.
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let prefix = if root {
+            ""
+        } else {
+            "not running as root, so cgroups are most likely not writable (run as root for \
+             memory and CPU limits like Lambda's); "
+        };
+        self.fallback_reason = Some(format!("{prefix}{v2}; {v1}"));
         Ok(())
     }
 
