@@ -245,3 +245,36 @@ fn invalid_names_and_limits_are_refused() {
         ));
     }
 }
+
+#[test]
+fn a_dead_callers_empty_sandbox_is_swept_away() {
+    let first = Sandbox::new("test-sweep", Limits::lambda(128)).unwrap();
+    if !uses_cgroup(&first, "sweep") {
+        return;
+    }
+    // Sweeping happens only under the caller's own cgroup when that is not a hierarchy's root.
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let controller = if first.mechanism() == Mechanism::CgroupV2 {
+        ""
+    } else {
+        "memory"
+    };
+    let nested = own.lines().any(|l| {
+        let mut p = l.splitn(3, ':').skip(1);
+        let (c, path) = (p.next().unwrap_or(""), p.next().unwrap_or("/"));
+        (c == controller || c.split(',').any(|x| x == controller)) && path != "/"
+    });
+    if !nested {
+        eprintln!("sweep: this process's memory cgroup is a root; nothing is swept there");
+        return;
+    }
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let parent = first.cgroup_dirs()[0].parent().unwrap().to_owned();
+    let stale = parent.join(format!("test-stale-{dead_pid}-0"));
+    std::fs::create_dir(&stale).unwrap();
+    let second = Sandbox::new("test-sweep", Limits::lambda(128)).unwrap();
+    assert!(!stale.exists(), "{} was not swept", stale.display());
+    assert!(first.cgroup_dirs()[0].exists() && second.cgroup_dirs()[0].exists());
+}

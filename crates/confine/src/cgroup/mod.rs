@@ -140,3 +140,49 @@ pub(crate) fn discard(dir: &Path, parent: &Path) {
     let _ = std::fs::remove_dir(dir);
     let _ = std::fs::remove_dir(parent);
 }
+
+/// Removes sandbox directories under `parent` whose owner (the pid in the name
+/// `NAME-PID-N`) no longer exists and which hold no process (the kernel refuses to remove one
+/// that does), left by a caller that died without dropping its sandboxes, so that they do not
+/// keep the cgroup around the caller from being removed.
+///
+/// Call it only under the caller's own, non-root cgroup: everything there shares this
+/// process's pid namespace, so a missing `/proc/PID` means the owner is dead. Under a
+/// hierarchy's root, another container's live sandbox could look dead.
+pub(crate) fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(owner_pid) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// The pid in a sandbox directory name `NAME-PID-N`.
+fn owner_pid(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(3, '-');
+    parts.next()?.parse::<u64>().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next().filter(|n| !n.is_empty())?;
+    Some(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_pid;
+
+    #[test]
+    fn owner_pid_reads_the_pid_from_a_sandbox_name() {
+        assert_eq!(owner_pid("kmeans-128-4242-7"), Some(4242));
+        assert_eq!(owner_pid("x-1-0"), Some(1));
+        assert_eq!(owner_pid("-1-0"), None);
+        assert_eq!(owner_pid("memory.limit_in_bytes"), None);
+        assert_eq!(owner_pid("a-b-0"), None);
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Cgroup, PARENT, discard, make_unique};
+use super::{Cgroup, PARENT, discard, make_unique, sweep_stale};
 use crate::host::{self, CgroupMount};
 use crate::{ConfineError, Limits, fs};
 
@@ -73,6 +73,9 @@ fn place(
     let mut reasons = Vec::new();
     for base in host::bases(mount, own.as_deref()) {
         let parent: PathBuf = base.join(PARENT);
+        if base != mount.point {
+            sweep_stale(&parent);
+        }
         let made =
             make_unique(&parent, unique, &|_| Ok(())).and_then(|dir| match configure(&dir) {
                 Ok(()) => Ok(dir),

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Cgroup, PARENT, discard, make_unique};
+use super::{Cgroup, PARENT, discard, make_unique, sweep_stale};
 use crate::host;
 use crate::{ConfineError, Limits, fs};
 
@@ -36,6 +36,9 @@ pub(crate) fn create(unique: &str, limits: &Limits) -> Result<Cgroup, String> {
     let mut reasons = Vec::new();
     for base in host::bases(mount, own.as_deref()) {
         let parent = base.join(PARENT);
+        if base != mount.point {
+            sweep_stale(&parent);
+        }
         let made = delegate(&base)
             .and_then(|()| make_unique(&parent, unique, &delegate))
             .and_then(|dir| match configure(&dir, &memory_max, &cpu_max) {
