@@ -278,3 +278,32 @@ fn a_dead_callers_empty_sandbox_is_swept_away() {
     assert!(!stale.exists(), "{} was not swept", stale.display());
     assert!(first.cgroup_dirs()[0].exists() && second.cgroup_dirs()[0].exists());
 }
+
+#[test]
+fn sandboxes_made_and_dropped_concurrently_all_get_a_cgroup() {
+    let probe = Sandbox::new("test-churn", Limits::lambda(128)).unwrap();
+    if !uses_cgroup(&probe, "churn") {
+        return;
+    }
+    drop(probe);
+    // Drops remove the shared parent when it empties while other threads make sandboxes in it.
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..25 {
+                    let s = Sandbox::new("test-churn", Limits::lambda(128)).unwrap();
+                    assert_ne!(
+                        s.mechanism(),
+                        Mechanism::Rlimit,
+                        "{:?}",
+                        s.fallback_reason()
+                    );
+                    s.close().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

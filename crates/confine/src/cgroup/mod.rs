@@ -115,9 +115,17 @@ pub(crate) fn make_unique(
 ) -> Result<PathBuf, ConfineError> {
     let dir = parent.join(unique);
     let mut last = None;
-    for _ in 0..3 {
+    for _ in 0..10 {
         ensure_dir(parent)?;
-        prepare_parent(parent)?;
+        match prepare_parent(parent) {
+            Ok(()) => {}
+            // Removed by another sandbox's drop between the two calls: go round again.
+            Err(ConfineError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                last = Some(source);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::NotFound => last = Some(e),
