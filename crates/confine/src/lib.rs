@@ -8,7 +8,7 @@
 //! kills whatever is still in it and removes the cgroup.
 //!
 //! ```no_run
-//! use faasml_confine::{Limits, Mechanism, Sandbox};
+//! use faasml_confine::{Limits, Sandbox};
 //!
 //! let sandbox = Sandbox::new("kmeans-128", Limits::lambda(128))?;
 //! if let Some(why) = sandbox.fallback_reason() {
@@ -44,6 +44,19 @@
 //! when the kernel allows it, so that limits set around the caller (a CI job's, a container's)
 //! still hold for its children; it goes under the hierarchy's root only when that fails (cgroup
 //! v2 will not delegate controllers below a non-root cgroup that holds processes).
+//!
+//! That puts a `faasml/` directory inside the caller's cgroup while sandboxes exist; the last
+//! sandbox to go removes it, and a sandbox made later sweeps away empty ones left by a caller
+//! that died without dropping its sandboxes (killed, or `std::process::exit`).
+//!
+//! # Use for cold starts
+//!
+//! Make one sandbox per worker process and drop it when the worker is done: the counters
+//! ([`Sandbox::oom_kills`], [`Sandbox::peak_memory_bytes`]) cover the sandbox's whole life, so
+//! a fresh sandbox for each cold start gives each worker its own numbers. Dropping the sandbox
+//! kills a worker still running but does not reap it; wait for the [`std::process::Child`] as
+//! usual. [`Sandbox::outcome`] turns the worker's exit status into an [`Outcome`] whose
+//! `Display` is Lambda's message, for an error row rather than a crash.
 //!
 //! This crate is Unix-only; on other systems it is empty.
 
