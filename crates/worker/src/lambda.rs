@@ -12,6 +12,12 @@
 //! id (type `bad-request`). The sandbox is the instance: its first invocation of a function is cold, and
 //! instance ids are qualified with the log stream name, unique per sandbox.
 //!
+//! An event may also be an SNS notification (the seed's trigger: a publisher sends each batch to
+//! an SNS topic subscribed by the function): `Records[0].Sns.Message` then holds the
+//! `LambdaRequest` as a JSON string ([`request_from_event`]). A Lambda function deployed for one
+//! faasml function (`FAASML_FUNCTION`, one per algorithm and memory size in the SAM template of
+//! `faasml deploy lambda`) refuses events for any other.
+//!
 //! [`run`] drives the `lambda_runtime` crate, which polls
 //! `GET /2018-06-01/runtime/invocation/next` on `AWS_LAMBDA_RUNTIME_API`; it checks the
 //! environment that crate needs first, so a missing variable is an error rather than a panic.
@@ -20,6 +26,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
 
 use crate::error::WorkerError;
 use crate::protocol::{Envelope, LambdaRequest};
@@ -66,6 +73,54 @@ pub fn check_env() -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// The variable naming the only faasml function a Lambda function serves, when it serves one.
+pub const FUNCTION_ENV: &str = "FAASML_FUNCTION";
+
+/// The request inside a Lambda event: the event itself, or for an SNS notification
+/// (`{"Records": [{"Sns": {"Message": "..."}}]}`) its first record's message, a JSON string.
+/// Anything else is a `bad-request` diagnostic naming what is wrong.
+pub fn request_from_event(event: &str) -> Result<LambdaRequest, Diagnostic> {
+    let bad = |message: String| Diagnostic {
+        error_type: "bad-request".to_string(),
+        error_message: message,
+    };
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "Records")]
+        records: Option<Vec<Record>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Record {
+        #[serde(rename = "Sns")]
+        sns: Option<Sns>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sns {
+        #[serde(rename = "Message")]
+        message: String,
+    }
+    let probe: Probe = serde_json::from_str(event)
+        .map_err(|e| bad(format!("the event is not a JSON object: {e}")))?;
+    match probe.records {
+        None => serde_json::from_str(event)
+            .map_err(|e| bad(format!("the event is not a faasml request: {e}"))),
+        Some(records) => {
+            let message = records
+                .into_iter()
+                .next()
+                .and_then(|r| r.sns)
+                .ok_or_else(|| bad("an event with Records but no Records[0].Sns".to_string()))?
+                .message;
+            serde_json::from_str(&message).map_err(|e| {
+                bad(format!(
+                    "Records[0].Sns.Message is not a faasml request \
+                     ({{\"function\": ..., \"payload\": ...}}): {e}"
+                ))
+            })
+        }
+    }
+}
+
 /// Handles one Lambda event on `worker`.
 pub async fn handle(worker: &Worker, request: LambdaRequest) -> Result<Envelope, Diagnostic> {
     // A sandbox with a key runs only events whose `auth` verifies.
@@ -74,6 +129,18 @@ pub async fn handle(worker: &Worker, request: LambdaRequest) -> Result<Envelope,
             error_type: e.error_type().to_string(),
             error_message: e.to_string(),
         })?;
+    }
+    if let Ok(only) = std::env::var(FUNCTION_ENV)
+        && !only.is_empty()
+        && only != request.function
+    {
+        return Err(Diagnostic {
+            error_type: "bad-request".to_string(),
+            error_message: format!(
+                "this Lambda function serves only {only} ({FUNCTION_ENV}), not {}",
+                request.function
+            ),
+        });
     }
     let meta = request.meta().map_err(|e| Diagnostic {
         error_type: "bad-request".to_string(),
@@ -106,13 +173,43 @@ pub async fn handle(worker: &Worker, request: LambdaRequest) -> Result<Envelope,
 /// Serves `worker` on the Lambda runtime API until the runtime stops.
 pub async fn run(worker: Arc<Worker>) -> Result<(), WorkerError> {
     check_env()?;
-    let handler = service_fn(move |event: LambdaEvent<LambdaRequest>| {
+    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let worker = Arc::clone(&worker);
-        async move { handle(&worker, event.payload).await }
+        async move {
+            let request = request_from_event(event.payload.get())?;
+            handle(&worker, request).await
+        }
     });
     lambda_runtime::run(handler)
         .await
         .map_err(|e| WorkerError::Lambda {
             reason: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sns_notifications_carry_the_request_in_their_message() {
+        let direct = r#"{"function": "faasml.noop", "payload": null, "run_id": "r-1"}"#;
+        assert_eq!(request_from_event(direct).unwrap().function, "faasml.noop");
+        let sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {
+            "MessageId": "m-1", "Message": direct}}]})
+        .to_string();
+        let request = request_from_event(&sns).unwrap();
+        assert_eq!(request.function, "faasml.noop");
+        assert_eq!(request.run_id.as_deref(), Some("r-1"));
+        for (event, says) in [
+            ("[1]", "not a JSON object"),
+            (r#"{"Records": []}"#, "Records[0].Sns"),
+            (r#"{"Records": [{"Sns": {"Message": "texts"}}]}"#, "Sns.Message is not"),
+            (r#"{"payload": 1}"#, "not a faasml request"),
+        ] {
+            let e = request_from_event(event).unwrap_err();
+            assert_eq!(e.error_type, "bad-request");
+            assert!(e.error_message.contains(says), "{event}: {}", e.error_message);
+        }
+    }
 }
