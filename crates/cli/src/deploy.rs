@@ -16,6 +16,9 @@ pub(crate) enum DeployCommand {
     Knative(KnativeArgs),
     /// An OpenFaaS stack.yml with one function per faasml function (for `faas-cli deploy`).
     Openfaas(OpenFaasArgs),
+    /// An AWS SAM template: one function serving every faasml function, plus one function per
+    /// (inference function, memory size), each triggered by its own SNS topic.
+    Lambda(LambdaArgs),
     /// The worker image's Dockerfile (the same as deploy/Dockerfile).
     Dockerfile,
 }
@@ -109,6 +112,67 @@ pub(crate) struct OpenFaasArgs {
     max_scale: u32,
 }
 
+/// Options of `deploy lambda`.
+#[derive(Debug, Args)]
+pub(crate) struct LambdaArgs {
+    /// Worker image in ECR, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/faasml:1.
+    #[arg(long)]
+    image: String,
+    /// Object store of the functions (FAASML_STORE), e.g. s3://bucket/prefix.
+    #[arg(long)]
+    store: Option<String>,
+    /// State store of the functions (FAASML_STATE).
+    #[arg(long)]
+    state: Option<String>,
+    /// Memory sizes in MB: one function per (sized function, memory size).
+    #[arg(long, value_delimiter = ',', default_value = "128,256,512")]
+    memory: Vec<u32>,
+    /// The functions deployed once per memory size: names, or prefixes ending with `*`.
+    #[arg(long, value_delimiter = ',', default_value = "text-inference.*")]
+    functions: Vec<String>,
+    /// Memory of the function serving everything else (drivers, training), MB.
+    #[arg(long, default_value_t = 2048)]
+    default_memory: u32,
+    /// Timeout of every function, seconds (Lambda allows up to 900).
+    #[arg(long, default_value_t = 900)]
+    timeout: u32,
+}
+
+/// The registered stage functions `patterns` name (`name`, or `prefix*`), drivers excluded.
+fn sized_functions(
+    functions: &[faasml_deploy::FunctionSpec],
+    patterns: &[String],
+    memory: &[u32],
+) -> Result<Vec<faasml_deploy::lambda::SizedFunction>> {
+    let mut out = Vec::new();
+    for pattern in patterns {
+        let matched: Vec<&faasml_deploy::FunctionSpec> = functions
+            .iter()
+            .filter(|f| !f.driver)
+            .filter(|f| match pattern.strip_suffix('*') {
+                Some(prefix) => f.name.starts_with(prefix),
+                None => f.name == pattern,
+            })
+            .collect();
+        if matched.is_empty() {
+            return Err(crate::UsageError(format!(
+                "--functions {pattern}: no registered function matches (see `faasml serve` or the \
+                 README's function list)"
+            ))
+            .into());
+        }
+        for f in matched {
+            for &memory_mb in memory {
+                out.push(faasml_deploy::lambda::SizedFunction {
+                    function: f.name.to_string(),
+                    memory_mb,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn run(command: DeployCommand) -> Result<()> {
     let registry = crate::registry();
     let functions: Vec<faasml_deploy::FunctionSpec> = registry.specs().cloned().collect();
@@ -135,6 +199,19 @@ pub(crate) async fn run(command: DeployCommand) -> Result<()> {
             options.min_scale = args.min_scale;
             options.max_scale = args.max_scale;
             openfaas::to_yaml(&functions, &options)?
+        }
+        DeployCommand::Lambda(args) => {
+            let mut worker = Worker::new(&args.image);
+            worker.store = args.store.clone();
+            worker.state = args.state.clone();
+            let sized = sized_functions(&functions, &args.functions, &args.memory)?;
+            faasml_deploy::lambda::sam_template_with(
+                &worker,
+                args.default_memory,
+                args.timeout,
+                &sized,
+            )
+            .map_err(|e| crate::UsageError(e.to_string()))?
         }
         DeployCommand::Dockerfile => dockerfile::DOCKERFILE.to_owned(),
     };

@@ -49,6 +49,9 @@ pub enum DeployError {
     /// Scaling options contradict each other.
     #[error("bad scaling options: {0}")]
     BadScale(String),
+    /// A memory size outside the platform's range.
+    #[error("bad memory size: {0}")]
+    BadMemory(String),
     /// Serialisation failed (a bug: the manifest types always serialise).
     #[error("cannot write YAML: {0}")]
     Yaml(String),
