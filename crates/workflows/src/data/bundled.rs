@@ -21,6 +21,7 @@ use faasml_datasets::{csv_table, idx, text_table};
 use faasml_store::{Path, Store};
 use serde::{Deserialize, Serialize};
 
+use crate::data::encoders;
 use crate::data::images::{self, ImportFormat};
 use crate::error::{Result, WorkflowError};
 
@@ -233,10 +234,9 @@ pub async fn ensure_for_run(store: &Store, prefix: &str, run_id: &str) -> Result
         }
         Bundled::Encoder => {
             let dir = bundled::minilm::dir().map_err(|e| local(bundled::minilm::NAME.into(), e))?;
-            let mut files = Vec::new();
-            for name in bundled::minilm::FILES {
+            let read = |name: &str| {
                 let path = dir.join(name);
-                let bytes = std::fs::read(&path).map_err(|source| {
+                std::fs::read(&path).map_err(|source| {
                     local(
                         path.display().to_string(),
                         faasml_datasets::DatasetError::Io {
@@ -244,17 +244,21 @@ pub async fn ensure_for_run(store: &Store, prefix: &str, run_id: &str) -> Result
                             source,
                         },
                     )
+                })
+            };
+            let object = encoders::encoder_object(&read("model.safetensors")?, &read("vocab.txt")?)
+                .map_err(|reason| WorkflowError::CorruptModel {
+                    store: dir.display().to_string(),
+                    key: "model.safetensors".to_string(),
+                    reason,
                 })?;
-                files.push((name, bytes));
-            }
             store
                 .put(&key_in(prefix, IMPORT_PENDING), Vec::<u8>::new())
                 .await?;
-            let n = files.len();
-            for (name, bytes) in files {
-                store.put(&key_in(prefix, name), bytes).await?;
-            }
-            n
+            store
+                .put(&key_in(prefix, encoders::ENCODER_FILE), object)
+                .await?;
+            1
         }
     };
     let record = ImportRecord {

