@@ -28,9 +28,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::coordinate_descent::dot;
+use super::rows::{Rows, check_sparse_classes};
 use super::{LinearFunction, check_at_least_one, check_not_empty, check_positive};
 use crate::persist::Persist;
-use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
+use crate::{CsrMatrix, Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Widest data (in features) fitted by Newton's method; wider uses L-BFGS.
 pub const NEWTON_MAX_FEATURES: usize = 128;
@@ -137,6 +138,38 @@ impl LogisticRegression {
     pub fn predict_positive(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
         Ok(self.0.decision(x)?.into_iter().map(sigmoid).collect())
     }
+
+    /// `P(class 1)` for every sparse row of `x`.
+    pub fn predict_positive_sparse(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        Ok(self.0.decision_rows(x)?.into_iter().map(sigmoid).collect())
+    }
+
+    /// The log-odds of class 1, `x . coef + intercept`, for every row of `x`
+    /// (scikit-learn's `decision_function`).
+    pub fn decision_function(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
+        self.0.decision(x)
+    }
+
+    /// [`Self::decision_function`] on sparse rows.
+    pub fn decision_function_sparse(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        self.0.decision_rows(x)
+    }
+
+    /// [`Predict::predict`] on sparse rows: class probabilities, column 0 `P(class 0)`,
+    /// column 1 `P(class 1)`.
+    pub fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        proba_two_classes(&self.predict_positive_sparse(x)?)
+    }
+}
+
+/// The `n x 2` probabilities `[1 - p, p]` of `P(class 1)` values `p1`.
+fn proba_two_classes(p1: &[f64]) -> Result<Prediction> {
+    let mut out = Vec::with_capacity(p1.len() * 2);
+    for p in p1 {
+        out.push((1.0 - p) as f32);
+        out.push(*p as f32);
+    }
+    Ok(Prediction::Proba(Matrix::new(p1.len(), 2, out)?))
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -157,40 +190,32 @@ fn log1p_exp(z: f64) -> f64 {
     }
 }
 
-/// The objective over the data: records `x`, 0/1 targets `y`.
-struct Problem<'a> {
-    x: MatrixView<'a>,
+/// The objective over the data: records `x` (dense or sparse rows), 0/1 targets `y`.
+struct Problem<'a, R: Rows> {
+    x: &'a R,
     y: Vec<f64>,
     /// `1 / C`.
     lambda: f64,
     fit_intercept: bool,
 }
 
-impl Problem<'_> {
+impl<R: Rows> Problem<'_, R> {
     /// Number of parameters: the coefficients, then the intercept if fitted.
     fn dim(&self) -> usize {
-        self.x.cols() + usize::from(self.fit_intercept)
+        self.x.n_cols() + usize::from(self.fit_intercept)
     }
 
     /// Margins `x_i . w + b` of rows `start..start + len`.
     fn margins(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
-        let d = self.x.cols();
+        let d = self.x.n_cols();
         let b = if self.fit_intercept { theta[d] } else { 0.0 };
         (start..start + len)
-            .map(|i| {
-                self.x
-                    .row(i)
-                    .iter()
-                    .zip(&theta[..d])
-                    .map(|(&v, &w)| f64::from(v) * w)
-                    .sum::<f64>()
-                    + b
-            })
+            .map(|i| self.x.dot(i, &theta[..d]) + b)
             .collect()
     }
 
     fn chunks(&self) -> Vec<(usize, usize)> {
-        let n = self.x.rows();
+        let n = self.x.n_rows();
         (0..n)
             .step_by(CHUNK_ROWS)
             .map(|s| (s, CHUNK_ROWS.min(n - s)))
@@ -199,7 +224,7 @@ impl Problem<'_> {
 
     /// The objective and its gradient at `theta`.
     fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
-        let d = self.x.cols();
+        let d = self.x.n_cols();
         let dim = self.dim();
         let parts: Vec<(f64, Vec<f64>)> = self
             .chunks()
@@ -213,9 +238,7 @@ impl Problem<'_> {
                     let yi = self.y[i];
                     loss += log1p_exp(zi) - yi * zi;
                     let r = sigmoid(zi) - yi;
-                    for (gj, &v) in g[..d].iter_mut().zip(self.x.row(i)) {
-                        *gj += r * f64::from(v);
-                    }
+                    self.x.axpy(i, r, &mut g[..d]);
                     if self.fit_intercept {
                         g[d] += r;
                     }
@@ -237,7 +260,7 @@ impl Problem<'_> {
 
     /// The Hessian `Xᵀ D X + λ I` (intercept unpenalised) at `theta`.
     fn hessian(&self, theta: &[f64]) -> Mat<f64> {
-        let d = self.x.cols();
+        let d = self.x.n_cols();
         let dim = self.dim();
         let parts: Vec<Mat<f64>> = self
             .chunks()
@@ -245,11 +268,14 @@ impl Problem<'_> {
             .map(|(start, len)| {
                 let z = self.margins(theta, start, len);
                 let mut a = Mat::<f64>::zeros(len, dim);
+                let mut row = vec![0f64; d];
                 for (k, &zi) in z.iter().enumerate() {
                     let p = sigmoid(zi);
                     let s = (p * (1.0 - p)).sqrt();
-                    for (j, &v) in self.x.row(start + k).iter().enumerate() {
-                        a[(k, j)] = s * f64::from(v);
+                    row.fill(0.0);
+                    self.x.axpy(start + k, s, &mut row);
+                    for (j, &v) in row.iter().enumerate() {
+                        a[(k, j)] = v;
                     }
                     if self.fit_intercept {
                         a[(k, d)] = s;
@@ -285,8 +311,8 @@ impl Problem<'_> {
 
 /// Backtracking (Armijo) along `dir` from `theta`; returns the new point,
 /// value and gradient, or `None` when no step decreases the objective.
-fn line_search(
-    prob: &Problem<'_>,
+fn line_search<R: Rows>(
+    prob: &Problem<'_, R>,
     theta: &[f64],
     value: f64,
     grad: &[f64],
@@ -309,7 +335,7 @@ fn line_search(
 }
 
 /// Newton's method with a Cholesky-factored Hessian.
-fn newton(prob: &Problem<'_>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, usize)> {
+fn newton<R: Rows>(prob: &Problem<'_, R>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, usize)> {
     let mut theta = vec![0f64; prob.dim()];
     let (mut value, mut grad) = prob.value_grad(&theta);
     let mut polished = false;
@@ -354,7 +380,7 @@ fn newton(prob: &Problem<'_>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, us
 }
 
 /// L-BFGS with 10 correction pairs.
-fn lbfgs(prob: &Problem<'_>, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
+fn lbfgs<R: Rows>(prob: &Problem<'_, R>, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
     const MEMORY: usize = 10;
     let dim = prob.dim();
     let mut theta = vec![0f64; dim];
@@ -413,6 +439,34 @@ impl Fit for LogisticRegressionValidParams {
         let kind = LogisticRegression::KIND;
         check_not_empty(data, kind)?;
         let (labels, n_classes) = data.require_classes(kind)?;
+        self.fit_rows(&data.view(), labels, n_classes)
+    }
+}
+
+impl LogisticRegressionValidParams {
+    /// Fits on sparse records `x` with class labels `y` (one per row, each below
+    /// `n_classes`): the same objective and solver choice as [`Fit::fit`] on the dense rows,
+    /// without densifying. Auto picks Newton only up to [`NEWTON_MAX_FEATURES`] columns, so a
+    /// bag-of-words vocabulary runs L-BFGS, whose steps cost two passes over the stored
+    /// entries.
+    pub fn fit_sparse(
+        &self,
+        x: &CsrMatrix,
+        y: &[u32],
+        n_classes: usize,
+    ) -> Result<LogisticRegression> {
+        check_sparse_classes(x, y, n_classes, LogisticRegression::KIND)?;
+        self.fit_rows(x, y, n_classes)
+    }
+
+    /// The fit on checked, non-empty rows with one label per row.
+    fn fit_rows<R: Rows>(
+        &self,
+        x: &R,
+        labels: &[u32],
+        n_classes: usize,
+    ) -> Result<LogisticRegression> {
+        let kind = LogisticRegression::KIND;
         if n_classes != 2 {
             return Err(MlError::TargetMismatch {
                 model: kind,
@@ -426,13 +480,13 @@ impl Fit for LogisticRegressionValidParams {
         }
         let p = &self.0;
         let prob = Problem {
-            x: data.view(),
+            x,
             y: labels.iter().map(|&l| f64::from(l)).collect(),
             lambda: 1.0 / p.c,
             fit_intercept: p.fit_intercept,
         };
         let use_newton = match p.solver {
-            LogisticSolver::Auto => data.n_features() <= NEWTON_MAX_FEATURES,
+            LogisticSolver::Auto => x.n_cols() <= NEWTON_MAX_FEATURES,
             LogisticSolver::Newton => true,
             LogisticSolver::Lbfgs => false,
         };
@@ -441,7 +495,7 @@ impl Fit for LogisticRegressionValidParams {
         } else {
             lbfgs(&prob, p.tol, p.max_iter)
         };
-        let d = data.n_features();
+        let d = x.n_cols();
         let intercept = if p.fit_intercept { theta[d] } else { 0.0 };
         Ok(LogisticRegression(LinearFunction::new(
             &theta[..d],
@@ -458,13 +512,7 @@ impl Predict for LogisticRegression {
 
     /// Class probabilities: column 0 is `P(class 0)`, column 1 `P(class 1)`.
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let p1 = self.predict_positive(x)?;
-        let mut out = Vec::with_capacity(p1.len() * 2);
-        for p in &p1 {
-            out.push((1.0 - p) as f32);
-            out.push(*p as f32);
-        }
-        Ok(Prediction::Proba(Matrix::new(p1.len(), 2, out)?))
+        proba_two_classes(&self.predict_positive(x)?)
     }
 }
 
