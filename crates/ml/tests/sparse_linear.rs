@@ -1,9 +1,12 @@
 //! Logistic regression and the linear SVC fitted on compressed sparse rows agree with the
 //! same models fitted on the densified matrix (same solver, same seed), predict the same,
-//! and reject malformed sparse input with typed errors.
+//! and reject malformed sparse input with typed errors; multinomial logistic regression
+//! (dense and sparse) matches scikit-learn on iris.
+
+mod common;
 
 use faasml_ml::linear::{LinearSvc, LogisticRegression, LogisticSolver};
-use faasml_ml::{CsrMatrix, Dataset, Fit, MlError, Predict};
+use faasml_ml::{CsrMatrix, Dataset, Fit, MlError, Persist, Predict};
 
 /// A deterministic 64-bit generator (splitmix64), enough for test data.
 struct Gen(u64);
@@ -254,5 +257,139 @@ fn malformed_sparse_input_is_a_typed_error() {
             .unwrap()
             .len(),
         0
+    );
+}
+
+/// The rows of `m` as a [`CsrMatrix`] (zeros left out).
+fn to_csr(m: &faasml_ml::Matrix) -> CsrMatrix {
+    let mut x = CsrMatrix::empty(m.cols());
+    for i in 0..m.rows() {
+        let row: Vec<(u32, f32)> = (0..m.cols() as u32)
+            .zip(m.row(i))
+            .filter(|&(_, &v)| v != 0.0)
+            .map(|(j, &v)| (j, v))
+            .collect();
+        x.push_row(&row).unwrap();
+    }
+    x
+}
+
+#[test]
+fn multinomial_logistic_regression_matches_scikit_learn_on_iris() {
+    // scikit-learn 1.9.1, run to the optimum:
+    // python -c "from sklearn.datasets import load_iris; from sklearn.linear_model import
+    //   LogisticRegression as L; X,y=load_iris(return_X_y=True); m=L(tol=1e-10,max_iter=10000)
+    //   .fit(X,y); print(m.coef_.ravel().tolist(), m.intercept_.tolist(), m.score(X,y),
+    //   m.predict_proba(X[[0,50,100]]).ravel().tolist())"
+    let want_coef = [
+        -0.42350553807794267,
+        0.9673498593452036,
+        -2.5171537411657474,
+        -1.0793360613631535,
+        0.5344595534288595,
+        -0.32158870656154626,
+        -0.20639182962950564,
+        -0.9442973969773316,
+        -0.11095401535091098,
+        -0.6457611527836576,
+        2.7235455707952596,
+        2.023633458340492,
+    ];
+    let want_intercept = [9.849549877713894, 2.237216694273421, -12.086766571986708];
+    let want_proba = [
+        0.9815835166145922,
+        0.01841646888671666,
+        1.449869105521239e-08,
+        0.002126710754431518,
+        0.873956584523646,
+        0.12391670472192245,
+        9.052698080304987e-07,
+        0.003912749123065519,
+        0.9960863456071264,
+    ];
+    let (x, y, n_classes) = common::load("iris.csv");
+    assert_eq!((x.rows(), x.cols(), n_classes), (150, 4, 3));
+    let y: Vec<u32> = y.into_iter().map(u32::from).collect();
+    let data = Dataset::classification(x.clone(), y.clone(), 3).unwrap();
+    let params = LogisticRegression::params()
+        .tol(1e-5)
+        .max_iter(1000)
+        .check()
+        .unwrap();
+    let model = params.fit(&data).unwrap();
+    assert_eq!(model.n_classes(), 3);
+    let coef: Vec<f32> = want_coef.iter().map(|&v| v as f32).collect();
+    let intercept: Vec<f32> = want_intercept.iter().map(|&v| v as f32).collect();
+    let err = rel_diff(model.coef(), &coef);
+    let b_err = rel_diff(model.intercepts(), &intercept);
+    println!(
+        "multinomial iris: coef rel diff {err:.2e}, intercept rel diff {b_err:.2e}, n_iter {}",
+        model.n_iter()
+    );
+    assert!(err < 1e-4, "coef {:?}", model.coef());
+    assert!(b_err < 1e-4, "intercepts {:?}", model.intercepts());
+    let sum: f32 = model.intercepts().iter().sum();
+    assert!(sum.abs() < 1e-4, "intercepts sum to {sum}");
+
+    let proba = model.predict(data.view()).unwrap();
+    let p = proba.proba().unwrap();
+    assert_eq!((p.rows(), p.cols()), (150, 3));
+    for (r, &row) in [0usize, 50, 100].iter().enumerate() {
+        for c in 0..3 {
+            let got = f64::from(p.row(row)[c]);
+            assert!(
+                (got - want_proba[r * 3 + c]).abs() < 1e-5,
+                "P(class {c} | row {row}) = {got}, want {}",
+                want_proba[r * 3 + c]
+            );
+        }
+    }
+    let accuracy = faasml_ml::metrics::accuracy(&proba.classes().unwrap(), &y);
+    assert!(
+        (accuracy - 146.0 / 150.0).abs() < 1e-12,
+        "accuracy {accuracy}"
+    );
+    assert_eq!(model.decision_function(data.view()).unwrap().len(), 450);
+
+    // The sparse rows fit to the same model and predict the same.
+    let xs = to_csr(&x);
+    let sparse = params.fit_sparse(&xs, &y, 3).unwrap();
+    assert!(rel_diff(sparse.coef(), model.coef()) <= 1e-5);
+    assert!(rel_diff(sparse.intercepts(), model.intercepts()) <= 1e-5);
+    assert_eq!(
+        sparse.predict_sparse(&xs).unwrap().classes(),
+        proba.classes()
+    );
+    assert_eq!(model.predict_sparse(&xs).unwrap(), proba);
+
+    // Stored and reloaded, it predicts the same; a two-class model keeps its old layout.
+    let back = LogisticRegression::from_tensors(&Persist::to_tensors(&model)).unwrap();
+    assert_eq!(back, model);
+    // Newton fits two classes only.
+    let newton = LogisticRegression::params()
+        .solver(LogisticSolver::Newton)
+        .check()
+        .unwrap();
+    assert!(matches!(
+        newton.fit(&data),
+        Err(MlError::InvalidParameter { name: "solver", .. })
+    ));
+    // The defaults (max_iter 100, where scikit-learn also stops short of the optimum) give
+    // the same training accuracy.
+    let default = LogisticRegression::params()
+        .check()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let classes = default.predict(data.view()).unwrap().classes().unwrap();
+    let accuracy = faasml_ml::metrics::accuracy(&classes, &y);
+    println!(
+        "multinomial iris defaults: n_iter {}, coef rel diff {:.2e}, accuracy {accuracy}",
+        default.n_iter(),
+        rel_diff(default.coef(), &coef)
+    );
+    assert!(
+        (accuracy - 146.0 / 150.0).abs() < 1e-12,
+        "accuracy {accuracy}"
     );
 }

@@ -9,8 +9,13 @@
 //! - [`LinearSvc`]: linear support vector classification (squared hinge,
 //!   scikit-learn's `LinearSVC` default) by liblinear's dual coordinate
 //!   descent, one-vs-rest beyond two classes.
-//! - [`LogisticRegression`]: binary L2-regularised logistic regression,
-//!   by Newton's method for few features and L-BFGS for many.
+//! - [`LogisticRegression`]: L2-regularised logistic regression, binary by
+//!   Newton's method for few features and L-BFGS for many, multinomial
+//!   (softmax) beyond two classes by L-BFGS.
+//!
+//! [`LogisticRegression`] and [`LinearSvc`] also fit and predict on compressed
+//! sparse rows ([`crate::CsrMatrix`]) through the same solvers, written once
+//! over the row access of the private `rows` module.
 //!
 //! Records are `f32` at the API, as everywhere in the crate; every solver
 //! computes in `f64` and the fitted coefficients are stored as `f32`, so a
