@@ -1,7 +1,8 @@
-//! [`LogisticRegression`]: binary L2-regularised logistic regression,
-//! scikit-learn's `LogisticRegression(penalty="l2")`.
+//! [`LogisticRegression`]: L2-regularised logistic regression, scikit-learn's
+//! `LogisticRegression(penalty="l2")`: binary for two classes, multinomial (softmax, as
+//! scikit-learn's default since 1.5) for more.
 //!
-//! It minimises `Σ log(1 + exp(-s_i (x_i . w + b))) + 1/(2C) ||w||²`
+//! For two classes it minimises `Σ log(1 + exp(-s_i (x_i . w + b))) + 1/(2C) ||w||²`
 //! (`s_i = ±1`), the intercept `b` unpenalised, and stops once the largest
 //! gradient entry of that objective is at most `tol`. scikit-learn's lbfgs
 //! applies its `tol` to the objective divided by `n`, but in practice runs
@@ -18,6 +19,16 @@
 //! (10 correction pairs, Armijo backtracking), whose steps cost two passes
 //! over the data instead of a `d²` Hessian.
 //!
+//! For `K > 2` classes it minimises `Σ -log softmax(W x_i + b)_{y_i} + 1/(2C) ||W||²` over
+//! the `K x d` coefficients `W` and `K` unpenalised intercepts `b` (scikit-learn's full,
+//! not reduced, parametrisation) by the same L-BFGS, stopping on the same gradient test.
+//! The intercepts are only defined up to a common shift; started from zero, every gradient
+//! of theirs sums to zero over the classes, so they end up summing to zero, as
+//! scikit-learn's do.
+//!
+//! Every objective is written once over [`Rows`], so dense records and compressed sparse
+//! rows ([`CsrMatrix`]) fit through the same code.
+//!
 //! Sums over rows run in fixed chunks of rows combined in order, so results
 //! do not depend on the number of threads.
 
@@ -28,9 +39,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::coordinate_descent::dot;
+use super::rows::{Rows, check_sparse_classes};
 use super::{LinearFunction, check_at_least_one, check_not_empty, check_positive};
-use crate::persist::Persist;
-use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
+use crate::persist::{ModelTensors, Persist};
+use crate::{CsrMatrix, Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Widest data (in features) fitted by Newton's method; wider uses L-BFGS.
 pub const NEWTON_MAX_FEATURES: usize = 128;
@@ -122,9 +134,21 @@ impl LogisticRegressionParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogisticRegressionValidParams(LogisticRegressionParams);
 
-/// A fitted binary logistic regression: `P(class 1) = σ(x . coef + intercept)`.
+/// A fitted logistic regression: for two classes `P(class 1) = σ(x . coef + intercept)`,
+/// for more `P(class k) = softmax(coef x + intercept)_k`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LogisticRegression(LinearFunction);
+pub struct LogisticRegression {
+    /// Number of classes (at least 2).
+    n_classes: usize,
+    /// Number of features.
+    d: usize,
+    /// `m x d` row-major, `m` = 1 for two classes, else `n_classes`.
+    coef: Vec<f32>,
+    /// One intercept per function.
+    intercept: Vec<f32>,
+    /// Solver iterations the fit took.
+    n_iter: usize,
+}
 
 impl LogisticRegression {
     /// Default (unchecked) parameters, scikit-learn's: C 1.0, tol 1e-4,
@@ -133,10 +157,130 @@ impl LogisticRegression {
         LogisticRegressionParams::default()
     }
 
+    /// A model from its `f64` solution: `m x d` coefficients and `m` intercepts.
+    fn from_solution(
+        n_classes: usize,
+        d: usize,
+        coef: &[f64],
+        intercept: &[f64],
+        n_iter: usize,
+    ) -> Result<Self> {
+        if coef.iter().chain(intercept).any(|v| !v.is_finite()) {
+            return Err(MlError::Numerical(
+                "the solver produced non-finite coefficients".into(),
+            ));
+        }
+        Ok(Self {
+            n_classes,
+            d,
+            coef: coef.iter().map(|&v| v as f32).collect(),
+            intercept: intercept.iter().map(|&v| v as f32).collect(),
+            n_iter,
+        })
+    }
+
+    /// Number of classes the model tells apart.
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// The coefficients: for two classes one per feature; for more, `n_classes x n_features`
+    /// row-major (one row per class).
+    pub fn coef(&self) -> &[f32] {
+        &self.coef
+    }
+
+    /// The intercept of a two-class model (for more classes, class 0's; see
+    /// [`Self::intercepts`]).
+    pub fn intercept(&self) -> f32 {
+        self.intercept[0]
+    }
+
+    /// The intercepts: one for two classes, else one per class.
+    pub fn intercepts(&self) -> &[f32] {
+        &self.intercept
+    }
+
+    /// Solver iterations the fit took.
+    pub fn n_iter(&self) -> usize {
+        self.n_iter
+    }
+
     /// `P(class 1)` for every row of `x`.
     pub fn predict_positive(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
-        Ok(self.0.decision(x)?.into_iter().map(sigmoid).collect())
+        self.positive_rows(&x)
     }
+
+    /// `P(class 1)` for every sparse row of `x`.
+    pub fn predict_positive_sparse(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        self.positive_rows(x)
+    }
+
+    /// scikit-learn's `decision_function`: for two classes the log-odds of class 1,
+    /// `x . coef + intercept`, one per row; for more, the `n_classes` logits of each row
+    /// (row-major).
+    pub fn decision_function(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
+        self.decision_rows(&x)
+    }
+
+    /// [`Self::decision_function`] on sparse rows.
+    pub fn decision_function_sparse(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        self.decision_rows(x)
+    }
+
+    /// [`Predict::predict`] on sparse rows: class probabilities, one column per class.
+    pub fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        self.proba_rows(x)
+    }
+
+    fn decision_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
+        x.check_predict(self.d)?;
+        let coef: Vec<f64> = self.coef.iter().map(|&v| f64::from(v)).collect();
+        let mut out = Vec::with_capacity(x.n_rows() * self.intercept.len());
+        for i in 0..x.n_rows() {
+            for (k, &b) in self.intercept.iter().enumerate() {
+                out.push(x.dot(i, &coef[k * self.d..(k + 1) * self.d]) + f64::from(b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `P(class 1)` of every row.
+    fn positive_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
+        let z = self.decision_rows(x)?;
+        if self.intercept.len() == 1 {
+            return Ok(z.into_iter().map(sigmoid).collect());
+        }
+        Ok(z.chunks_exact(self.n_classes)
+            .map(|logits| softmax(logits)[1])
+            .collect())
+    }
+
+    /// The `n x n_classes` class probabilities.
+    fn proba_rows<R: Rows>(&self, x: &R) -> Result<Prediction> {
+        let z = self.decision_rows(x)?;
+        let n = x.n_rows();
+        let mut out = Vec::with_capacity(n * self.n_classes);
+        if self.intercept.len() == 1 {
+            for p in z.into_iter().map(sigmoid) {
+                out.push((1.0 - p) as f32);
+                out.push(p as f32);
+            }
+        } else {
+            for logits in z.chunks_exact(self.n_classes) {
+                out.extend(softmax(logits).into_iter().map(|p| p as f32));
+            }
+        }
+        Ok(Prediction::Proba(Matrix::new(n, self.n_classes, out)?))
+    }
+}
+
+/// `softmax(z)`, computed from `z - max z`.
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let e: Vec<f64> = z.iter().map(|&v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / s).collect()
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -157,49 +301,120 @@ fn log1p_exp(z: f64) -> f64 {
     }
 }
 
-/// The objective over the data: records `x`, 0/1 targets `y`.
-struct Problem<'a> {
-    x: MatrixView<'a>,
+/// A smooth objective for L-BFGS: its dimension, and its value and gradient at a point.
+trait Objective: Sync {
+    fn dim(&self) -> usize;
+    fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>);
+}
+
+/// `(start, len)` of the fixed chunks of `n` rows that the parallel sums run over.
+fn row_chunks(n: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .step_by(CHUNK_ROWS)
+        .map(|s| (s, CHUNK_ROWS.min(n - s)))
+        .collect()
+}
+
+/// Whether every gradient entry is within `tol`.
+fn converged(grad: &[f64], tol: f64) -> bool {
+    grad.iter().all(|g| g.abs() <= tol)
+}
+
+/// The multinomial objective over records `x` (dense or sparse rows) and labels `y` below
+/// `k`: parameters `W` (`k x d` row-major), then `b` (`k`) if fitted.
+struct Softmax<'a, R: Rows> {
+    x: &'a R,
+    y: &'a [u32],
+    k: usize,
+    /// `1 / C`.
+    lambda: f64,
+    fit_intercept: bool,
+}
+
+impl<R: Rows> Objective for Softmax<'_, R> {
+    fn dim(&self) -> usize {
+        self.k * (self.x.n_cols() + usize::from(self.fit_intercept))
+    }
+
+    fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let (d, k, dim) = (self.x.n_cols(), self.k, self.dim());
+        let (w, b) = theta.split_at(k * d);
+        let parts: Vec<(f64, Vec<f64>)> = row_chunks(self.x.n_rows())
+            .into_par_iter()
+            .map(|(start, len)| {
+                let mut loss = 0.0;
+                let mut g = vec![0f64; dim];
+                let mut z = vec![0f64; k];
+                for i in start..start + len {
+                    for (c, zc) in z.iter_mut().enumerate() {
+                        *zc = self.x.dot(i, &w[c * d..(c + 1) * d]) + b.get(c).unwrap_or(&0.0);
+                    }
+                    let m = z.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v));
+                    let lse = m + z.iter().map(|&v| (v - m).exp()).sum::<f64>().ln();
+                    let yi = self.y[i] as usize;
+                    loss += lse - z[yi];
+                    for (c, &zc) in z.iter().enumerate() {
+                        let r = (zc - lse).exp() - f64::from(u8::from(c == yi));
+                        self.x.axpy(i, r, &mut g[c * d..(c + 1) * d]);
+                        if self.fit_intercept {
+                            g[k * d + c] += r;
+                        }
+                    }
+                }
+                (loss, g)
+            })
+            .collect();
+        let mut value = 0.5 * self.lambda * dot(w, w);
+        let mut grad: Vec<f64> = w.iter().map(|v| self.lambda * v).collect();
+        grad.resize(dim, 0.0);
+        for (loss, g) in parts {
+            value += loss;
+            for (a, b) in grad.iter_mut().zip(g) {
+                *a += b;
+            }
+        }
+        (value, grad)
+    }
+}
+
+/// The objective over the data: records `x` (dense or sparse rows), 0/1 targets `y`.
+struct Problem<'a, R: Rows> {
+    x: &'a R,
     y: Vec<f64>,
     /// `1 / C`.
     lambda: f64,
     fit_intercept: bool,
 }
 
-impl Problem<'_> {
+impl<R: Rows> Objective for Problem<'_, R> {
     /// Number of parameters: the coefficients, then the intercept if fitted.
     fn dim(&self) -> usize {
-        self.x.cols() + usize::from(self.fit_intercept)
-    }
-
-    /// Margins `x_i . w + b` of rows `start..start + len`.
-    fn margins(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
-        let d = self.x.cols();
-        let b = if self.fit_intercept { theta[d] } else { 0.0 };
-        (start..start + len)
-            .map(|i| {
-                self.x
-                    .row(i)
-                    .iter()
-                    .zip(&theta[..d])
-                    .map(|(&v, &w)| f64::from(v) * w)
-                    .sum::<f64>()
-                    + b
-            })
-            .collect()
-    }
-
-    fn chunks(&self) -> Vec<(usize, usize)> {
-        let n = self.x.rows();
-        (0..n)
-            .step_by(CHUNK_ROWS)
-            .map(|s| (s, CHUNK_ROWS.min(n - s)))
-            .collect()
+        self.x.n_cols() + usize::from(self.fit_intercept)
     }
 
     /// The objective and its gradient at `theta`.
     fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
-        let d = self.x.cols();
+        self.binary_value_grad(theta)
+    }
+}
+
+impl<R: Rows> Problem<'_, R> {
+    /// Margins `x_i . w + b` of rows `start..start + len`.
+    fn margins(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
+        let d = self.x.n_cols();
+        let b = if self.fit_intercept { theta[d] } else { 0.0 };
+        (start..start + len)
+            .map(|i| self.x.dot(i, &theta[..d]) + b)
+            .collect()
+    }
+
+    fn chunks(&self) -> Vec<(usize, usize)> {
+        row_chunks(self.x.n_rows())
+    }
+
+    /// The objective and its gradient at `theta`.
+    fn binary_value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let d = self.x.n_cols();
         let dim = self.dim();
         let parts: Vec<(f64, Vec<f64>)> = self
             .chunks()
@@ -213,9 +428,7 @@ impl Problem<'_> {
                     let yi = self.y[i];
                     loss += log1p_exp(zi) - yi * zi;
                     let r = sigmoid(zi) - yi;
-                    for (gj, &v) in g[..d].iter_mut().zip(self.x.row(i)) {
-                        *gj += r * f64::from(v);
-                    }
+                    self.x.axpy(i, r, &mut g[..d]);
                     if self.fit_intercept {
                         g[d] += r;
                     }
@@ -237,7 +450,7 @@ impl Problem<'_> {
 
     /// The Hessian `Xᵀ D X + λ I` (intercept unpenalised) at `theta`.
     fn hessian(&self, theta: &[f64]) -> Mat<f64> {
-        let d = self.x.cols();
+        let d = self.x.n_cols();
         let dim = self.dim();
         let parts: Vec<Mat<f64>> = self
             .chunks()
@@ -245,11 +458,14 @@ impl Problem<'_> {
             .map(|(start, len)| {
                 let z = self.margins(theta, start, len);
                 let mut a = Mat::<f64>::zeros(len, dim);
+                let mut row = vec![0f64; d];
                 for (k, &zi) in z.iter().enumerate() {
                     let p = sigmoid(zi);
                     let s = (p * (1.0 - p)).sqrt();
-                    for (j, &v) in self.x.row(start + k).iter().enumerate() {
-                        a[(k, j)] = s * f64::from(v);
+                    row.fill(0.0);
+                    self.x.axpy(start + k, s, &mut row);
+                    for (j, &v) in row.iter().enumerate() {
+                        a[(k, j)] = v;
                     }
                     if self.fit_intercept {
                         a[(k, d)] = s;
@@ -276,17 +492,12 @@ impl Problem<'_> {
         }
         h
     }
-
-    /// Whether the gradient is within `tol`.
-    fn converged(&self, grad: &[f64], tol: f64) -> bool {
-        grad.iter().all(|g| g.abs() <= tol)
-    }
 }
 
 /// Backtracking (Armijo) along `dir` from `theta`; returns the new point,
 /// value and gradient, or `None` when no step decreases the objective.
-fn line_search(
-    prob: &Problem<'_>,
+fn line_search<O: Objective>(
+    prob: &O,
     theta: &[f64],
     value: f64,
     grad: &[f64],
@@ -309,7 +520,7 @@ fn line_search(
 }
 
 /// Newton's method with a Cholesky-factored Hessian.
-fn newton(prob: &Problem<'_>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, usize)> {
+fn newton<R: Rows>(prob: &Problem<'_, R>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, usize)> {
     let mut theta = vec![0f64; prob.dim()];
     let (mut value, mut grad) = prob.value_grad(&theta);
     let mut polished = false;
@@ -318,7 +529,7 @@ fn newton(prob: &Problem<'_>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, us
             return Ok((theta, iter));
         }
         // Within tolerance: one more (quadratically convergent) step.
-        polished = prob.converged(&grad, tol);
+        polished = converged(&grad, tol);
         let mut h = prob.hessian(&theta);
         let dim = prob.dim();
         // A flat direction (the intercept when every probability is 0 or 1)
@@ -354,7 +565,7 @@ fn newton(prob: &Problem<'_>, tol: f64, max_iter: usize) -> Result<(Vec<f64>, us
 }
 
 /// L-BFGS with 10 correction pairs.
-fn lbfgs(prob: &Problem<'_>, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
+fn lbfgs<O: Objective>(prob: &O, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
     const MEMORY: usize = 10;
     let dim = prob.dim();
     let mut theta = vec![0f64; dim];
@@ -362,7 +573,7 @@ fn lbfgs(prob: &Problem<'_>, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
     let mut pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> =
         std::collections::VecDeque::with_capacity(MEMORY);
     for iter in 0..max_iter {
-        if prob.converged(&grad, tol) {
+        if converged(&grad, tol) {
             return (theta, iter);
         }
         // Two-loop recursion: dir = -H grad.
@@ -413,26 +624,73 @@ impl Fit for LogisticRegressionValidParams {
         let kind = LogisticRegression::KIND;
         check_not_empty(data, kind)?;
         let (labels, n_classes) = data.require_classes(kind)?;
-        if n_classes != 2 {
+        self.fit_rows(&data.view(), labels, n_classes)
+    }
+}
+
+impl LogisticRegressionValidParams {
+    /// Fits on sparse records `x` with class labels `y` (one per row, each below
+    /// `n_classes`): the same objective and solver choice as [`Fit::fit`] on the dense rows,
+    /// without densifying. Auto picks Newton only for two classes and up to
+    /// [`NEWTON_MAX_FEATURES`] columns, so a bag-of-words vocabulary runs L-BFGS, whose steps cost two passes over the stored
+    /// entries.
+    pub fn fit_sparse(
+        &self,
+        x: &CsrMatrix,
+        y: &[u32],
+        n_classes: usize,
+    ) -> Result<LogisticRegression> {
+        check_sparse_classes(x, y, n_classes, LogisticRegression::KIND)?;
+        self.fit_rows(x, y, n_classes)
+    }
+
+    /// The fit on checked, non-empty rows with one label per row.
+    fn fit_rows<R: Rows>(
+        &self,
+        x: &R,
+        labels: &[u32],
+        n_classes: usize,
+    ) -> Result<LogisticRegression> {
+        let kind = LogisticRegression::KIND;
+        if n_classes < 2 {
             return Err(MlError::TargetMismatch {
                 model: kind,
-                expected: "binary (2-class)",
-                got: if n_classes > 2 {
-                    "multi-class"
-                } else {
-                    "one-class"
-                },
+                expected: "at least 2-class",
+                got: "one-class",
             });
         }
         let p = &self.0;
+        let d = x.n_cols();
+        if n_classes > 2 {
+            if p.solver == LogisticSolver::Newton {
+                return Err(MlError::InvalidParameter {
+                    name: "solver",
+                    reason: format!(
+                        "newton fits two classes only; {n_classes} classes need lbfgs (or auto)"
+                    ),
+                });
+            }
+            let prob = Softmax {
+                x,
+                y: labels,
+                k: n_classes,
+                lambda: 1.0 / p.c,
+                fit_intercept: p.fit_intercept,
+            };
+            let (theta, n_iter) = lbfgs(&prob, p.tol, p.max_iter);
+            let (w, b) = theta.split_at(n_classes * d);
+            let zeros = vec![0f64; n_classes];
+            let b = if p.fit_intercept { b } else { &zeros };
+            return LogisticRegression::from_solution(n_classes, d, w, b, n_iter);
+        }
         let prob = Problem {
-            x: data.view(),
+            x,
             y: labels.iter().map(|&l| f64::from(l)).collect(),
             lambda: 1.0 / p.c,
             fit_intercept: p.fit_intercept,
         };
         let use_newton = match p.solver {
-            LogisticSolver::Auto => data.n_features() <= NEWTON_MAX_FEATURES,
+            LogisticSolver::Auto => x.n_cols() <= NEWTON_MAX_FEATURES,
             LogisticSolver::Newton => true,
             LogisticSolver::Lbfgs => false,
         };
@@ -441,35 +699,84 @@ impl Fit for LogisticRegressionValidParams {
         } else {
             lbfgs(&prob, p.tol, p.max_iter)
         };
-        let d = data.n_features();
         let intercept = if p.fit_intercept { theta[d] } else { 0.0 };
-        Ok(LogisticRegression(LinearFunction::new(
-            &theta[..d],
-            intercept,
-            n_iter,
-        )?))
+        LogisticRegression::from_solution(2, d, &theta[..d], &[intercept], n_iter)
     }
 }
 
 impl Predict for LogisticRegression {
     fn n_features(&self) -> usize {
-        self.0.coef.len()
+        self.d
     }
 
-    /// Class probabilities: column 0 is `P(class 0)`, column 1 `P(class 1)`.
+    /// Class probabilities, one column per class (for two classes column 0 is
+    /// `P(class 0)`, column 1 `P(class 1)`).
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let p1 = self.predict_positive(x)?;
-        let mut out = Vec::with_capacity(p1.len() * 2);
-        for p in &p1 {
-            out.push((1.0 - p) as f32);
-            out.push(*p as f32);
-        }
-        Ok(Prediction::Proba(Matrix::new(p1.len(), 2, out)?))
+        self.proba_rows(&x)
     }
 }
 
-linear_function_model!(
-    LogisticRegression,
-    "logistic-regression",
-    "Solver iterations the fit took."
-);
+/// A two-class model is stored as before multinomial fits existed: `coef` (`[d]`),
+/// `intercept` (`[1]`), meta `n_iter`; a `K`-class one as `coef` (`[K, d]`) and `intercept`
+/// (`[K]`), meta `n_iter`.
+impl Persist for LogisticRegression {
+    const KIND: &'static str = "logistic-regression";
+
+    fn to_tensors(&self) -> ModelTensors {
+        let n_iter = self.n_iter;
+        if self.intercept.len() == 1 {
+            let f = LinearFunction {
+                coef: self.coef.clone(),
+                intercept: self.intercept[0],
+                n_iter,
+            };
+            return f.to_tensors(Self::KIND);
+        }
+        let mut t = ModelTensors::new(Self::KIND);
+        let k = self.n_classes;
+        t.insert_checked("coef", vec![k, self.d], self.coef.clone());
+        t.insert_checked("intercept", vec![k], self.intercept.clone());
+        t.set_meta("n_iter", n_iter.to_string());
+        t
+    }
+
+    fn from_tensors(t: &ModelTensors) -> Result<Self> {
+        t.check_kind(Self::KIND)?;
+        let (shape, coef) = t.f32_tensor("coef")?;
+        let (k, d) = match *shape {
+            [_] => {
+                let f = LinearFunction::from_tensors(t, Self::KIND)?;
+                return Ok(Self {
+                    n_classes: 2,
+                    d: f.coef.len(),
+                    coef: f.coef,
+                    intercept: vec![f.intercept],
+                    n_iter: f.n_iter,
+                });
+            }
+            [k, d] if k > 2 => (k, d),
+            _ => {
+                return Err(MlError::CorruptModel(format!(
+                    "`coef` has shape {shape:?}, expected [d] or [K > 2, d]"
+                )));
+            }
+        };
+        let intercept = t.f32_shaped("intercept", &[k])?;
+        if coef.iter().chain(intercept).any(|v| !v.is_finite()) {
+            return Err(MlError::CorruptModel(
+                "non-finite coefficient or intercept".into(),
+            ));
+        }
+        let n_iter = t
+            .meta_str("n_iter")?
+            .parse()
+            .map_err(|e| MlError::CorruptModel(format!("metadata `n_iter`: {e}")))?;
+        Ok(Self {
+            n_classes: k,
+            d,
+            coef: coef.to_vec(),
+            intercept: intercept.to_vec(),
+            n_iter,
+        })
+    }
+}

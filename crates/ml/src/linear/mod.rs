@@ -9,8 +9,13 @@
 //! - [`LinearSvc`]: linear support vector classification (squared hinge,
 //!   scikit-learn's `LinearSVC` default) by liblinear's dual coordinate
 //!   descent, one-vs-rest beyond two classes.
-//! - [`LogisticRegression`]: binary L2-regularised logistic regression,
-//!   by Newton's method for few features and L-BFGS for many.
+//! - [`LogisticRegression`]: L2-regularised logistic regression, binary by
+//!   Newton's method for few features and L-BFGS for many, multinomial
+//!   (softmax) beyond two classes by L-BFGS.
+//!
+//! [`LogisticRegression`] and [`LinearSvc`] also fit and predict on compressed
+//! sparse rows ([`crate::CsrMatrix`]) through the same solvers, written once
+//! over the row access of the private `rows` module.
 //!
 //! Records are `f32` at the API, as everywhere in the crate; every solver
 //! computes in `f64` and the fitted coefficients are stored as `f32`, so a
@@ -78,6 +83,7 @@ pub mod coordinate_descent;
 mod elastic_net;
 mod lasso;
 mod logistic;
+mod rows;
 mod svc;
 mod svr;
 
@@ -92,6 +98,7 @@ pub use svr::{LinearSvr, LinearSvrParams, LinearSvrValidParams};
 
 use crate::persist::ModelTensors;
 use crate::{Dataset, MatrixView, MlError, Result, Targets};
+use rows::Rows;
 
 /// The targets of `data` as reals for the regressor `model`: real targets
 /// as they are, class labels as the numbers they are; no targets is
@@ -204,21 +211,15 @@ impl LinearFunction {
 
     /// `x . coef + intercept` for every row, in `f64`, after checking `x`.
     pub(crate) fn decision(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
-        check_predict_input(x, self.coef.len())?;
-        let d = self.coef.len();
-        if d == 0 {
-            return Ok(vec![f64::from(self.intercept); x.rows()]);
-        }
-        Ok(x.data()
-            .chunks_exact(d)
-            .map(|row| {
-                row.iter()
-                    .zip(&self.coef)
-                    .map(|(&v, &w)| f64::from(v) * f64::from(w))
-                    .sum::<f64>()
-                    + f64::from(self.intercept)
-            })
-            .collect())
+        self.decision_rows(&x)
+    }
+
+    /// [`Self::decision`] on dense or sparse rows.
+    pub(crate) fn decision_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
+        x.check_predict(self.coef.len())?;
+        let w: Vec<f64> = self.coef.iter().map(|&v| f64::from(v)).collect();
+        let b = f64::from(self.intercept);
+        Ok((0..x.n_rows()).map(|i| x.dot(i, &w) + b).collect())
     }
 
     /// Tensors `coef` (`[d]`) and `intercept` (`[1]`), meta `n_iter`.

@@ -38,9 +38,10 @@ use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use super::{check_at_least_one, check_not_empty, check_positive, check_predict_input};
+use super::rows::{Rows, check_sparse_classes};
+use super::{check_at_least_one, check_not_empty, check_positive};
 use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
+use crate::{CsrMatrix, Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Unchecked linear SVC hyperparameters; see [`LinearSvc::params`] for the
 /// defaults.
@@ -178,27 +179,58 @@ impl LinearSvc {
     /// per class against the rest. Use this, not [`Predict::predict`], for
     /// ROC-AUC and other ranking metrics.
     pub fn decision_function(&self, x: MatrixView<'_>) -> Result<Vec<f64>> {
-        check_predict_input(x, self.d)?;
+        self.decision_rows(&x)
+    }
+
+    /// [`Self::decision_function`] on sparse rows.
+    pub fn decision_function_sparse(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        self.decision_rows(x)
+    }
+
+    /// The predicted class of each row (ties to the lowest class).
+    pub fn predict_classes(&self, x: MatrixView<'_>) -> Result<Vec<u32>> {
+        self.classes_rows(&x)
+    }
+
+    /// [`Self::predict_classes`] on sparse rows.
+    pub fn predict_classes_sparse(&self, x: &CsrMatrix) -> Result<Vec<u32>> {
+        self.classes_rows(x)
+    }
+
+    /// The hard one-hot rows of predicted `classes`.
+    fn one_hot(&self, classes: &[u32]) -> Result<Prediction> {
+        let mut out = vec![0f32; classes.len() * self.n_classes];
+        for (i, &c) in classes.iter().enumerate() {
+            out[i * self.n_classes + c as usize] = 1.0;
+        }
+        Ok(Prediction::Proba(Matrix::new(
+            classes.len(),
+            self.n_classes,
+            out,
+        )?))
+    }
+
+    /// [`Predict::predict`] on sparse rows: a hard one-hot row per record.
+    pub fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        self.one_hot(&self.classes_rows(x)?)
+    }
+
+    fn decision_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
+        x.check_predict(self.d)?;
         let m = self.intercept.len();
-        let mut out = Vec::with_capacity(x.rows() * m);
-        for i in 0..x.rows() {
-            let row = x.row(i);
+        let coef: Vec<f64> = self.coef.iter().map(|&v| f64::from(v)).collect();
+        let mut out = Vec::with_capacity(x.n_rows() * m);
+        for i in 0..x.n_rows() {
             for (k, &b) in self.intercept.iter().enumerate() {
-                let w = &self.coef[k * self.d..(k + 1) * self.d];
-                let s: f64 = row
-                    .iter()
-                    .zip(w)
-                    .map(|(&v, &w)| f64::from(v) * f64::from(w))
-                    .sum();
-                out.push(s + f64::from(b));
+                let w = &coef[k * self.d..(k + 1) * self.d];
+                out.push(x.dot(i, w) + f64::from(b));
             }
         }
         Ok(out)
     }
 
-    /// The predicted class of each row (ties to the lowest class).
-    pub fn predict_classes(&self, x: MatrixView<'_>) -> Result<Vec<u32>> {
-        let scores = self.decision_function(x)?;
+    fn classes_rows<R: Rows>(&self, x: &R) -> Result<Vec<u32>> {
+        let scores = self.decision_rows(x)?;
         if self.intercept.len() == 1 {
             return Ok(scores.iter().map(|&s| u32::from(s > 0.0)).collect());
         }
@@ -221,10 +253,25 @@ impl Fit for LinearSvcValidParams {
     type Model = LinearSvc;
 
     fn fit(&self, data: &Dataset) -> Result<LinearSvc> {
+        check_not_empty(data, LinearSvc::KIND)?;
+        let (labels, n_classes) = data.require_classes(LinearSvc::KIND)?;
+        self.fit_rows(&data.view(), labels, n_classes)
+    }
+}
+
+impl LinearSvcValidParams {
+    /// Fits on sparse records `x` with class labels `y` (one per row, each below
+    /// `n_classes`): the same dual coordinate descent as [`Fit::fit`] on the dense rows,
+    /// each step touching only the row's stored entries.
+    pub fn fit_sparse(&self, x: &CsrMatrix, y: &[u32], n_classes: usize) -> Result<LinearSvc> {
+        check_sparse_classes(x, y, n_classes, LinearSvc::KIND)?;
+        self.fit_rows(x, y, n_classes)
+    }
+
+    /// The fit on checked, non-empty rows with one label per row.
+    fn fit_rows<R: Rows>(&self, x: &R, labels: &[u32], n_classes: usize) -> Result<LinearSvc> {
         let kind = LinearSvc::KIND;
         let p = &self.0;
-        check_not_empty(data, kind)?;
-        let (labels, n_classes) = data.require_classes(kind)?;
         if n_classes < 2 {
             return Err(MlError::TargetMismatch {
                 model: kind,
@@ -232,9 +279,7 @@ impl Fit for LinearSvcValidParams {
                 got: "one-class",
             });
         }
-        let x = data.view();
-        let d = x.cols();
-        let xs: Vec<f64> = x.data().iter().map(|&v| f64::from(v)).collect();
+        let d = x.n_cols();
         let bias = if p.fit_intercept {
             p.intercept_scaling
         } else {
@@ -253,7 +298,7 @@ impl Fit for LinearSvcValidParams {
                 .iter()
                 .map(|&l| if l == positive { 1.0 } else { -1.0 })
                 .collect();
-            let (w, wb, iters) = solve(&xs, d, bias, &y, p);
+            let (w, wb, iters) = solve(x, bias, &y, p);
             let b = wb * bias;
             if !b.is_finite() || w.iter().any(|v| !v.is_finite()) {
                 return Err(MlError::Numerical(
@@ -274,19 +319,17 @@ impl Fit for LinearSvcValidParams {
     }
 }
 
-/// liblinear's `solve_l2r_l1l2_svc` for the L2 loss on the rows `x`
-/// (`n x d` row-major, `f64`) plus the constant feature `bias` (0 without
-/// an intercept); returns `w`, the weight of the intercept feature and the
-/// epochs run.
-fn solve(x: &[f64], d: usize, bias: f64, y: &[f64], p: &LinearSvcParams) -> (Vec<f64>, f64, usize) {
+/// liblinear's `solve_l2r_l1l2_svc` for the L2 loss on the rows `x` (dense or sparse)
+/// plus the constant feature `bias` (0 without an intercept); returns `w`, the weight of the
+/// intercept feature and the epochs run.
+fn solve<R: Rows>(x: &R, bias: f64, y: &[f64], p: &LinearSvcParams) -> (Vec<f64>, f64, usize) {
     let n = y.len();
     let diag = 0.5 / p.c;
-    let row = |i: usize| &x[i * d..(i + 1) * d];
     let qd: Vec<f64> = (0..n)
-        .map(|i| diag + row(i).iter().map(|v| v * v).sum::<f64>() + bias * bias)
+        .map(|i| diag + x.squared_norm(i) + bias * bias)
         .collect();
     let mut alpha = vec![0f64; n];
-    let mut w = vec![0f64; d];
+    let mut w = vec![0f64; x.n_cols()];
     let mut wb = 0f64;
     let mut index: Vec<usize> = (0..n).collect();
     let mut active = n;
@@ -304,8 +347,7 @@ fn solve(x: &[f64], d: usize, bias: f64, y: &[f64], p: &LinearSvcParams) -> (Vec
         while s < active {
             let i = index[s];
             let yi = y[i];
-            let xi = row(i);
-            let wx: f64 = w.iter().zip(xi).map(|(a, b)| a * b).sum::<f64>() + wb * bias;
+            let wx = x.dot(i, &w) + wb * bias;
             let g = yi * wx - 1.0 + alpha[i] * diag;
             // The upper bound is infinite, so only the lower bound (0)
             // projects or shrinks.
@@ -327,9 +369,7 @@ fn solve(x: &[f64], d: usize, bias: f64, y: &[f64], p: &LinearSvcParams) -> (Vec
                 let new = (old - g / qd[i]).max(0.0);
                 alpha[i] = new;
                 let delta = (new - old) * yi;
-                for (wj, &v) in w.iter_mut().zip(xi) {
-                    *wj += delta * v;
-                }
+                x.axpy(i, delta, &mut w);
                 wb += delta * bias;
             }
         }
@@ -360,16 +400,7 @@ impl Predict for LinearSvc {
     /// 0 elsewhere (not probabilities; see [`LinearSvc::decision_function`]
     /// for scores).
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let classes = self.predict_classes(x)?;
-        let mut out = vec![0f32; classes.len() * self.n_classes];
-        for (i, &c) in classes.iter().enumerate() {
-            out[i * self.n_classes + c as usize] = 1.0;
-        }
-        Ok(Prediction::Proba(Matrix::new(
-            classes.len(),
-            self.n_classes,
-            out,
-        )?))
+        self.one_hot(&self.predict_classes(x)?)
     }
 }
 
