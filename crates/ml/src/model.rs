@@ -7,7 +7,7 @@ use std::any::Any;
 use std::fmt::Debug;
 
 use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Matrix, MatrixView, Result};
+use crate::{CsrMatrix, Dataset, Matrix, MatrixView, Result};
 
 /// Validated hyperparameters that train a model on a [`Dataset`].
 ///
@@ -89,6 +89,13 @@ pub trait Predict {
     /// Predicts for every row of `x`; a wrong column count is
     /// [`crate::MlError::ShapeMismatch`], a NaN [`crate::MlError::Numerical`].
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction>;
+
+    /// Predicts for every row of the sparse `x`, as [`Self::predict`] would for its dense form.
+    /// By default `x` is densified; the models that read bag-of-words features (logistic
+    /// regression, linear SVC, k-means) work on the sparse rows directly.
+    fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        self.predict(x.to_dense().view())
+    }
 }
 
 /// A fitted model behind a trait object: what [`crate::Algorithm::fit`]

@@ -714,6 +714,10 @@ impl Predict for LogisticRegression {
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
         self.proba_rows(&x)
     }
+
+    fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        LogisticRegression::predict_sparse(self, x)
+    }
 }
 
 /// A two-class model is stored as before multinomial fits existed: `coef` (`[d]`),

@@ -402,6 +402,10 @@ impl Predict for LinearSvc {
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
         self.one_hot(&self.predict_classes(x)?)
     }
+
+    fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        LinearSvc::predict_sparse(self, x)
+    }
 }
 
 /// Stored as `coef` (`[m, d]`), `intercept` (`[m]`), meta `n_classes` and
