@@ -77,10 +77,12 @@ impl CsrMatrix {
         indices: Vec<u32>,
         values: Vec<f32>,
     ) -> Result<Self> {
-        let corrupt = |why: String| Err(MlError::InvalidParameter {
-            name: "csr",
-            reason: why,
-        });
+        let corrupt = |why: String| {
+            Err(MlError::InvalidParameter {
+                name: "csr",
+                reason: why,
+            })
+        };
         if indptr.first() != Some(&0) {
             return corrupt("indptr must start with 0".into());
         }
@@ -101,7 +103,9 @@ impl CsrMatrix {
             }
             let row = &indices[w[0]..w[1]];
             if row.windows(2).any(|p| p[1] <= p[0]) {
-                return corrupt(format!("column indices of row {r} are not strictly ascending"));
+                return corrupt(format!(
+                    "column indices of row {r} are not strictly ascending"
+                ));
             }
             if let Some(&last) = row.last()
                 && last as usize >= n_cols
@@ -110,7 +114,9 @@ impl CsrMatrix {
             }
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(MlError::Numerical(format!("non-finite sparse value at entry {i}")));
+            return Err(MlError::Numerical(format!(
+                "non-finite sparse value at entry {i}"
+            )));
         }
         Ok(Self {
             n_cols,
@@ -118,6 +124,27 @@ impl CsrMatrix {
             indices,
             values,
         })
+    }
+
+    /// A matrix from parts its builder made valid by construction (the checks of [`Self::new`]
+    /// hold); checked in debug builds only. For crate code that builds rows in order, such as
+    /// the text vectoriser, so that a hot path pays no second pass.
+    pub(crate) fn from_valid_parts(
+        n_cols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Self {
+        debug_assert!(
+            Self::new(n_cols, indptr.clone(), indices.clone(), values.clone()).is_ok(),
+            "invalid CSR parts"
+        );
+        Self {
+            n_cols,
+            indptr,
+            indices,
+            values,
+        }
     }
 
     /// An empty matrix of `n_cols` columns and no rows.
