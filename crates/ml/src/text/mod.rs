@@ -4,7 +4,7 @@
 //!
 //! - Tokens: the text lowercased ([`str::to_lowercase`], Python's `str.lower` mapping), then
 //!   scikit-learn's default token pattern `(?u)\b\w\w+\b` — every maximal run of two or more
-//!   word characters (`_` or alphanumeric) — found by a hand-written scan.
+//!   word characters (`_` or alphanumeric, as Python's `\w`) — found by a hand-written scan.
 //! - Stop words: scikit-learn's [`ENGLISH_STOP_WORDS`] (318 words), dropped after
 //!   tokenising.
 //! - Vocabulary: every remaining word of the fitting texts, or the `max_features` with the
@@ -28,6 +28,7 @@
 //!
 //! Where Unicode makes Rust and Python disagree on a word character, see [`tokenize`]'s notes.
 
+mod alphabetic_non_word;
 mod english_stop_words;
 pub mod tokenize;
 mod vectorizer;

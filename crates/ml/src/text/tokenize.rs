@@ -1,13 +1,15 @@
 //! Tokens as scikit-learn's default `token_pattern` finds them, `(?u)\b\w\w+\b`: the maximal
 //! runs of two or more word characters, scanned by hand (no regex).
 //!
-//! A word character is `_` or a Unicode alphanumeric character ([`char::is_alphanumeric`]:
-//! the `Alphabetic` property or a numeric general category). Python's `\w` is `_` or
-//! `str.isalnum()` (general categories `L*` and the numeric types); the two agree on letters
-//! and digits of every script, and differ only on the few combining marks and symbols that
-//! Unicode gives the derived `Alphabetic` property without being letters (`Other_Alphabetic`:
-//! some Indic vowel signs, the circled letters `Ⓐ`–`ⓩ`), which count as word characters here
-//! and not in Python.
+//! A word character is what Python's `\w` matches: `_` or `str.isalnum()` (general
+//! categories `L*` and the numeric types). Rust's [`char::is_alphanumeric`] (the derived
+//! `Alphabetic` property or a numeric category) also holds for the combining marks and
+//! symbols Unicode makes `Other_Alphabetic` (Arabic harakat, Indic vowel signs, the circled
+//! letters `Ⓐ`–`ⓩ`); those are taken out by a generated table of 234 ranges, after which the
+//! two agree on every code point assigned in Unicode 14.0 (Python 3.11's tables). Code points
+//! assigned later follow Rust's newer tables, where Python 3.11 sees unassigned characters.
+
+use super::alphabetic_non_word::ALPHABETIC_NON_WORD;
 
 /// Whether `c` is a word character (`_` or alphanumeric), as in `\w`.
 #[inline]
@@ -15,8 +17,15 @@ pub fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric() || c == '_'
     } else {
-        c.is_alphanumeric()
+        c.is_alphanumeric() && !is_alphabetic_non_word(c)
     }
+}
+
+/// Whether `c` is in [`ALPHABETIC_NON_WORD`] (binary search of the ranges).
+fn is_alphabetic_non_word(c: char) -> bool {
+    let u = c as u32;
+    let i = ALPHABETIC_NON_WORD.partition_point(|&(_, hi)| hi < u);
+    ALPHABETIC_NON_WORD.get(i).is_some_and(|&(lo, _)| lo <= u)
 }
 
 /// Calls `f` with every token of `text` in order: each maximal run of word characters that is
@@ -96,7 +105,24 @@ mod tests {
         );
         // Final sigma, as Python's str.lower: 'ΟΔΟΣ' -> 'οδος'.
         assert_eq!(tokens("ΟΔΟΣ"), ["οδος"]);
+        // Python splits at marks that are Alphabetic in Unicode but not `\w`:
+        // re.findall(r'(?u)\b\w\w+\b', s.lower()) for each of these strings gives
+        assert_eq!(tokens("नमस्ते दुनिया"), ["नमस"]);
+        assert_eq!(tokens("مَرْحَبًا بالعالم"), ["بالعالم"]);
+        assert_eq!(tokens("Ⓐⓑⓒ abc"), ["abc"]);
+        assert_eq!(tokens("ǅungla"), ["ǆungla"]);
         // Emoji and punctuation separate tokens.
         assert_eq!(tokens("good😀day—ok"), ["good", "day", "ok"]);
+    }
+
+    #[test]
+    fn non_word_table_is_ascending_and_disjoint() {
+        assert!(ALPHABETIC_NON_WORD.iter().all(|&(lo, hi)| lo <= hi));
+        assert!(ALPHABETIC_NON_WORD.windows(2).all(|w| w[0].1 < w[1].0));
+        // Its ends and a point outside it.
+        assert!(!is_word_char('\u{345}'));
+        assert!(!is_word_char('\u{24E9}'));
+        assert!(is_word_char('\u{24EA}')); // ⓪ CIRCLED DIGIT ZERO, numeric in both
+        assert!(is_word_char('\u{344}') || !'\u{344}'.is_alphanumeric());
     }
 }
