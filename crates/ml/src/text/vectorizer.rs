@@ -117,15 +117,22 @@ impl VectorizerParams {
         self
     }
 
-    /// Calls `f` with every kept token of `text` (lowercased into `buf` if asked).
-    fn tokens<'b>(&self, text: &'b str, buf: &'b mut String, mut f: impl FnMut(&'b str)) {
+    /// Calls `f` with every token of `text` (lowercased into `buf` if asked), stop words
+    /// left out if asked and `drop_stop_words`.
+    fn tokens<'b>(
+        &self,
+        text: &'b str,
+        buf: &'b mut String,
+        drop_stop_words: bool,
+        mut f: impl FnMut(&'b str),
+    ) {
         let source: &'b str = if self.lowercase {
             lowercase_into(text, buf);
             buf
         } else {
             text
         };
-        let stop = self.stop_words;
+        let stop = self.stop_words && drop_stop_words;
         for_each_token(source, |t| {
             if !(stop && is_stop_word(t)) {
                 f(t);
@@ -148,7 +155,7 @@ impl VectorizerParams {
         let mut stats: HashMap<String, WordStats> = HashMap::new();
         let mut buf = String::new();
         for (doc, text) in texts.iter().enumerate() {
-            self.tokens(text, &mut buf, |t| {
+            self.tokens(text, &mut buf, true, |t| {
                 // Look up by `&str` first so that a known word allocates nothing.
                 if let Some(s) = stats.get_mut(t) {
                     s.count(doc);
@@ -287,7 +294,8 @@ impl Vectorizer {
         let mut cols: Vec<u32> = Vec::new();
         for text in texts {
             cols.clear();
-            self.params.tokens(text, &mut buf, |t| {
+            // No stop word is in the vocabulary, so the lookup alone leaves them out.
+            self.params.tokens(text, &mut buf, false, |t| {
                 if let Some(&j) = self.index.get(t) {
                     cols.push(j);
                 }
