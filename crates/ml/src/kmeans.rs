@@ -18,8 +18,14 @@
 //! (scikit-learn moves it to a far record instead); on well-seeded data
 //! this does not arise.
 //!
-//! Distances are plain `O(n k d)` loops in `f64`: k-means is meant here for
-//! small tables, and the loops keep every run bit-reproducible.
+//! Dense records ([`Fit::fit`]) and sparse rows ([`KMeansValidParams::fit_sparse`], a
+//! [`CsrMatrix`] of word counts, say) go through the same seeding and Lloyd code, generic
+//! over how a record is read. Centres are dense `f64`. Dense distances are plain
+//! `Σ (x - c)²` loops (`O(n k d)`); sparse ones are scikit-learn's
+//! `|x|² - 2 x·c + |c|²` (clamped at 0), which costs a row's stored entries, so a
+//! 28,000-word vocabulary costs per word present. Each record's nearest centre is found in
+//! parallel (rayon) and every sum is taken serially in record order, so results do not
+//! depend on the number of threads.
 //!
 //! Prediction: [`Predict::predict`] returns [`Prediction::Proba`] holding a
 //! hard one-hot row per record (1 in the column of the nearest centre), so
@@ -28,10 +34,11 @@
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::persist::{ModelTensors, Persist};
-use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
+use crate::{CsrMatrix, Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Unchecked k-means hyperparameters; see [`KMeans::params`] for the
 /// defaults.
@@ -161,37 +168,183 @@ impl KMeans {
     /// The nearest centre of every row of `x` (ties to the lowest index):
     /// scikit-learn's `predict`.
     pub fn labels(&self, x: MatrixView<'_>) -> Result<Vec<u32>> {
-        if x.cols() != self.centers.cols() {
+        self.check_width(x.cols())?;
+        x.check_finite()?;
+        Ok(self.assign(&DenseRecords::new(x)))
+    }
+
+    /// [`Self::labels`] for sparse rows (a [`CsrMatrix`] of `d` columns), distances as
+    /// scikit-learn's on sparse input (`|x|² - 2 x·c + |c|²`).
+    pub fn labels_sparse(&self, x: &CsrMatrix) -> Result<Vec<u32>> {
+        self.check_width(x.n_cols())?;
+        Ok(self.assign(&SparseRecords::new(x)))
+    }
+
+    /// [`Predict::predict`] for sparse rows: the same one-hot rows as for their dense form.
+    pub fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        one_hot(&self.labels_sparse(x)?, self.k())
+    }
+
+    fn check_width(&self, cols: usize) -> Result<()> {
+        if cols != self.centers.cols() {
             return Err(MlError::ShapeMismatch {
                 what: "number of features".into(),
                 expected: self.centers.cols(),
-                got: x.cols(),
+                got: cols,
             });
         }
-        x.check_finite()?;
+        Ok(())
+    }
+
+    fn assign<R: Records>(&self, x: &R) -> Vec<u32> {
         let c: Vec<f64> = self.centers.data().iter().map(|&v| f64::from(v)).collect();
-        let d = x.cols();
-        Ok((0..x.rows())
-            .map(|i| {
-                let row: Vec<f64> = x.row(i).iter().map(|&v| f64::from(v)).collect();
-                nearest(&row, &c, d).0 as u32
-            })
-            .collect())
+        let c_sq = squared_norms(&c, x.d());
+        (0..x.n())
+            .into_par_iter()
+            .map(|i| nearest(x, i, &c, &c_sq).0 as u32)
+            .collect()
     }
 }
 
-/// Squared Euclidean distance.
-#[inline]
-fn dist2(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+/// The records k-means clusters, one row at a time, against dense `f64` centres: one
+/// seeding and one Lloyd loop serve dense and sparse data alike, so the two cannot drift.
+trait Records: Sync {
+    /// Number of records.
+    fn n(&self) -> usize;
+    /// Number of features.
+    fn d(&self) -> usize;
+    /// Squared distance of record `i` to the point `c` whose squared norm is `c_sq`.
+    fn dist2(&self, i: usize, c: &[f64], c_sq: f64) -> f64;
+    /// `out += record i`.
+    fn add_to(&self, i: usize, out: &mut [f64]);
+    /// `out = record i` (dense, `d` entries).
+    fn write(&self, i: usize, out: &mut [f64]);
+    /// The mean over features of each feature's (population) variance.
+    fn mean_variance(&self) -> f64;
 }
 
-/// Index of the nearest of the centres `c` (`k x d` row-major) to `row`,
-/// ties to the lowest, and its squared distance.
-fn nearest(row: &[f64], c: &[f64], d: usize) -> (usize, f64) {
+/// Dense records, copied to `f64`; distances as `Σ (x - c)²`.
+struct DenseRecords {
+    x: Vec<f64>,
+    n: usize,
+    d: usize,
+}
+
+impl DenseRecords {
+    fn new(x: MatrixView<'_>) -> Self {
+        Self {
+            x: x.data().iter().map(|&v| f64::from(v)).collect(),
+            n: x.rows(),
+            d: x.cols(),
+        }
+    }
+
+    #[inline]
+    fn row(&self, i: usize) -> &[f64] {
+        &self.x[i * self.d..(i + 1) * self.d]
+    }
+}
+
+impl Records for DenseRecords {
+    fn n(&self) -> usize {
+        self.n
+    }
+    fn d(&self) -> usize {
+        self.d
+    }
+    #[inline]
+    fn dist2(&self, i: usize, c: &[f64], _c_sq: f64) -> f64 {
+        self.row(i)
+            .iter()
+            .zip(c)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum()
+    }
+    fn add_to(&self, i: usize, out: &mut [f64]) {
+        for (s, &v) in out.iter_mut().zip(self.row(i)) {
+            *s += v;
+        }
+    }
+    fn write(&self, i: usize, out: &mut [f64]) {
+        out.copy_from_slice(self.row(i));
+    }
+    fn mean_variance(&self) -> f64 {
+        let (n, d, x) = (self.n, self.d, &self.x);
+        let mut var_sum = 0f64;
+        for t in 0..d {
+            let mean = (0..n).map(|i| x[i * d + t]).sum::<f64>() / n as f64;
+            var_sum += (0..n).map(|i| (x[i * d + t] - mean).powi(2)).sum::<f64>() / n as f64;
+        }
+        var_sum / d as f64
+    }
+}
+
+/// Sparse records with their squared norms; distances as `|x|² - 2 x·c + |c|²` (clamped at
+/// 0), which costs a row's stored entries, not `d`.
+struct SparseRecords<'a> {
+    x: &'a CsrMatrix,
+    sq: Vec<f64>,
+}
+
+impl<'a> SparseRecords<'a> {
+    fn new(x: &'a CsrMatrix) -> Self {
+        let sq = (0..x.n_rows()).map(|i| x.row(i).squared_norm()).collect();
+        Self { x, sq }
+    }
+}
+
+impl Records for SparseRecords<'_> {
+    fn n(&self) -> usize {
+        self.x.n_rows()
+    }
+    fn d(&self) -> usize {
+        self.x.n_cols()
+    }
+    #[inline]
+    fn dist2(&self, i: usize, c: &[f64], c_sq: f64) -> f64 {
+        (self.sq[i] - 2.0 * self.x.row(i).dot_f64(c) + c_sq).max(0.0)
+    }
+    fn add_to(&self, i: usize, out: &mut [f64]) {
+        self.x.row(i).axpy_f64(1.0, out);
+    }
+    fn write(&self, i: usize, out: &mut [f64]) {
+        out.fill(0.0);
+        self.x.row(i).axpy_f64(1.0, out);
+    }
+    fn mean_variance(&self) -> f64 {
+        // E[x²] - E[x]² per column, from the stored entries (the zeros add nothing).
+        let (n, d) = (self.n() as f64, self.d());
+        let mut sum = vec![0f64; d];
+        let mut sum_sq = vec![0f64; d];
+        let (_, indices, values) = self.x.parts();
+        for (&j, &v) in indices.iter().zip(values) {
+            let v = f64::from(v);
+            sum[j as usize] += v;
+            sum_sq[j as usize] += v * v;
+        }
+        let var_sum: f64 = sum
+            .iter()
+            .zip(&sum_sq)
+            .map(|(s, q)| (q / n - (s / n) * (s / n)).max(0.0))
+            .sum();
+        var_sum / d as f64
+    }
+}
+
+/// The squared norm of each `d`-long row of `c`.
+fn squared_norms(c: &[f64], d: usize) -> Vec<f64> {
+    c.chunks_exact(d.max(1))
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect()
+}
+
+/// Index of the nearest of the centres `c` (`k x d` row-major, squared norms `c_sq`) to
+/// record `i`, ties to the lowest, and its squared distance.
+#[inline]
+fn nearest<R: Records>(x: &R, i: usize, c: &[f64], c_sq: &[f64]) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
-    for (j, cj) in c.chunks_exact(d.max(1)).enumerate() {
-        let dd = dist2(row, cj);
+    for (j, cj) in c.chunks_exact(x.d().max(1)).enumerate() {
+        let dd = x.dist2(i, cj, c_sq[j]);
         if dd < best.1 {
             best = (j, dd);
         }
@@ -209,14 +362,20 @@ fn index_below(rng: &mut Xoshiro256PlusPlus, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
 }
 
-/// Greedy k-means++ seeding of `k` centres from the `n x d` records `x`.
-fn kmeans_pp(x: &[f64], n: usize, d: usize, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
-    let row = |i: usize| &x[i * d..(i + 1) * d];
+/// Greedy k-means++ seeding of `k` centres from the records `x`.
+fn kmeans_pp<R: Records>(x: &R, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+    let (n, d) = (x.n(), x.d());
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centers = Vec::with_capacity(k * d);
+    let mut point = vec![0f64; d];
     let first = index_below(rng, n);
-    centers.extend_from_slice(row(first));
-    let mut closest: Vec<f64> = (0..n).map(|i| dist2(row(i), row(first))).collect();
+    x.write(first, &mut point);
+    let point_sq = point.iter().map(|v| v * v).sum();
+    centers.extend_from_slice(&point);
+    let mut closest: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| x.dist2(i, &point, point_sq))
+        .collect();
     let mut pot: f64 = closest.iter().sum();
     for _ in 1..k {
         // Cumulative sums to draw candidates proportionally to `closest`.
@@ -232,8 +391,11 @@ fn kmeans_pp(x: &[f64], n: usize, d: usize, k: usize, rng: &mut Xoshiro256PlusPl
             // The first index whose cumulative sum exceeds `r` (all records
             // at distance zero, `pot` 0, gives the last index).
             let cand = cum.partition_point(|&c| c <= r).min(n - 1);
+            x.write(cand, &mut point);
+            let point_sq = point.iter().map(|v| v * v).sum();
             let dists: Vec<f64> = (0..n)
-                .map(|i| closest[i].min(dist2(row(i), row(cand))))
+                .into_par_iter()
+                .map(|i| closest[i].min(x.dist2(i, &point, point_sq)))
                 .collect();
             let p: f64 = dists.iter().sum();
             if best.as_ref().is_none_or(|b| p < b.1) {
@@ -241,7 +403,8 @@ fn kmeans_pp(x: &[f64], n: usize, d: usize, k: usize, rng: &mut Xoshiro256PlusPl
             }
         }
         if let Some((cand, p, dists)) = best {
-            centers.extend_from_slice(row(cand));
+            x.write(cand, &mut point);
+            centers.extend_from_slice(&point);
             pot = p;
             closest = dists;
         }
@@ -251,17 +414,22 @@ fn kmeans_pp(x: &[f64], n: usize, d: usize, k: usize, rng: &mut Xoshiro256PlusPl
 
 /// Lloyd iterations from `centers`; returns the centres, the inertia and
 /// the iterations run.
-fn lloyd(
-    x: &[f64],
-    n: usize,
-    d: usize,
+fn lloyd<R: Records>(
+    x: &R,
     mut centers: Vec<f64>,
     max_iter: usize,
     tol: f64,
 ) -> (Vec<f64>, f64, usize) {
+    let (n, d) = (x.n(), x.d());
     let k = centers.len() / d;
-    let row = |i: usize| &x[i * d..(i + 1) * d];
-    let mut labels: Vec<usize> = (0..n).map(|i| nearest(row(i), &centers, d).0).collect();
+    let assign = |centers: &[f64]| -> Vec<usize> {
+        let c_sq = squared_norms(centers, d);
+        (0..n)
+            .into_par_iter()
+            .map(|i| nearest(x, i, centers, &c_sq).0)
+            .collect()
+    };
+    let mut labels = assign(&centers);
     let mut iters = 0;
     while iters < max_iter {
         iters += 1;
@@ -269,9 +437,7 @@ fn lloyd(
         let mut counts = vec![0usize; k];
         for (i, &l) in labels.iter().enumerate() {
             counts[l] += 1;
-            for (s, &v) in sums[l * d..(l + 1) * d].iter_mut().zip(row(i)) {
-                *s += v;
-            }
+            x.add_to(i, &mut sums[l * d..(l + 1) * d]);
         }
         let mut shift = 0f64;
         for j in 0..k {
@@ -286,7 +452,7 @@ fn lloyd(
                 centers[j * d + t] = new;
             }
         }
-        let new_labels: Vec<usize> = (0..n).map(|i| nearest(row(i), &centers, d).0).collect();
+        let new_labels = assign(&centers);
         if new_labels == labels {
             break;
         }
@@ -297,21 +463,26 @@ fn lloyd(
     }
     // Every way out of the loop leaves `labels` assigned to the final
     // centres, as scikit-learn's last E-step does.
+    let c_sq = squared_norms(&centers, d);
     let inertia = labels
         .iter()
         .enumerate()
-        .map(|(i, &l)| dist2(row(i), &centers[l * d..(l + 1) * d]))
+        .map(|(i, &l)| x.dist2(i, &centers[l * d..(l + 1) * d], c_sq[l]))
         .sum();
     (centers, inertia, iters)
 }
 
-impl Fit for KMeansValidParams {
-    type Model = KMeans;
+impl KMeansValidParams {
+    /// Clusters the rows of a sparse matrix (bag-of-words counts, say) exactly as
+    /// [`Fit::fit`] clusters dense records — the same seeding, Lloyd loop and starts — with
+    /// dense centres and distances `|x|² - 2 x·c + |c|²`, as scikit-learn on sparse input.
+    pub fn fit_sparse(&self, x: &CsrMatrix) -> Result<KMeans> {
+        self.fit_records(&SparseRecords::new(x))
+    }
 
-    /// Clusters the records of `data`; its targets, if any, are ignored.
-    fn fit(&self, data: &Dataset) -> Result<KMeans> {
+    fn fit_records<R: Records>(&self, x: &R) -> Result<KMeans> {
         let p = &self.0;
-        let (n, d) = (data.len(), data.n_features());
+        let (n, d) = (x.n(), x.d());
         if n == 0 || d == 0 {
             return Err(MlError::EmptyInput(format!(
                 "k-means needs at least one record and one feature, got {n} x {d}"
@@ -323,19 +494,13 @@ impl Fit for KMeansValidParams {
                 reason: format!("{} clusters need at least as many records, got {n}", p.k),
             });
         }
-        let x: Vec<f64> = data.view().data().iter().map(|&v| f64::from(v)).collect();
         // scikit-learn's `_tolerance`: tol times the mean feature variance.
-        let mut var_sum = 0f64;
-        for t in 0..d {
-            let mean = (0..n).map(|i| x[i * d + t]).sum::<f64>() / n as f64;
-            var_sum += (0..n).map(|i| (x[i * d + t] - mean).powi(2)).sum::<f64>() / n as f64;
-        }
-        let tol = p.tol * var_sum / d as f64;
+        let tol = p.tol * x.mean_variance();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(p.seed);
         let mut best: Option<(Vec<f64>, f64, usize)> = None;
         for _ in 0..p.n_init {
-            let init = kmeans_pp(&x, n, d, p.k, &mut rng);
-            let run = lloyd(&x, n, d, init, p.max_iter, tol);
+            let init = kmeans_pp(x, p.k, &mut rng);
+            let run = lloyd(x, init, p.max_iter, tol);
             if best.as_ref().is_none_or(|b| run.1 < b.1) {
                 best = Some(run);
             }
@@ -357,6 +522,24 @@ impl Fit for KMeansValidParams {
     }
 }
 
+impl Fit for KMeansValidParams {
+    type Model = KMeans;
+
+    /// Clusters the records of `data`; its targets, if any, are ignored.
+    fn fit(&self, data: &Dataset) -> Result<KMeans> {
+        self.fit_records(&DenseRecords::new(data.view()))
+    }
+}
+
+/// One-hot rows of `k` columns for `labels`.
+fn one_hot(labels: &[u32], k: usize) -> Result<Prediction> {
+    let mut out = vec![0f32; labels.len() * k];
+    for (i, &l) in labels.iter().enumerate() {
+        out[i * k + l as usize] = 1.0;
+    }
+    Ok(Prediction::Proba(Matrix::new(labels.len(), k, out)?))
+}
+
 impl Predict for KMeans {
     fn n_features(&self) -> usize {
         self.centers.cols()
@@ -366,13 +549,7 @@ impl Predict for KMeans {
     /// centre's column (not probabilities; [`Prediction::classes`] is the
     /// cluster index).
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
-        let labels = self.labels(x)?;
-        let k = self.k();
-        let mut out = vec![0f32; labels.len() * k];
-        for (i, &l) in labels.iter().enumerate() {
-            out[i * k + l as usize] = 1.0;
-        }
-        Ok(Prediction::Proba(Matrix::new(labels.len(), k, out)?))
+        one_hot(&self.labels(x)?, self.k())
     }
 }
 
@@ -510,5 +687,81 @@ mod tests {
         let mut t = good;
         t.set_meta("n_iter", "x");
         assert!(KMeans::from_tensors(&t).is_err());
+    }
+
+    #[test]
+    fn sparse_fit_matches_the_dense_fit() {
+        // 12 rows, 6 columns, three groups of word-count-like rows with shared words.
+        let rows: [&[(u32, f32)]; 12] = [
+            &[(0, 2.0), (1, 1.0)],
+            &[(0, 1.0), (1, 2.0)],
+            &[(0, 3.0)],
+            &[(1, 1.0), (5, 1.0)],
+            &[(2, 2.0), (3, 1.0)],
+            &[(2, 1.0), (3, 3.0)],
+            &[(3, 2.0)],
+            &[(2, 2.0), (5, 1.0)],
+            &[(4, 4.0)],
+            &[(4, 3.0), (5, 1.0)],
+            &[(4, 5.0), (0, 1.0)],
+            &[],
+        ];
+        let mut x = CsrMatrix::empty(6);
+        for r in rows {
+            let mut r = r.to_vec();
+            r.sort_by_key(|e| e.0);
+            x.push_row(&r).unwrap();
+        }
+        let dense = Dataset::unsupervised(x.to_dense()).unwrap();
+        for (k, seed) in [(2, 0), (3, 0), (3, 11), (4, 5)] {
+            let p = KMeans::params().k(k).n_init(4).seed(seed).check().unwrap();
+            let a = p.fit(&dense).unwrap();
+            let b = p.fit_sparse(&x).unwrap();
+            assert!(
+                (a.inertia() - b.inertia()).abs() < 1e-5,
+                "k {k}: {} vs {}",
+                a.inertia(),
+                b.inertia()
+            );
+            for (u, v) in a.centers().data().iter().zip(b.centers().data()) {
+                assert!(
+                    (u - v).abs() < 1e-5,
+                    "k {k}: {:?} vs {:?}",
+                    a.centers(),
+                    b.centers()
+                );
+            }
+            assert_eq!(a.n_iter(), b.n_iter());
+            let labels = a.labels(dense.view()).unwrap();
+            assert_eq!(b.labels_sparse(&x).unwrap(), labels);
+            assert_eq!(a.labels_sparse(&x).unwrap(), labels);
+            assert_eq!(
+                b.predict_sparse(&x).unwrap(),
+                b.predict(dense.view()).unwrap()
+            );
+        }
+        // k = 3 separates the three word groups, the empty row joining the nearest.
+        let m = KMeans::params()
+            .k(3)
+            .check()
+            .unwrap()
+            .fit_sparse(&x)
+            .unwrap();
+        let l = m.labels_sparse(&x).unwrap();
+        assert!(l[0] == l[1] && l[1] == l[2] && l[4] == l[5] && l[5] == l[6]);
+        assert!(l[8] == l[9] && l[9] == l[10]);
+        assert!(l[0] != l[4] && l[4] != l[8] && l[0] != l[8]);
+        assert!(matches!(
+            m.labels_sparse(&CsrMatrix::empty(5)),
+            Err(MlError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            KMeans::params()
+                .k(1)
+                .check()
+                .unwrap()
+                .fit_sparse(&CsrMatrix::empty(6)),
+            Err(MlError::EmptyInput(_))
+        ));
     }
 }

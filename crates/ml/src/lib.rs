@@ -69,6 +69,8 @@
 //! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
 //! - [`synthetic`]: scikit-learn-style synthetic datasets.
 //! - [`sparse`]: compressed sparse rows ([`CsrMatrix`]) for bag-of-words features.
+//! - [`text`]: a bag-of-words vectoriser (scikit-learn's `CountVectorizer` with English stop
+//!   words, TF-IDF optional) from texts to a [`CsrMatrix`].
 
 pub mod algorithm;
 pub mod binning;
@@ -90,6 +92,7 @@ pub mod pca;
 pub mod persist;
 pub mod sparse;
 pub mod synthetic;
+pub mod text;
 pub mod tree;
 
 pub use algorithm::{Algorithm, Task};
