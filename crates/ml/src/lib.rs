@@ -69,8 +69,10 @@
 //! - [`mlp`]: multilayer perceptron with flat parameters for Downpour SGD.
 //! - [`synthetic`]: scikit-learn-style synthetic datasets.
 //! - [`sparse`]: compressed sparse rows ([`CsrMatrix`]) for bag-of-words features.
+//! - [`bert`]: sentence embeddings (all-MiniLM-L6-v2): WordPiece tokenizer and BERT encoder.
 
 pub mod algorithm;
+pub mod bert;
 pub mod binning;
 pub mod dataset;
 mod eigen;
