@@ -71,8 +71,10 @@
 //! - [`sparse`]: compressed sparse rows ([`CsrMatrix`]) for bag-of-words features.
 //! - [`text`]: a bag-of-words vectoriser (scikit-learn's `CountVectorizer` with English stop
 //!   words, TF-IDF optional) from texts to a [`CsrMatrix`].
+//! - [`bert`]: sentence embeddings (all-MiniLM-L6-v2): WordPiece tokenizer and BERT encoder.
 
 pub mod algorithm;
+pub mod bert;
 pub mod binning;
 pub mod dataset;
 mod eigen;
