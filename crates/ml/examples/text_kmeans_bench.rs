@@ -6,6 +6,16 @@
 //! time of fitting the vectoriser, of transforming batches of 100 and 1000 texts, and of
 //! `KMeans(k=3)` on the counts. Set `RAYON_NUM_THREADS` to control the thread count, and
 //! `VOCAB_OUT` to a file name to write the vocabulary there, one word a line.
+//!
+//! Measured 2026-12-05 on the shared 2-core build machine (loaded, so ±50%), release build,
+//! `vader_sentiment.csv` (23,320 texts): vocabulary 28,286 and 205,272 entries, the words
+//! identical to scikit-learn 1.9.1's `CountVectorizer(stop_words='english')`; vectoriser fit
+//! 56–92 ms, transform of all texts 23–34 ms, a batch of 100 texts 0.08 ms, of 1000
+//! 0.9–1.5 ms (scikit-learn: fit 403 ms, transform 281 ms, 100 texts 0.77 ms). k-means k=3,
+//! n_init=10: 141–212 ms, inertia 215,199.3, cluster sizes 19,735 / 2,206 / 1,379 — the
+//! same optimum scikit-learn's `KMeans(n_clusters=3, n_init=10, random_state=0)` reaches on
+//! the same counts in 263 ms with `OMP_NUM_THREADS=1` (1,968 ms with 2 OpenMP threads on the
+//! loaded machine).
 
 use std::time::Instant;
 
