@@ -158,9 +158,10 @@ fn embeddings_equal_the_numpy_reference() {
         assert!((norm - 1.0).abs() < 1e-5);
     }
     let cos = r["cosine"].as_array().unwrap();
-    for i in 0..texts.len() {
-        for j in 0..texts.len() {
-            let want = cos[i][j].as_f64().unwrap() as f32;
+    assert_eq!(cos.len(), texts.len());
+    for (i, row) in cos.iter().enumerate() {
+        for (j, want) in row.as_array().unwrap().iter().enumerate() {
+            let want = want.as_f64().unwrap() as f32;
             assert!((cosine(e.row(i), e.row(j)) - want).abs() < 2e-5);
         }
     }

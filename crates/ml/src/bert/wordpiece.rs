@@ -66,7 +66,7 @@ fn normalize_char(c: char, out: &mut String) {
         // A Hangul syllable: its canonical decomposition into leading consonant, vowel and
         // (optional) trailing consonant jamo.
         let jamo = [0x1100 + s / 588, 0x1161 + (s % 588) / 28, 0x11A7 + s % 28];
-        let n = if s % 28 == 0 { 2 } else { 3 };
+        let n = if s.is_multiple_of(28) { 2 } else { 3 };
         out.extend(jamo[..n].iter().filter_map(|&j| char::from_u32(j)));
         return;
     }
