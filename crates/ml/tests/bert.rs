@@ -214,6 +214,24 @@ fn a_text_embeds_the_same_alone_in_any_batch_or_chunking() {
 }
 
 #[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("tweet number {i} is {} good", "very ".repeat(i % 7)))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| encoder().embed(&texts).unwrap())
+    };
+    let one = run(1);
+    assert_eq!(one, run(3));
+    assert_eq!(one, run(8));
+}
+
+#[test]
 fn long_texts_are_truncated_to_max_len() {
     let text = "word ".repeat(1000);
     let ids = encoder().tokenizer().encode(&text);
