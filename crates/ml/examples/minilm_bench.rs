@@ -1,5 +1,6 @@
 //! Benchmark: all-MiniLM-L6-v2 load time, embedding time for batches of 1, 10 and 100 tweets
-//! at several chunk sizes, and peak RSS.
+//! at several chunk sizes, peak RSS, and the accuracy of a logistic-regression sentiment head
+//! on the embeddings of every 10th text.
 //!
 //! Run with `cargo run --release -p faasml-ml --example minilm_bench -- MODEL_DIR [CSV_GZ]`
 //! (MODEL_DIR holds vocab.txt and model.safetensors, e.g. the output of
@@ -9,6 +10,9 @@
 use std::time::Instant;
 
 use faasml_ml::bert::{BertConfig, BertEncoder, NamedTensors, WordPiece};
+use faasml_ml::linear::LogisticRegression;
+use faasml_ml::metrics::accuracy;
+use faasml_ml::{Dataset, Fit, Matrix, Predict};
 
 /// The `F32` tensors of a safetensors file.
 fn read_safetensors(bytes: &[u8]) -> NamedTensors {
@@ -134,5 +138,43 @@ fn main() {
             );
         }
     }
+
+    // Sentiment: logistic regression on the embeddings of every 10th text.
+    let picked: Vec<usize> = (0..tweets.len()).step_by(10).collect();
+    let texts: Vec<&str> = picked.iter().map(|&i| tweets[i]).collect();
+    let labels: Vec<u32> = picked
+        .iter()
+        .map(|&i| u32::from(table.labels[i] > 0.5))
+        .collect();
+    let t = Instant::now();
+    let e = encoder.embed(&texts).expect("embed");
+    println!(
+        "embedded {} texts in {:.1} s",
+        texts.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let n_train = texts.len() * 7 / 10;
+    let h = e.cols();
+    let train = Matrix::new(n_train, h, e.data()[..n_train * h].to_vec()).expect("train");
+    let test =
+        Matrix::new(texts.len() - n_train, h, e.data()[n_train * h..].to_vec()).expect("test");
+    let data = Dataset::classification(train, labels[..n_train].to_vec(), 2).expect("dataset");
+    let model = LogisticRegression::params()
+        .c(10.0)
+        .max_iter(500)
+        .check()
+        .expect("params")
+        .fit(&data)
+        .expect("fit");
+    let pred = model
+        .predict(test.view())
+        .expect("predict")
+        .classes()
+        .expect("classes");
+    println!(
+        "sentiment: logistic regression on embeddings, {n_train} train / {} test, accuracy {:.3}",
+        pred.len(),
+        accuracy(&pred, &labels[n_train..])
+    );
     println!("peak RSS {:.0} MiB", peak_rss_mib());
 }
