@@ -32,6 +32,8 @@ pub struct WordPiece {
     vocab: HashMap<String, u32>,
     /// Ids of [`SPECIALS`], in that order.
     special_ids: [u32; 5],
+    /// Lines in `vocab.txt`: every id is below this.
+    lines: usize,
     max_len: usize,
 }
 
@@ -88,7 +90,9 @@ impl WordPiece {
             });
         }
         let mut vocab = HashMap::new();
+        let mut lines = 0;
         for (i, line) in vocab_txt.lines().enumerate() {
+            lines = i + 1;
             let id = u32::try_from(i)
                 .map_err(|_| MlError::CorruptModel("vocabulary has too many entries".into()))?;
             vocab.insert(line.trim_end_matches(['\r', '\n']).to_string(), id);
@@ -102,13 +106,15 @@ impl WordPiece {
         Ok(Self {
             vocab,
             special_ids,
+            lines,
             max_len,
         })
     }
 
-    /// Number of entries in the vocabulary (its largest id + 1, unless lines repeat).
+    /// Number of lines in the vocabulary: every id is below it (a repeated line keeps the
+    /// id of its last occurrence, as in HF).
     pub fn vocab_size(&self) -> usize {
-        self.vocab.len()
+        self.lines
     }
 
     /// The most ids [`Self::encode`] returns.
