@@ -77,7 +77,7 @@ struct Layer {
 }
 
 /// A sentence encoder: tokenizer, BERT encoder, mean pooling, L2 normalisation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BertEncoder {
     config: BertConfig,
     tokenizer: WordPiece,
@@ -87,6 +87,17 @@ pub struct BertEncoder {
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
     chunk_tokens: usize,
+}
+
+impl std::fmt::Debug for BertEncoder {
+    /// The dimensions, not the 22 million weights.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertEncoder")
+            .field("config", &self.config)
+            .field("tokenizer", &self.tokenizer)
+            .field("chunk_tokens", &self.chunk_tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Takes tensor `name` out of `tensors`, checking its shape.

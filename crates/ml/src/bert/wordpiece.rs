@@ -27,7 +27,7 @@ pub const MAX_CHARS_PER_WORD: usize = 100;
 const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// BERT's uncased WordPiece tokenizer over a `vocab.txt` vocabulary.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WordPiece {
     vocab: HashMap<String, u32>,
     /// Ids of [`SPECIALS`], in that order.
@@ -35,6 +35,16 @@ pub struct WordPiece {
     /// Lines in `vocab.txt`: every id is below this.
     lines: usize,
     max_len: usize,
+}
+
+impl std::fmt::Debug for WordPiece {
+    /// The sizes, not the 30 thousand tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordPiece")
+            .field("vocab_size", &self.lines)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
 }
 
 fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
