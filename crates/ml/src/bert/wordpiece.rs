@@ -27,12 +27,24 @@ pub const MAX_CHARS_PER_WORD: usize = 100;
 const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// BERT's uncased WordPiece tokenizer over a `vocab.txt` vocabulary.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WordPiece {
     vocab: HashMap<String, u32>,
     /// Ids of [`SPECIALS`], in that order.
     special_ids: [u32; 5],
+    /// Lines in `vocab.txt`: every id is below this.
+    lines: usize,
     max_len: usize,
+}
+
+impl std::fmt::Debug for WordPiece {
+    /// The sizes, not the 30 thousand tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordPiece")
+            .field("vocab_size", &self.lines)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
 }
 
 fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
@@ -66,7 +78,7 @@ fn normalize_char(c: char, out: &mut String) {
         // A Hangul syllable: its canonical decomposition into leading consonant, vowel and
         // (optional) trailing consonant jamo.
         let jamo = [0x1100 + s / 588, 0x1161 + (s % 588) / 28, 0x11A7 + s % 28];
-        let n = if s % 28 == 0 { 2 } else { 3 };
+        let n = if s.is_multiple_of(28) { 2 } else { 3 };
         out.extend(jamo[..n].iter().filter_map(|&j| char::from_u32(j)));
         return;
     }
@@ -88,7 +100,9 @@ impl WordPiece {
             });
         }
         let mut vocab = HashMap::new();
+        let mut lines = 0;
         for (i, line) in vocab_txt.lines().enumerate() {
+            lines = i + 1;
             let id = u32::try_from(i)
                 .map_err(|_| MlError::CorruptModel("vocabulary has too many entries".into()))?;
             vocab.insert(line.trim_end_matches(['\r', '\n']).to_string(), id);
@@ -102,13 +116,15 @@ impl WordPiece {
         Ok(Self {
             vocab,
             special_ids,
+            lines,
             max_len,
         })
     }
 
-    /// Number of entries in the vocabulary (its largest id + 1, unless lines repeat).
+    /// Number of lines in the vocabulary: every id is below it (a repeated line keeps the
+    /// id of its last occurrence, as in HF).
     pub fn vocab_size(&self) -> usize {
-        self.vocab.len()
+        self.lines
     }
 
     /// The most ids [`Self::encode`] returns.
