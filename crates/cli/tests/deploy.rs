@@ -363,3 +363,60 @@ fn dockerfile_output_is_the_committed_dockerfile() {
         "deploy/Dockerfile differs from `faasml deploy dockerfile`: regenerate it with `faasml deploy dockerfile > deploy/Dockerfile`"
     );
 }
+
+#[test]
+fn the_lambda_template_has_a_function_and_topic_per_memory_size_and_passes_cfn_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = stdout_of(&[
+        "deploy",
+        "lambda",
+        "--image",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/faasml:1",
+        "--store",
+        "s3://bench-bucket/faasml",
+        "--memory",
+        "128,256,512",
+    ]);
+    let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let resources = parsed["Resources"].as_mapping().unwrap();
+    // The general function, plus one function and one topic per (inference function, size).
+    let functions = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .count();
+    let topics = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::SNS::Topic")
+        .count();
+    assert!(
+        functions > 3 * 6,
+        "{functions} functions: one general, then 3 per inference function"
+    );
+    assert_eq!(topics, functions - 1);
+    let kmeans = &parsed["Resources"]["TextInferenceKMeans256"]["Properties"];
+    assert_eq!(kmeans["MemorySize"].as_u64(), Some(256));
+    assert_eq!(
+        kmeans["Environment"]["Variables"]["FAASML_FUNCTION"].as_str(),
+        Some("text-inference.k-means")
+    );
+    let file = dir.path().join("template.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let out = Command::new("cfn-lint")
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cfn-lint ({e}): run .ci/validators.sh"));
+    assert!(out.status.success(), "cfn-lint: {}{}", text(&out), yaml);
+    // Below Lambda's range, or a pattern that matches nothing: a usage error.
+    let small = faasml(&["deploy", "lambda", "--image", "r/f:1", "--memory", "64"]);
+    assert_eq!(small.status.code(), Some(2), "{}", text(&small));
+    assert!(text(&small).contains("64 MB"), "{}", text(&small));
+    let none = faasml(&[
+        "deploy",
+        "lambda",
+        "--image",
+        "r/f:1",
+        "--functions",
+        "nope.*",
+    ]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+}

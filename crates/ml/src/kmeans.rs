@@ -551,6 +551,10 @@ impl Predict for KMeans {
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
         one_hot(&self.labels(x)?, self.k())
     }
+
+    fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        KMeans::predict_sparse(self, x)
+    }
 }
 
 /// Stored as `centers` (`[k, d]`), `inertia` (`[1]`, as `f32`) and meta

@@ -204,12 +204,19 @@ mod tests {
         for (event, says) in [
             ("[1]", "not a JSON object"),
             (r#"{"Records": []}"#, "Records[0].Sns"),
-            (r#"{"Records": [{"Sns": {"Message": "texts"}}]}"#, "Sns.Message is not"),
+            (
+                r#"{"Records": [{"Sns": {"Message": "texts"}}]}"#,
+                "Sns.Message is not",
+            ),
             (r#"{"payload": 1}"#, "not a faasml request"),
         ] {
             let e = request_from_event(event).unwrap_err();
             assert_eq!(e.error_type, "bad-request");
-            assert!(e.error_message.contains(says), "{event}: {}", e.error_message);
+            assert!(
+                e.error_message.contains(says),
+                "{event}: {}",
+                e.error_message
+            );
         }
     }
 }

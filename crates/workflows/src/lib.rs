@@ -7,7 +7,9 @@
 //!   the state store;
 //! - [`stacking`]: N trainers fit base models out of fold, a reducer stacks their predictions,
 //!   a metatrainer fits and publishes the stacked model (and `stacking-inference` scores with
-//!   it).
+//!   it);
+//! - [`text`]: the inference benchmark's text models — `text-train` fits and publishes them,
+//!   `text-inference` sends batches through the per-algorithm inference functions.
 //!
 //! [`workflows`] lists them, one line each: the command line (`faasml run <name>`,
 //! `faasml bench <name>`), the workers (`faasml serve`) and the manifests (`faasml deploy`) all
@@ -44,6 +46,7 @@ pub mod ml_inference;
 pub mod ml_training;
 pub mod model;
 pub mod stacking;
+pub mod text;
 
 pub use error::WorkflowError;
 pub use kit::{AnyWorkflow, Workflow};
@@ -61,6 +64,8 @@ pub fn workflows() -> Vec<&'static dyn AnyWorkflow> {
         &downpour::Downpour,
         &stacking::Stacking,
         &stacking::inference::StackingInference,
+        &text::train::TextTrain,
+        &text::inference::TextInference,
     ]
 }
 

@@ -199,7 +199,7 @@ fn run_peer(peer: &Peer, params: &Value, bench: &Path) -> RunResult {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, now.
-fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     let t = faasml_core::UtcTime::now();
     format!(
         "{:04}{:02}{:02}-{:02}{:02}{:02}",

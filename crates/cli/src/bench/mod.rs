@@ -1,10 +1,11 @@
 //! `faasml bench`: a benchmark of any workflow over a grid of its own parameters (table, CSV
-//! files, box plots and line charts as SVG and PNG), and `bench invoke`, the platform's cost of
-//! one invocation.
+//! files, box plots and line charts as SVG and PNG), `bench invoke`, the platform's cost of
+//! one invocation, and `bench inference`, the inference benchmark over confined workers.
 
 mod charts;
 mod grid;
 mod harness;
+mod inference;
 mod invoke;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub(crate) enum BenchCommand {
     Workflow(WorkflowBench),
     /// The cost of a no-op invocation.
     Invoke(invoke::InvokeBench),
+    /// The inference benchmark: text models over algorithms x memory sizes x batch sizes.
+    Inference(inference::InferenceBench),
 }
 
 /// Options of `faasml bench <workflow>`.
@@ -119,6 +122,11 @@ impl FromArgMatches for BenchCommand {
         if let Some(("invoke", sub)) = matches.subcommand() {
             return Ok(Self::Invoke(invoke::InvokeBench::from_arg_matches(sub)?));
         }
+        if let Some(("inference", sub)) = matches.subcommand() {
+            return Ok(Self::Inference(
+                inference::InferenceBench::from_arg_matches(sub)?,
+            ));
+        }
         let (workflow, sub) = crate::run::chosen(matches)?;
         Ok(Self::Workflow(WorkflowBench {
             workflow,
@@ -157,6 +165,13 @@ impl Subcommand for BenchCommand {
                 command.subcommand(workflow_command(*workflow))
             })
             .subcommand(invoke)
+            .subcommand(<inference::InferenceBench as clap::Args>::augment_args(
+                Command::new("inference").about(
+                    "The inference benchmark (seed 003): text models' functions in confined \
+                     worker processes over algorithms x memory sizes x batch sizes, cold and \
+                     warm; CSV with the seed's columns, p50/p99 summary, box plots",
+                ),
+            ))
             .subcommand_required(true)
     }
 
@@ -165,7 +180,9 @@ impl Subcommand for BenchCommand {
     }
 
     fn has_subcommand(name: &str) -> bool {
-        name == "invoke" || crate::workflows().iter().any(|w| w.name() == name)
+        name == "invoke"
+            || name == "inference"
+            || crate::workflows().iter().any(|w| w.name() == name)
     }
 }
 
@@ -174,5 +191,6 @@ pub(crate) async fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Workflow(bench) => harness::run(bench).await,
         BenchCommand::Invoke(args) => invoke::run(args).await,
+        BenchCommand::Inference(args) => inference::run(args).await,
     }
 }
