@@ -1,7 +1,8 @@
 //! `faasml lambda` against the AWS Lambda Runtime API contract, implemented here: a small HTTP
 //! server on 127.0.0.1 hands out events on `GET /2018-06-01/runtime/invocation/next` (with the
 //! request id, deadline and function ARN headers) and collects what the real `faasml lambda`
-//! process posts to `/runtime/invocation/<id>/response` and `/error`.
+//! process posts to `/runtime/invocation/<id>/response` and `/error`. Events come direct or, as
+//! the inference benchmark's seed sends them, inside an SNS notification.
 
 use std::collections::VecDeque;
 use std::process::{Child, Command, Stdio};
@@ -111,6 +112,15 @@ impl Drop for Sandbox {
     }
 }
 
+/// An SNS notification carrying `request` as its message, as Lambda delivers one.
+fn sns(request: Value) -> Value {
+    json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:batches:1",
+        "Sns": {"Type": "Notification", "MessageId": "m-1", "Message": request.to_string()}
+    }]})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_serves_the_functions_behind_the_runtime_api() {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -174,6 +184,23 @@ async fn lambda_serves_the_functions_behind_the_runtime_api() {
         ),
         ("unknown", json!({"function": "nope", "payload": {}})),
         ("malformed", json!({"payload": 1})),
+        // The seed's trigger: an SNS notification whose message is the request.
+        (
+            "sns",
+            sns(json!({"function": "faasml.noop", "payload": null, "run_id": "lambda-test"})),
+        ),
+        (
+            "sns-text",
+            sns(json!({
+                "function": "text-inference.k-means",
+                "payload": {"message_id": "m-1", "texts": ["so good"], "model": "absent-text"},
+                "run_id": "lambda-test"
+            })),
+        ),
+        (
+            "sns-bad",
+            json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "a batch"}}]}),
+        ),
     ];
     let mut posted = Vec::new();
     for (id, event) in events {
@@ -190,9 +217,32 @@ async fn lambda_serves_the_functions_behind_the_runtime_api() {
         posted.push(answer);
     }
 
-    let [noop1, noop2, predict, unknown, malformed] = &posted[..] else {
+    let [
+        noop1,
+        noop2,
+        predict,
+        unknown,
+        malformed,
+        sns_noop,
+        sns_text,
+        sns_bad,
+    ] = &posted[..]
+    else {
         panic!("{posted:?}")
     };
+    assert_eq!(sns_noop.kind, "response", "{sns_noop:?}");
+    assert_eq!(sns_noop.body["record"]["function"], "faasml.noop");
+    assert_eq!(sns_text.kind, "response", "{sns_text:?}");
+    let message = sns_text.body["error"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        message.contains("models/absent-text/k-means.safetensors")
+            && message.contains("text-train"),
+        "{sns_text:?}"
+    );
+    assert_eq!(sns_bad.kind, "error", "{sns_bad:?}");
+    assert_eq!(sns_bad.body["errorType"], "bad-request", "{sns_bad:?}");
     for (noop, cold) in [(noop1, true), (noop2, false)] {
         assert_eq!(noop.kind, "response", "{noop:?}");
         assert_eq!(noop.body["output"], Value::Null);
