@@ -166,9 +166,17 @@ impl Launcher {
         let log_path = self.logs.join(format!("{lambda_name}-{}.log", self.count));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
+        // The port is picked here so the HTTP client exists before the process starts: building
+        // it (TLS configuration included) is not the function's cold start.
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .context("cannot find a free loopback port")?
+            .port();
+        let platform = HttpPlatform::new(&format!("http://127.0.0.1:{port}"))?;
         let mut command = std::process::Command::new(&self.exe);
         command
-            .args(["serve", "--port", "0", "--quiet", "--concurrency", "1"])
+            .args(["serve", "--quiet", "--concurrency", "1"])
+            .args(["--port", &port.to_string()])
             .args(["--store", &self.store])
             .env(MEMORY_ENV, memory_mb.to_string())
             .env(LAMBDA_NAME_ENV, lambda_name)
@@ -187,19 +195,18 @@ impl Launcher {
             .with_context(|| format!("cannot start {} serve", self.exe.display()))?;
         let stdout = child.stdout.take().context("the worker has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let url = tokio::time::timeout(Duration::from_secs(60), async {
+        let listening = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split(';').next().map(str::to_string);
+                if line.contains("listening on ") {
+                    return true;
                 }
             }
-            None
+            false
         })
         .await
-        .ok()
-        .flatten();
+        .unwrap_or(false);
         let ready_us = now_micros();
-        let Some(url) = url else {
+        if !listening {
             let status = child.try_wait().ok().flatten();
             let _ = child.start_kill();
             let why = status.map_or_else(
@@ -213,7 +220,6 @@ impl Launcher {
         };
         // Keep reading stdout so the worker never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let platform = HttpPlatform::new(&url)?;
         Ok(Spawned {
             child,
             sandbox,

@@ -235,11 +235,10 @@ impl LogisticRegression {
 
     fn decision_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
         x.check_predict(self.d)?;
-        let coef: Vec<f64> = self.coef.iter().map(|&v| f64::from(v)).collect();
         let mut out = Vec::with_capacity(x.n_rows() * self.intercept.len());
         for i in 0..x.n_rows() {
             for (k, &b) in self.intercept.iter().enumerate() {
-                out.push(x.dot(i, &coef[k * self.d..(k + 1) * self.d]) + f64::from(b));
+                out.push(x.dot_f32(i, &self.coef[k * self.d..(k + 1) * self.d]) + f64::from(b));
             }
         }
         Ok(out)

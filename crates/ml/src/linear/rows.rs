@@ -19,6 +19,10 @@ pub(crate) trait Rows: Sync {
     /// `row_i · w` in `f64`; `w` has at least `n_cols()` entries.
     fn dot(&self, i: usize, w: &[f64]) -> f64;
 
+    /// `row_i · w` in `f64` for `f32` weights (each widened as it is read, so a prediction
+    /// touches only the weights of the row's non-zeros instead of widening them all).
+    fn dot_f32(&self, i: usize, w: &[f32]) -> f64;
+
     /// `w += a * row_i`; `w` has at least `n_cols()` entries.
     fn axpy(&self, i: usize, a: f64, w: &mut [f64]);
 
@@ -44,6 +48,15 @@ impl Rows for MatrixView<'_> {
             .iter()
             .zip(w)
             .map(|(&v, &w)| f64::from(v) * w)
+            .sum()
+    }
+
+    #[inline]
+    fn dot_f32(&self, i: usize, w: &[f32]) -> f64 {
+        self.row(i)
+            .iter()
+            .zip(w)
+            .map(|(&v, &w)| f64::from(v) * f64::from(w))
             .sum()
     }
 
@@ -79,6 +92,16 @@ impl Rows for CsrMatrix {
     #[inline]
     fn dot(&self, i: usize, w: &[f64]) -> f64 {
         self.row(i).dot_f64(w)
+    }
+
+    #[inline]
+    fn dot_f32(&self, i: usize, w: &[f32]) -> f64 {
+        let row = self.row(i);
+        row.indices
+            .iter()
+            .zip(row.values)
+            .map(|(&j, &v)| f64::from(v) * f64::from(w[j as usize]))
+            .sum()
     }
 
     #[inline]

@@ -218,12 +218,11 @@ impl LinearSvc {
     fn decision_rows<R: Rows>(&self, x: &R) -> Result<Vec<f64>> {
         x.check_predict(self.d)?;
         let m = self.intercept.len();
-        let coef: Vec<f64> = self.coef.iter().map(|&v| f64::from(v)).collect();
         let mut out = Vec::with_capacity(x.n_rows() * m);
         for i in 0..x.n_rows() {
             for (k, &b) in self.intercept.iter().enumerate() {
-                let w = &coef[k * self.d..(k + 1) * self.d];
-                out.push(x.dot(i, w) + f64::from(b));
+                let w = &self.coef[k * self.d..(k + 1) * self.d];
+                out.push(x.dot_f32(i, w) + f64::from(b));
             }
         }
         Ok(out)

@@ -55,7 +55,9 @@ pub struct Vectorizer {
     /// Sorted ascending, unique, non-empty; word `i` is column `i`.
     vocabulary: Vec<String>,
     /// Word to column.
-    index: HashMap<String, u32>,
+    /// Word to column. foldhash (per-process random seed) instead of SipHash: a lookup per
+    /// token is the vectoriser's hot path, and the keys are the trained vocabulary.
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
     /// Occurrences of each word in the fitting corpus (saturating at `u32::MAX`).
     term_counts: Vec<u32>,
     /// `ln((1 + n) / (1 + df)) + 1` per word, when `params.tfidf`.

@@ -24,9 +24,11 @@ use crate::error::{Result, WorkflowError};
 /// What a model reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeatureKind {
-    /// Sparse word counts over the whole vocabulary (CSR).
+    /// Word counts over the whole vocabulary, sparse rows (CSR).
     Counts,
-    /// Dense word counts of the `n` most frequent words of the training texts.
+    /// Word counts of the `n` most frequent words of the training texts, sparse rows; a model
+    /// that reads dense rows (PCA's fit, the forest) densifies them, as scikit-learn's seed
+    /// models read `toarray()`.
     TopCounts(usize),
     /// all-MiniLM-L6-v2 sentence embeddings (384 dense values per text).
     Embedding,
@@ -92,6 +94,9 @@ pub struct TextAlgorithm {
     pub features: FeatureKind,
     /// Whether it learns from the labels (and so reports held-out accuracy).
     pub supervised: bool,
+    /// The memory its inference function needs, MB (measured with `faasml bench inference` on
+    /// the VADER models: the smallest Lambda size it runs in); the deployment manifests' default.
+    pub memory_mb: u32,
     /// Fits the model.
     pub fit: fn(&TrainingSet<'_>) -> Result<Box<dyn Model>>,
 }
@@ -101,6 +106,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "k-means",
         function: "text-inference.k-means",
+        memory_mb: 128,
         about: "k-means, 3 clusters, on the word counts",
         features: FeatureKind::Counts,
         supervised: false,
@@ -109,6 +115,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "pca",
         function: "text-inference.pca",
+        memory_mb: 128,
         about: "PCA, 2 components, on the dense counts of the top 3,000 words",
         features: FeatureKind::TopCounts(3000),
         supervised: false,
@@ -117,6 +124,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "gaussian-mixture",
         function: "text-inference.gaussian-mixture",
+        memory_mb: 512,
         about: "Gaussian mixture, 2 full-covariance components, on the top 3,000 words",
         features: FeatureKind::TopCounts(3000),
         supervised: false,
@@ -125,6 +133,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "logistic-regression",
         function: "text-inference.logistic-regression",
+        memory_mb: 128,
         about: "logistic regression (L2, C 1) on the word counts",
         features: FeatureKind::Counts,
         supervised: true,
@@ -133,6 +142,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "random-forest",
         function: "text-inference.random-forest",
+        memory_mb: 128,
         about: "random forest, 100 trees, on the counts of the top 3,000 words",
         features: FeatureKind::TopCounts(3000),
         supervised: true,
@@ -141,6 +151,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "linear-svm",
         function: "text-inference.linear-svm",
+        memory_mb: 128,
         about: "linear SVM (squared hinge, C 1) on the word counts",
         features: FeatureKind::Counts,
         supervised: true,
@@ -149,6 +160,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
     TextAlgorithm {
         name: "minilm",
         function: "text-inference.minilm",
+        memory_mb: 512,
         about: "logistic regression on all-MiniLM-L6-v2 sentence embeddings (the neural row)",
         features: FeatureKind::Embedding,
         supervised: true,
@@ -207,12 +219,11 @@ pub fn parse_list(value: &str) -> Result<Vec<&'static TextAlgorithm>> {
     Ok(out)
 }
 
-fn dense<'a>(set: &'a TrainingSet<'_>, what: &str) -> Result<&'a Matrix> {
+/// The training rows as a dense matrix (a copy when they are sparse).
+fn dense(set: &TrainingSet<'_>) -> Matrix {
     match set.features {
-        Features::Dense(m) => Ok(m),
-        Features::Sparse(_) => Err(WorkflowError::InvalidParams(format!(
-            "{what} reads dense features"
-        ))),
+        Features::Dense(m) => m.clone(),
+        Features::Sparse(x) => x.to_dense(),
     }
 }
 
@@ -227,19 +238,17 @@ fn fit_k_means(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
 }
 
 fn fit_pca(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
-    let x = dense(set, "PCA")?;
     let params = Pca::params().n_components(2).check()?;
-    let model = Fit::fit(&params, &Dataset::unsupervised(x.clone())?)?;
+    let model = Fit::fit(&params, &Dataset::unsupervised(dense(set))?)?;
     Ok(Box::new(model))
 }
 
 fn fit_gaussian_mixture(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
-    let x = dense(set, "the Gaussian mixture")?;
     let params = GaussianMixture::params()
         .n_components(2)
         .seed(set.seed)
         .check()?;
-    let model = Fit::fit(&params, &Dataset::unsupervised(x.clone())?)?;
+    let model = Fit::fit(&params, &Dataset::unsupervised(dense(set))?)?;
     Ok(Box::new(model))
 }
 
@@ -257,7 +266,6 @@ fn fit_logistic_regression(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
 }
 
 fn fit_random_forest(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
-    let x = dense(set, "the random forest")?;
     // scikit-learn's RandomForestClassifier(n_estimators=100): sqrt(features) per split,
     // bootstrap, grown until pure (here to depth 64, the kit's limit) from 2 samples.
     let params = RandomForest::params()
@@ -266,7 +274,7 @@ fn fit_random_forest(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
         .min_samples_split(2)
         .seed(set.seed)
         .check()?;
-    let data = Dataset::classification(x.clone(), set.labels.to_vec(), set.n_classes)?;
+    let data = Dataset::classification(dense(set), set.labels.to_vec(), set.n_classes)?;
     let model = Fit::fit(&params, &data)?;
     Ok(Box::new(model))
 }

@@ -21,7 +21,7 @@ use faasml_core::{Ctx, FunctionRef, ProcessUsage, Registry, now_micros};
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
-use super::algorithms::{self, ALGORITHMS, TextAlgorithm};
+use super::algorithms::{self, ALGORITHMS, FeatureKind, TextAlgorithm};
 use super::model::{TextModel, TextPrediction};
 use super::{TextColumns, load_texts, model_key};
 use crate::data;
@@ -34,6 +34,10 @@ pub const DRIVER: FunctionRef<TextInferenceParams, TextInferenceResult> =
 
 /// How long a warm instance trusts its loaded model before checking the store's version again.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(30);
+
+/// Batches of at most this many texts are predicted on the invocation's own thread (see
+/// [`infer`]); larger ones, and every batch of the neural row, on the compute pool.
+pub const INLINE_BATCH: usize = 100;
 
 /// The environment variable that tells an inference function its memory size in MB (set by
 /// `faasml bench inference`; inside Lambda, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is read instead).
@@ -354,13 +358,20 @@ async fn infer(
     let processing_start = now_micros();
     let batch_size = input.texts.len();
     let texts = input.texts;
-    let prediction = ctx
-        .compute(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            model.predict(&refs)
-        })
-        .await
-        .map_err(WorkflowError::Compute)??;
+    let inline = batch_size <= INLINE_BATCH && model.algorithm.features != FeatureKind::Embedding;
+    let predict = move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        model.predict(&refs)
+    };
+    // A short batch of a bag-of-words model takes microseconds: handing it to the compute pool
+    // and back would cost more than the work (and, under a CPU quota, a thread wake-up).
+    let prediction = if inline {
+        predict()?
+    } else {
+        ctx.compute(predict)
+            .await
+            .map_err(WorkflowError::Compute)??
+    };
     let processing_end = now_micros();
     let ms = |us: u64| us as f64 / 1000.0;
     let (init_start, init_end) = loaded.unwrap_or((0, 0));
@@ -492,7 +503,9 @@ impl Workflow for TextInference {
         for algorithm in &ALGORITHMS {
             let function: FunctionRef<InferInput, InferOutput> =
                 FunctionRef::new(algorithm.function);
-            registry.register(function, move |input, ctx| infer(input, ctx, algorithm));
+            registry
+                .register(function, move |input, ctx| infer(input, ctx, algorithm))
+                .memory_mb(algorithm.memory_mb);
         }
     }
 

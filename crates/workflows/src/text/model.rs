@@ -1,9 +1,8 @@
-//! The published text model: what turns texts into features (a bag-of-words vectoriser, with the
-//! top-word columns a dense model reads, or the MiniLM sentence encoder) plus the fitted head,
+//! The published text model: what turns texts into features (a bag-of-words vectoriser giving
+//! sparse rows, or the MiniLM sentence encoder) plus the fitted head,
 //! as ONE versioned object, `models/<model>/<algorithm>.safetensors`.
 //!
-//! Stored tensors: `vectorizer.*` (the vectoriser's own tensors), `columns` (the top-word columns,
-//! for dense models), `encoder.*` (the sentence encoder's weights and vocabulary, for the neural
+//! Stored tensors: `vectorizer.*` (the vectoriser's own tensors), `encoder.*` (the sentence encoder's weights and vocabulary, for the neural
 //! row), `head.*` (the model, any `faasml-ml` kind); metadata says which algorithm, what it was
 //! trained on and how well it did. Loading checks that the head reads exactly as many features as
 //! the front gives, so a model whose vocabulary does not match its vectoriser is refused at load
@@ -12,7 +11,7 @@
 use std::sync::Arc;
 
 use faasml_ml::text::Vectorizer;
-use faasml_ml::{Algorithm, Model, ModelTensors, Persist, Prediction, Tensor};
+use faasml_ml::{Algorithm, Model, ModelTensors, Persist, Prediction};
 use serde::{Deserialize, Serialize};
 
 use super::algorithms::{self, FeatureKind, Features, TextAlgorithm};
@@ -46,12 +45,10 @@ pub struct TrainingFacts {
 /// What turns texts into features.
 #[derive(Debug, Clone)]
 pub enum Front {
-    /// Word counts (sparse), or the dense counts of `columns` when given.
+    /// Word counts, sparse rows (a model that reads dense rows densifies them itself).
     Bag {
         /// The vectoriser.
         vectorizer: Arc<Vectorizer>,
-        /// The columns a dense model reads, in order.
-        columns: Option<Vec<u32>>,
     },
     /// Sentence embeddings.
     Encoder(Arc<SentenceEncoder>),
@@ -61,16 +58,7 @@ impl Front {
     /// The features of `texts`.
     pub fn features(&self, texts: &[&str]) -> Result<Features> {
         match self {
-            Front::Bag {
-                vectorizer,
-                columns: None,
-            } => Ok(Features::Sparse(vectorizer.transform(texts))),
-            Front::Bag {
-                vectorizer,
-                columns: Some(columns),
-            } => Ok(Features::Dense(
-                vectorizer.transform(texts).to_dense_columns(columns)?,
-            )),
+            Front::Bag { vectorizer } => Ok(Features::Sparse(vectorizer.transform(texts))),
             Front::Encoder(encoder) => Ok(Features::Dense(encoder.embed(texts)?)),
         }
     }
@@ -78,10 +66,7 @@ impl Front {
     /// Number of features it gives.
     pub fn n_features(&self) -> usize {
         match self {
-            Front::Bag {
-                columns: Some(c), ..
-            } => c.len(),
-            Front::Bag { vectorizer, .. } => vectorizer.n_features(),
+            Front::Bag { vectorizer } => vectorizer.n_features(),
             Front::Encoder(e) => e.dimension(),
         }
     }
@@ -133,15 +118,7 @@ impl TextModel {
                 .map_err(|e| WorkflowError::InvalidParams(format!("model facts: {e}")))?,
         );
         match &self.front {
-            Front::Bag {
-                vectorizer,
-                columns,
-            } => {
-                t.insert_nested("vectorizer", vectorizer.to_tensors());
-                if let Some(columns) = columns {
-                    t.insert("columns", Tensor::u32_vector(columns.clone()));
-                }
-            }
+            Front::Bag { vectorizer } => t.insert_nested("vectorizer", vectorizer.to_tensors()),
             Front::Encoder(encoder) => {
                 let stored = encoder.to_tensors().ok_or_else(|| {
                     WorkflowError::InvalidParams(
@@ -168,22 +145,8 @@ impl TextModel {
             FeatureKind::Counts | FeatureKind::TopCounts(_) => {
                 let vectorizer = Vectorizer::from_tensors(&t.nested("vectorizer"))
                     .map_err(|e| format!("vectorizer: {e}"))?;
-                let columns = match algorithm.features {
-                    FeatureKind::TopCounts(_) => {
-                        let columns = t.u32_vec("columns").map_err(|e| e.to_string())?.to_vec();
-                        let n = vectorizer.n_features();
-                        if let Some(bad) = columns.iter().find(|&&c| c as usize >= n) {
-                            return Err(format!(
-                                "column {bad} is outside the vectoriser's {n} words"
-                            ));
-                        }
-                        Some(columns)
-                    }
-                    _ => None,
-                };
                 Front::Bag {
                     vectorizer: Arc::new(vectorizer),
-                    columns,
                 }
             }
             FeatureKind::Embedding => Front::Encoder(Arc::new(

@@ -291,18 +291,14 @@ async fn fit(input: FitInput, ctx: Ctx) -> Result<FitOutput> {
             let front = match (algorithm.features, encoder) {
                 (FeatureKind::Counts, _) => Front::Bag {
                     vectorizer: std::sync::Arc::new(VectorizerParams::default().fit(&train_texts)?),
-                    columns: None,
                 },
-                (FeatureKind::TopCounts(n), _) => {
-                    let vectorizer = VectorizerParams::default()
-                        .max_features(Some(n))
-                        .fit(&train_texts)?;
-                    let columns = (0..vectorizer.n_features() as u32).collect();
-                    Front::Bag {
-                        vectorizer: std::sync::Arc::new(vectorizer),
-                        columns: Some(columns),
-                    }
-                }
+                (FeatureKind::TopCounts(n), _) => Front::Bag {
+                    vectorizer: std::sync::Arc::new(
+                        VectorizerParams::default()
+                            .max_features(Some(n))
+                            .fit(&train_texts)?,
+                    ),
+                },
                 (FeatureKind::Embedding, Some(encoder)) => Front::Encoder(encoder),
                 (FeatureKind::Embedding, None) => {
                     return Err(WorkflowError::InvalidParams(
