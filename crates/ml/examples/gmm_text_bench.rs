@@ -22,11 +22,15 @@ use faasml_ml::{CsrMatrix, ModelTensors, Persist, Predict, Tensor, TensorData};
 const N_TRAIN: usize = 18_642;
 
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
@@ -58,18 +62,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(u32::from_le_bytes(b.try_into()?) as usize)
         };
         let (k, d) = (word(0)?, word(1)?);
-        let floats: Vec<f32> = bytes[8..]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        drop(bytes);
+        let floats = |a: usize, b: usize| -> Vec<f32> {
+            bytes[8 + 4 * a..8 + 4 * b]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
         let mut t = ModelTensors::new("gaussian-mixture");
-        t.insert("weights", Tensor::f32_vector(floats[..k].to_vec()));
-        let means = TensorData::F32(floats[k..k + k * d].to_vec());
+        t.insert("weights", Tensor::f32_vector(floats(0, k)));
+        let means = TensorData::F32(floats(k, k + k * d));
         t.insert("means", Tensor::new(vec![k, d], means)?);
-        let covs = TensorData::F32(floats[k + k * d..].to_vec());
+        let covs = TensorData::F32(floats(k + k * d, k + k * d + k * d * d));
+        drop(bytes);
         t.insert("covariances", Tensor::new(vec![k, d, d], covs)?);
-        drop(floats);
         t.insert("lower_bound", Tensor::f32_vector(vec![0.0]));
         t.insert("fit_info", Tensor::u32_vector(vec![1, 1]));
         let start = Instant::now();
@@ -81,12 +86,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let p = m.predict_sparse(&batch)?;
         println!(
             "load (factor) {:.2} s, predict 1000 {:.2} ms, {} rows; peak RSS {:.0} MB \
-             ({:.0} MB before the model)",
+             ({:.0} MB before the model), RSS with the model loaded {:.0} MB",
             load_s,
             start.elapsed().as_secs_f64() * 1e3,
             p.len(),
             peak_rss_mb(),
-            before
+            before,
+            status_mb("VmRSS:")
         );
         return Ok(());
     }

@@ -46,7 +46,7 @@
 //! rebuilt by [`Persist::from_tensors`] predicts exactly as the fitted one.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -184,7 +184,7 @@ struct Components {
     weights: Vec<f64>,
     means: Vec<f64>,
     covariances: Vec<f64>,
-    prec_chol_t: Vec<f64>,
+    prec_chol_t: Vec<Vec<f64>>,
     prec_mean: Vec<f64>,
     half_log_det: Vec<f64>,
 }
@@ -204,10 +204,27 @@ type Factor = (Vec<f64>, Vec<f64>, f64);
 /// Factors one covariance (`cov(i, j)`): `Pᵀ` row-major, `P μ` and
 /// `Σ ln Lᵢᵢ`; `None` if it is not positive definite.
 fn factor(d: usize, mu: &[f64], cov: impl Fn(usize, usize) -> f64) -> Option<Factor> {
-    let m = Mat::<f64>::from_fn(d, d, cov);
-    let llt = m.llt(Side::Lower).ok()?;
-    drop(m);
-    let l = llt.L();
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+    // In place (one `d x d` buffer, not two), sequential so that the factor
+    // does not depend on the thread count; only the lower triangle is
+    // filled and read.
+    let mut a = Mat::<f64>::from_fn(d, d, |i, j| if i >= j { cov(i, j) } else { 0.0 });
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        d,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        a.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()?;
+    drop(mem);
+    let l = a.as_ref();
     let mut hld = 0f64;
     for i in 0..d {
         let v = l[(i, i)];
@@ -216,17 +233,15 @@ fn factor(d: usize, mu: &[f64], cov: impl Fn(usize, usize) -> f64) -> Option<Fac
         }
         hld += v.ln();
     }
-    let mut inv = Mat::<f64>::zeros(d, d);
-    faer::linalg::triangular_inverse::invert_lower_triangular(inv.as_mut(), l, Par::Seq);
-    drop(llt);
+    // `P` column-major is `Pᵀ` row-major: invert straight into it (the
+    // inverse writes the lower triangle only; the upper stays zero).
     let mut pt = vec![0f64; d * d];
-    for j in 0..d {
-        let out = &mut pt[j * d..(j + 1) * d];
-        for (i, o) in out.iter_mut().enumerate().skip(j) {
-            *o = inv[(i, j)];
-        }
-    }
-    drop(inv);
+    faer::linalg::triangular_inverse::invert_lower_triangular(
+        MatMut::from_column_major_slice_mut(&mut pt, d, d),
+        l,
+        Par::Seq,
+    );
+    drop(a);
     if pt.iter().any(|v| !v.is_finite()) {
         return None;
     }
@@ -290,12 +305,12 @@ impl Components {
         parts: Vec<Option<Factor>>,
     ) -> std::result::Result<Self, FactorError> {
         let k = weights.len();
-        let mut prec_chol_t = Vec::with_capacity(k * d * d);
+        let mut prec_chol_t = Vec::with_capacity(k);
         let mut prec_mean = Vec::with_capacity(k * d);
         let mut half_log_det = Vec::with_capacity(k);
         for (c, part) in parts.into_iter().enumerate() {
             let (pt, b, hld) = part.ok_or(FactorError::NotPositiveDefinite(c))?;
-            prec_chol_t.extend_from_slice(&pt);
+            prec_chol_t.push(pt);
             prec_mean.extend_from_slice(&b);
             half_log_det.push(hld);
         }
@@ -362,11 +377,7 @@ impl Components {
                             diff[(r, j)] = xb[r * d + j] - mj;
                         }
                     }
-                    let p = MatRef::from_column_major_slice(
-                        &self.prec_chol_t[c * d * d..(c + 1) * d * d],
-                        d,
-                        d,
-                    );
+                    let p = MatRef::from_column_major_slice(&self.prec_chol_t[c], d, d);
                     matmul(
                         y.as_mut(),
                         Accum::Replace,
@@ -401,7 +412,7 @@ impl Components {
             |y, (i, m)| {
                 let row = x.row(i);
                 for (c, out) in m.iter_mut().enumerate() {
-                    let pt = &self.prec_chol_t[c * d * d..(c + 1) * d * d];
+                    let pt = &self.prec_chol_t[c];
                     let b = &self.prec_mean[c * d..(c + 1) * d];
                     y.iter_mut().zip(b).for_each(|(o, &v)| *o = -v);
                     for (&j, &v) in row.indices.iter().zip(row.values) {
@@ -1067,6 +1078,7 @@ impl Persist for GaussianMixtureModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faer::Side;
 
     fn two_clusters() -> Matrix {
         let mut v = Vec::new();
