@@ -10,6 +10,16 @@
 //! then `f32`s). `gmm_text_bench --load PATH MODEL` instead rebuilds the model from such a
 //! file through [`Persist::from_tensors`], predicts one batch of 1000 and prints the
 //! process's peak RSS (Linux `VmHWM`).
+//!
+//! Measured 2026-12-05 on the shared 2-core build machine (loaded), release build, one after
+//! the other in the same session: 112,285 stored counts in the 18,642 training rows
+//! (scikit-learn's vectoriser: 112,326). `fit_sparse`: 5.6–6.9 s, 2 iterations, converged
+//! (scikit-learn 1.9.1 `GaussianMixture(n_components=2, covariance_type='full',
+//! random_state=42)` on the dense counts: 101 s, 2 iterations; it ends in another optimum,
+//! its k-means initialisation differing from ours). `predict_sparse` medians of 20: batch 1
+//! 0.016–0.019 ms, 10 0.20 ms, 100 1.7–1.9 ms, 1000 15.5–17.3 ms (scikit-learn `predict` on
+//! dense batches: 26.8, 31.2, 114, 772 ms). `--load`: factoring the stored model 1.1 s, peak
+//! RSS 312 MB, 175 MB resident once loaded (scikit-learn's process: 2.3 GB after its fit).
 
 use std::time::Instant;
 

@@ -1163,18 +1163,27 @@ mod tests {
 
     #[test]
     fn fit_sparse_equals_the_dense_fit() {
-        for (k, seed) in [(2, 1u64), (3, 2), (3, 5)] {
+        // A large reg_covar keeps the responsibilities soft, so that EM runs
+        // several iterations; with a small one the components separate at once.
+        for (k, seed, reg) in [(2, 1u64, 0.5), (3, 2, 0.5), (3, 5, 0.5), (3, 2, 1e-3)] {
             let xs = random_counts(300, 40, 0.1, seed);
             let xd = xs.to_dense();
             let p = GaussianMixture::params()
                 .n_components(k)
-                .reg_covar(1e-3)
+                .reg_covar(reg)
+                .tol(1e-6)
+                .max_iter(25)
                 .seed(seed)
                 .check()
                 .unwrap();
             let dense = p.fit(xd.view()).unwrap();
             let sparse = p.fit_sparse(&xs).unwrap();
             assert_eq!(dense.n_iter(), sparse.n_iter(), "k={k}");
+            assert!(
+                reg < 0.1 || dense.n_iter() > 2,
+                "k={k}: {} iterations",
+                dense.n_iter()
+            );
             assert_eq!(dense.converged(), sparse.converged());
             let f = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
             assert_close(&f(sparse.weights()), &f(dense.weights()), 1e-6, "weights");
@@ -1223,6 +1232,31 @@ mod tests {
                 .fit_sparse(&CsrMatrix::empty(4)),
             Err(MlError::EmptyInput(_))
         ));
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        // 300 rows: the dense E-step runs in three GEMM blocks.
+        let xs = random_counts(300, 30, 0.15, 4);
+        let xd = xs.to_dense();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let p = GaussianMixture::params()
+                    .n_components(3)
+                    .reg_covar(1e-3)
+                    .check()
+                    .unwrap();
+                let (dense, sparse) = (p.fit(xd.view()).unwrap(), p.fit_sparse(&xs).unwrap());
+                let pd = dense.predict(xd.view()).unwrap();
+                let ps = sparse.predict_sparse(&xs).unwrap();
+                (dense, sparse, pd, ps)
+            })
+        };
+        assert_eq!(run(1), run(3));
     }
 
     #[test]
