@@ -31,14 +31,22 @@
 //!
 //! Everything is `f64` inside; the API and the stored model are `f32`.
 //! Each covariance is factored by faer's Cholesky (`Σ = L Lᵀ`); its
-//! log-determinant is `2 Σ ln Lᵢᵢ`, and the Mahalanobis term is `‖L⁻¹(x −
-//! μ)‖²` with `L⁻¹` from a triangular solve against the identity. A
+//! log-determinant is `2 Σ ln Lᵢᵢ`, and with `P = L⁻¹` (faer's triangular
+//! inverse) the Mahalanobis term is `‖P(x − μ)‖²`. Dense rows take it by
+//! GEMM per block of rows, `Y = (X − μ) Pᵀ` and the row sums of `Y²`, as
+//! scikit-learn does; sparse rows ([`GaussianMixtureValidParams::fit_sparse`],
+//! [`Predict::predict_sparse`]) as `‖P x − P μ‖²`, `P x` summing the columns
+//! of `P` at the row's entries (`nnz · d` per row and component instead of
+//! `d²`), and the sparse M-step takes the covariances from second moments
+//! (`Σ r x xᵀ / nₖ − μ μᵀ`). A
 //! covariance that is not positive definite even with `reg_covar` is
 //! [`MlError::Numerical`] naming the component. The fitted model keeps the
-//! `f32` values it stores and derives its factors from them, so a model
+//! `f32` values it stores and derives its factors from them (keeping `P`
+//! once, column-major, and no `f64` covariances), so a model
 //! rebuilt by [`Persist::from_tensors`] predicts exactly as the fitted one.
 
-use faer::{Mat, Par, Side};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -46,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::persist::{ModelTensors, Persist, Tensor};
 use crate::tree::splitmix64;
-use crate::{Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
+use crate::{CsrMatrix, Dataset, Fit, Matrix, MatrixView, MlError, Predict, Prediction, Result};
 
 /// Entry point: `GaussianMixture::params().n_components(3).check()?.fit(x)`,
 /// or [`Fit::fit`] on a [`Dataset`] (its targets are ignored).
@@ -164,15 +172,20 @@ impl GaussianMixtureParams {
 pub struct GaussianMixtureValidParams(GaussianMixtureParams);
 
 /// Mixture parameters in `f64` with the Cholesky factors of their
-/// covariances: `prec_chol[k]` is `L⁻¹` (lower triangular, row-major
-/// `d x d`) and `half_log_det[k]` is `Σ ln Lᵢᵢ`.
+/// covariances. With `P = L⁻¹` (lower triangular, `Σ = L Lᵀ`),
+/// `prec_chol_t[k]` holds `Pᵀ` row-major (`d x d`; equivalently `P`
+/// column-major, so that column `j` of `P` — nonzero from row `j` on — is
+/// contiguous), `prec_mean[k]` is `P μ` and `half_log_det[k]` is `Σ ln Lᵢᵢ`.
+/// `covariances` is kept while fitting only; a built model empties it (its
+/// `f32` covariances are the model's).
 #[derive(Debug, Clone, PartialEq)]
 struct Components {
     d: usize,
     weights: Vec<f64>,
     means: Vec<f64>,
     covariances: Vec<f64>,
-    prec_chol: Vec<f64>,
+    prec_chol_t: Vec<Vec<f64>>,
+    prec_mean: Vec<f64>,
     half_log_det: Vec<f64>,
 }
 
@@ -181,8 +194,71 @@ enum FactorError {
     NotPositiveDefinite(usize),
 }
 
+/// Rows per block of the dense GEMM E-step; fixed, so results do not depend
+/// on the number of threads.
+const DENSE_BLOCK: usize = 128;
+
+/// One factored component: `Pᵀ` row-major, `P μ` and `Σ ln Lᵢᵢ`.
+type Factor = (Vec<f64>, Vec<f64>, f64);
+
+/// Factors one covariance (`cov(i, j)`): `Pᵀ` row-major, `P μ` and
+/// `Σ ln Lᵢᵢ`; `None` if it is not positive definite.
+fn factor(d: usize, mu: &[f64], cov: impl Fn(usize, usize) -> f64) -> Option<Factor> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+    // In place (one `d x d` buffer, not two), sequential so that the factor
+    // does not depend on the thread count; only the lower triangle is
+    // filled and read.
+    let mut a = Mat::<f64>::from_fn(d, d, |i, j| if i >= j { cov(i, j) } else { 0.0 });
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        d,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        a.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()?;
+    drop(mem);
+    let l = a.as_ref();
+    let mut hld = 0f64;
+    for i in 0..d {
+        let v = l[(i, i)];
+        if !(v.is_finite() && v > 0.0) {
+            return None;
+        }
+        hld += v.ln();
+    }
+    // `P` column-major is `Pᵀ` row-major: invert straight into it (the
+    // inverse writes the lower triangle only; the upper stays zero).
+    let mut pt = vec![0f64; d * d];
+    faer::linalg::triangular_inverse::invert_lower_triangular(
+        MatMut::from_column_major_slice_mut(&mut pt, d, d),
+        l,
+        Par::Seq,
+    );
+    drop(a);
+    if pt.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    // P μ = Σⱼ μⱼ P[:, j].
+    let mut b = vec![0f64; d];
+    for (j, &m) in mu.iter().enumerate() {
+        let col = &pt[j * d + j..(j + 1) * d];
+        for (o, &p) in b[j..].iter_mut().zip(col) {
+            *o += m * p;
+        }
+    }
+    Some((pt, b, hld))
+}
+
 impl Components {
-    /// Factors every covariance (`k` blocks of `d x d`, row-major).
+    /// Factors every covariance (`k` blocks of `d x d`, row-major), the
+    /// components in parallel, and keeps the covariances.
     fn new(
         d: usize,
         weights: Vec<f64>,
@@ -190,46 +266,61 @@ impl Components {
         covariances: Vec<f64>,
     ) -> std::result::Result<Self, FactorError> {
         let k = weights.len();
-        let mut prec_chol = vec![0f64; k * d * d];
-        let mut half_log_det = vec![0f64; k];
-        for c in 0..k {
-            let cov = &covariances[c * d * d..(c + 1) * d * d];
-            let m = Mat::<f64>::from_fn(d, d, |i, j| cov[i * d + j]);
-            let llt = m
-                .llt(Side::Lower)
-                .map_err(|_| FactorError::NotPositiveDefinite(c))?;
-            let l = llt.L();
-            let mut hld = 0f64;
-            for i in 0..d {
-                let v = l[(i, i)];
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(FactorError::NotPositiveDefinite(c));
-                }
-                hld += v.ln();
-            }
-            let mut inv = Mat::<f64>::identity(d, d);
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l,
-                inv.as_mut(),
-                Par::Seq,
-            );
-            let out = &mut prec_chol[c * d * d..(c + 1) * d * d];
-            for i in 0..d {
-                for j in 0..=i {
-                    out[i * d + j] = inv[(i, j)];
-                }
-            }
-            if out.iter().any(|v| !v.is_finite()) {
-                return Err(FactorError::NotPositiveDefinite(c));
-            }
-            half_log_det[c] = hld;
+        let parts: Vec<Option<Factor>> = (0..k)
+            .into_par_iter()
+            .map(|c| {
+                let cov = &covariances[c * d * d..(c + 1) * d * d];
+                factor(d, &means[c * d..(c + 1) * d], |i, j| cov[i * d + j])
+            })
+            .collect();
+        let mut s = Self::assemble(d, weights, means, parts)?;
+        s.covariances = covariances;
+        Ok(s)
+    }
+
+    /// Factors `f32` covariances one component after another (to bound the
+    /// memory of loading a large model), keeping no `f64` copy of them.
+    fn from_f32(
+        d: usize,
+        weights: Vec<f64>,
+        means: Vec<f64>,
+        covariances: &[f32],
+    ) -> std::result::Result<Self, FactorError> {
+        let k = weights.len();
+        let parts = (0..k)
+            .map(|c| {
+                let cov = &covariances[c * d * d..(c + 1) * d * d];
+                factor(d, &means[c * d..(c + 1) * d], |i, j| {
+                    f64::from(cov[i * d + j])
+                })
+            })
+            .collect();
+        Self::assemble(d, weights, means, parts)
+    }
+
+    fn assemble(
+        d: usize,
+        weights: Vec<f64>,
+        means: Vec<f64>,
+        parts: Vec<Option<Factor>>,
+    ) -> std::result::Result<Self, FactorError> {
+        let k = weights.len();
+        let mut prec_chol_t = Vec::with_capacity(k);
+        let mut prec_mean = Vec::with_capacity(k * d);
+        let mut half_log_det = Vec::with_capacity(k);
+        for (c, part) in parts.into_iter().enumerate() {
+            let (pt, b, hld) = part.ok_or(FactorError::NotPositiveDefinite(c))?;
+            prec_chol_t.push(pt);
+            prec_mean.extend_from_slice(&b);
+            half_log_det.push(hld);
         }
         Ok(Self {
             d,
             weights,
             means,
-            covariances,
-            prec_chol,
+            covariances: Vec::new(),
+            prec_chol_t,
+            prec_mean,
             half_log_det,
         })
     }
@@ -239,30 +330,19 @@ impl Components {
     }
 
     /// Log responsibilities (`n x k`, row-major) and each row's
-    /// log-likelihood `ln Σₖ wₖ N(x | μₖ, Σₖ)`.
-    fn log_resp(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    /// log-likelihood `ln Σₖ wₖ N(x | μₖ, Σₖ)`, from the squared
+    /// Mahalanobis distances (`n x k`).
+    fn finish(&self, maha: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
         let (d, k) = (self.d, self.k());
-        let n = x.len().checked_div(d).unwrap_or(0);
         let log_2pi = (2.0 * std::f64::consts::PI).ln();
         let log_w: Vec<f64> = self.weights.iter().map(|w| w.ln()).collect();
-        let mut resp = vec![0f64; n * k];
-        let mut ll = vec![0f64; n];
+        let mut resp = maha;
+        let mut ll = vec![0f64; resp.len() / k];
         resp.par_chunks_mut(k)
             .zip(ll.par_iter_mut())
-            .zip(x.par_chunks(d))
-            .for_each(|((r, l), row)| {
+            .for_each(|(r, l)| {
                 for c in 0..k {
-                    let mu = &self.means[c * d..(c + 1) * d];
-                    let p = &self.prec_chol[c * d * d..(c + 1) * d * d];
-                    let mut maha = 0f64;
-                    for i in 0..d {
-                        let mut s = 0f64;
-                        for j in 0..=i {
-                            s += p[i * d + j] * (row[j] - mu[j]);
-                        }
-                        maha += s * s;
-                    }
-                    r[c] = log_w[c] - 0.5 * (d as f64 * log_2pi + maha) - self.half_log_det[c];
+                    r[c] = log_w[c] - 0.5 * (d as f64 * log_2pi + r[c]) - self.half_log_det[c];
                 }
                 let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let lse = if max.is_finite() {
@@ -275,6 +355,96 @@ impl Components {
             });
         (resp, ll)
     }
+
+    /// [`Self::finish`] for dense rows (`n x d`, row-major): per block of
+    /// rows and component, `Y = (X − μ) Pᵀ` by faer's GEMM and the
+    /// distances as the row sums of `Y²`, as scikit-learn computes them.
+    fn log_resp(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (d, k) = (self.d, self.k());
+        let n = x.len().checked_div(d).unwrap_or(0);
+        let mut maha = vec![0f64; n * k];
+        maha.par_chunks_mut(DENSE_BLOCK * k)
+            .zip(x.par_chunks(DENSE_BLOCK * d))
+            .for_each(|(m, xb)| {
+                let rows = xb.len() / d;
+                let mut diff = Mat::<f64>::zeros(rows, d);
+                let mut y = Mat::<f64>::zeros(rows, d);
+                let mut acc = vec![0f64; rows];
+                for c in 0..k {
+                    let mu = &self.means[c * d..(c + 1) * d];
+                    for (j, &mj) in mu.iter().enumerate() {
+                        for r in 0..rows {
+                            diff[(r, j)] = xb[r * d + j] - mj;
+                        }
+                    }
+                    let p = MatRef::from_column_major_slice(&self.prec_chol_t[c], d, d);
+                    matmul(
+                        y.as_mut(),
+                        Accum::Replace,
+                        diff.as_ref(),
+                        p.transpose(),
+                        1.0,
+                        Par::Seq,
+                    );
+                    acc.fill(0.0);
+                    for j in 0..d {
+                        for (a, r) in acc.iter_mut().zip(0..rows) {
+                            let v = y[(r, j)];
+                            *a += v * v;
+                        }
+                    }
+                    for (r, &a) in acc.iter().enumerate() {
+                        m[r * k + c] = a;
+                    }
+                }
+            });
+        self.finish(maha)
+    }
+
+    /// [`Self::finish`] for sparse rows: `‖P x − P μ‖²`, `P x` as the sum of
+    /// the columns of `P` at the row's entries (`nnz · d` per row and
+    /// component instead of `d²`).
+    fn log_resp_sparse(&self, x: &CsrMatrix) -> (Vec<f64>, Vec<f64>) {
+        let (d, k) = (self.d, self.k());
+        let mut maha = vec![0f64; x.n_rows() * k];
+        maha.par_chunks_mut(k).enumerate().for_each_init(
+            || vec![0f64; d],
+            |y, (i, m)| {
+                let row = x.row(i);
+                for (c, out) in m.iter_mut().enumerate() {
+                    let pt = &self.prec_chol_t[c];
+                    let b = &self.prec_mean[c * d..(c + 1) * d];
+                    y.iter_mut().zip(b).for_each(|(o, &v)| *o = -v);
+                    for (&j, &v) in row.indices.iter().zip(row.values) {
+                        let (j, v) = (j as usize, f64::from(v));
+                        let col = &pt[j * d + j..(j + 1) * d];
+                        for (o, &p) in y[j..].iter_mut().zip(col) {
+                            *o += v * p;
+                        }
+                    }
+                    *out = y.iter().map(|v| v * v).sum();
+                }
+            },
+        );
+        self.finish(maha)
+    }
+}
+
+/// Components from the M-step's parts; a covariance that cannot be factored
+/// is [`MlError::Numerical`] naming its component.
+fn components(
+    d: usize,
+    weights: Vec<f64>,
+    means: Vec<f64>,
+    covs: Vec<f64>,
+    reg_covar: f64,
+) -> Result<Components> {
+    Components::new(d, weights, means, covs).map_err(|FactorError::NotPositiveDefinite(c)| {
+        MlError::Numerical(format!(
+            "gaussian mixture: the covariance of component {c} is not positive definite \
+             (reg_covar = {reg_covar}); increase reg_covar or use fewer components"
+        ))
+    })
 }
 
 /// Weights, means and regularised covariances from responsibilities
@@ -327,27 +497,146 @@ fn m_step(x: &[f64], d: usize, resp: &[f64], k: usize, reg_covar: f64) -> Result
         }
     }
     let weights = nk.iter().map(|&v| v / n as f64).collect();
-    Components::new(d, weights, means, covs).map_err(|FactorError::NotPositiveDefinite(c)| {
-        MlError::Numerical(format!(
-            "gaussian mixture: the covariance of component {c} is not positive definite \
-             (reg_covar = {reg_covar}); increase reg_covar or use fewer components"
-        ))
-    })
+    components(d, weights, means, covs, reg_covar)
+}
+
+/// [`m_step`] for sparse rows: the same weights and means (the zeros add
+/// nothing), the covariances from the second moments as
+/// `Σ rᵢ xᵢ xᵢᵀ / nₖ − μ μᵀ` (equal to scikit-learn's `Σ r (x − μ)(x − μ)ᵀ / nₖ`
+/// in exact arithmetic; `nnz²` per row instead of `d²`), all in `f64`.
+fn m_step_sparse(x: &CsrMatrix, resp: &[f64], k: usize, reg_covar: f64) -> Result<Components> {
+    let d = x.n_cols();
+    let n = resp.len() / k;
+    let mut nk = vec![10.0 * f64::EPSILON; k];
+    let mut means = vec![0f64; k * d];
+    for (i, r) in resp.chunks_exact(k).enumerate() {
+        let row = x.row(i);
+        for c in 0..k {
+            nk[c] += r[c];
+            row.axpy_f64(r[c], &mut means[c * d..(c + 1) * d]);
+        }
+    }
+    for c in 0..k {
+        means[c * d..(c + 1) * d]
+            .iter_mut()
+            .for_each(|m| *m /= nk[c]);
+    }
+    let mut covs = vec![0f64; k * d * d];
+    covs.par_chunks_mut(d * d).enumerate().for_each(|(c, cov)| {
+        for (i, r) in resp.chunks_exact(k).enumerate() {
+            let rc = r[c];
+            if rc == 0.0 {
+                continue;
+            }
+            let row = x.row(i);
+            for (a, (&ja, &va)) in row.indices.iter().zip(row.values).enumerate() {
+                let ra = rc * f64::from(va);
+                let base = ja as usize * d;
+                for (&jb, &vb) in row.indices[..=a].iter().zip(&row.values[..=a]) {
+                    cov[base + jb as usize] += ra * f64::from(vb);
+                }
+            }
+        }
+        let mu = &means[c * d..(c + 1) * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let v = cov[i * d + j] / nk[c] - mu[i] * mu[j];
+                cov[i * d + j] = v;
+                cov[j * d + i] = v;
+            }
+            cov[i * d + i] += reg_covar;
+        }
+    });
+    let weights = nk.iter().map(|&v| v / n as f64).collect();
+    components(d, weights, means, covs, reg_covar)
+}
+
+/// The rows EM runs on: dense or sparse, one implementation of the fit.
+trait Records: Sync {
+    fn n(&self) -> usize;
+    fn d(&self) -> usize;
+    /// Squared Euclidean distance between rows `a` and `b`, summed over the
+    /// columns in order.
+    fn dist2(&self, a: usize, b: usize) -> f64;
+    fn log_resp(&self, comps: &Components) -> (Vec<f64>, Vec<f64>);
+    fn m_step(&self, resp: &[f64], k: usize, reg_covar: f64) -> Result<Components>;
+}
+
+/// Dense rows copied to `f64`.
+struct DenseRecords {
+    x: Vec<f64>,
+    d: usize,
+}
+
+impl Records for DenseRecords {
+    fn n(&self) -> usize {
+        self.x.len() / self.d
+    }
+    fn d(&self) -> usize {
+        self.d
+    }
+    fn dist2(&self, a: usize, b: usize) -> f64 {
+        let d = self.d;
+        let (p, q) = (&self.x[a * d..(a + 1) * d], &self.x[b * d..(b + 1) * d]);
+        p.iter().zip(q).map(|(p, q)| (p - q) * (p - q)).sum()
+    }
+    fn log_resp(&self, comps: &Components) -> (Vec<f64>, Vec<f64>) {
+        comps.log_resp(&self.x)
+    }
+    fn m_step(&self, resp: &[f64], k: usize, reg_covar: f64) -> Result<Components> {
+        m_step(&self.x, self.d, resp, k, reg_covar)
+    }
+}
+
+/// Sparse rows. Distances merge the two rows' entries in column order, so
+/// they equal the dense ones exactly (the skipped terms are zeros).
+struct SparseRecords<'a>(&'a CsrMatrix);
+
+impl Records for SparseRecords<'_> {
+    fn n(&self) -> usize {
+        self.0.n_rows()
+    }
+    fn d(&self) -> usize {
+        self.0.n_cols()
+    }
+    fn dist2(&self, a: usize, b: usize) -> f64 {
+        let (ra, rb) = (self.0.row(a), self.0.row(b));
+        let (mut i, mut j, mut s) = (0, 0, 0f64);
+        let sq = |v: f64| v * v;
+        while i < ra.nnz() || j < rb.nnz() {
+            let ca = ra.indices.get(i).copied().unwrap_or(u32::MAX);
+            let cb = rb.indices.get(j).copied().unwrap_or(u32::MAX);
+            if ca == cb {
+                s += sq(f64::from(ra.values[i]) - f64::from(rb.values[j]));
+                i += 1;
+                j += 1;
+            } else if ca < cb {
+                s += sq(f64::from(ra.values[i]));
+                i += 1;
+            } else {
+                s += sq(-f64::from(rb.values[j]));
+                j += 1;
+            }
+        }
+        s
+    }
+    fn log_resp(&self, comps: &Components) -> (Vec<f64>, Vec<f64>) {
+        comps.log_resp_sparse(self.0)
+    }
+    fn m_step(&self, resp: &[f64], k: usize, reg_covar: f64) -> Result<Components> {
+        m_step_sparse(self.0, resp, k, reg_covar)
+    }
 }
 
 /// k-means++-style seeding followed by one hard assignment: one-hot
 /// responsibilities (`n x k`).
-fn init_resp(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
-    let n = x.len() / d;
+fn init_resp(x: &dyn Records, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+    let n = x.n();
     let uniform = |rng: &mut Xoshiro256PlusPlus, m: usize| {
         ((rng.next_u64() as u128 * m as u128) >> 64) as usize
     };
-    let dist2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
     let mut centres = vec![uniform(rng, n)];
-    let mut nearest: Vec<f64> = x
-        .chunks_exact(d)
-        .map(|row| dist2(row, &x[centres[0] * d..(centres[0] + 1) * d]))
-        .collect();
+    let mut nearest: Vec<f64> = (0..n).map(|i| x.dist2(i, centres[0])).collect();
     while centres.len() < k {
         let total: f64 = nearest.iter().sum();
         let next = if total > 0.0 && total.is_finite() {
@@ -366,16 +655,15 @@ fn init_resp(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec
             uniform(rng, n)
         };
         centres.push(next);
-        let centre = &x[next * d..(next + 1) * d];
-        for (m, row) in nearest.iter_mut().zip(x.chunks_exact(d)) {
-            *m = m.min(dist2(row, centre));
+        for (i, m) in nearest.iter_mut().enumerate() {
+            *m = m.min(x.dist2(i, next));
         }
     }
     let mut resp = vec![0f64; n * k];
-    for (r, row) in resp.chunks_exact_mut(k).zip(x.chunks_exact(d)) {
+    for (i, r) in resp.chunks_exact_mut(k).enumerate() {
         let mut best = (0, f64::INFINITY);
-        for (c, &i) in centres.iter().enumerate() {
-            let dd: f64 = dist2(row, &x[i * d..(i + 1) * d]);
+        for (c, &j) in centres.iter().enumerate() {
+            let dd = x.dist2(i, j);
             if dd < best.1 {
                 best = (c, dd);
             }
@@ -388,18 +676,17 @@ fn init_resp(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec
 /// One EM run from `resp`: the components, the final lower bound, the
 /// number of iterations and whether it converged.
 fn em_run(
-    x: &[f64],
-    d: usize,
+    x: &dyn Records,
     resp: Vec<f64>,
     p: &GaussianMixtureParams,
 ) -> Result<(Components, f64, usize, bool)> {
     let k = p.n_components;
-    let n = x.len() / d;
-    let mut comps = m_step(x, d, &resp, k, p.reg_covar)?;
+    let n = x.n();
+    let mut comps = x.m_step(&resp, k, p.reg_covar)?;
     let mut lower_bound = f64::NEG_INFINITY;
     for iter in 1..=p.max_iter {
         let prev = lower_bound;
-        let (mut log_resp, ll) = comps.log_resp(x);
+        let (mut log_resp, ll) = x.log_resp(&comps);
         lower_bound = ll.iter().sum::<f64>() / n as f64;
         if !lower_bound.is_finite() {
             return Err(MlError::Numerical(
@@ -407,7 +694,7 @@ fn em_run(
             ));
         }
         log_resp.iter_mut().for_each(|v| *v = v.exp());
-        comps = m_step(x, d, &log_resp, k, p.reg_covar)?;
+        comps = x.m_step(&log_resp, k, p.reg_covar)?;
         if (lower_bound - prev).abs() < p.tol {
             return Ok((comps, lower_bound, iter, true));
         }
@@ -426,8 +713,28 @@ impl GaussianMixtureValidParams {
     /// [`MlError::Numerical`]. (The [`Fit`] impl takes a dataset; call it
     /// as `Fit::fit(&params, &data)`, since this inherent method has the name.)
     pub fn fit(&self, x: MatrixView<'_>) -> Result<GaussianMixtureModel> {
-        let p = &self.0;
-        let (n, d, k) = (x.rows(), x.cols(), p.n_components);
+        self.check_shape(x.rows(), x.cols())?;
+        x.check_finite()?;
+        let records = DenseRecords {
+            x: x.data().iter().map(|&v| f64::from(v)).collect(),
+            d: x.cols(),
+        };
+        self.fit_records(&records)
+    }
+
+    /// Fits the mixture on sparse rows (bag-of-words counts): the same EM as
+    /// [`Self::fit`] on `x.to_dense()` — the same initialisation, stopping
+    /// rule and regularisation — with sparse algebra: each E-step row costs
+    /// `nnz · d` per component instead of `d²`, and the M-step's second
+    /// moments `nnz²` instead of `d²`. The result equals the dense fit's up
+    /// to rounding.
+    pub fn fit_sparse(&self, x: &CsrMatrix) -> Result<GaussianMixtureModel> {
+        self.check_shape(x.n_rows(), x.n_cols())?;
+        self.fit_records(&SparseRecords(x))
+    }
+
+    fn check_shape(&self, n: usize, d: usize) -> Result<()> {
+        let k = self.0.n_components;
         if n == 0 || d == 0 {
             return Err(MlError::EmptyInput(
                 "a Gaussian mixture needs a non-empty matrix".into(),
@@ -439,13 +746,17 @@ impl GaussianMixtureValidParams {
                 reason: format!("{k} components exceed the {n} samples"),
             });
         }
-        x.check_finite()?;
-        let xf: Vec<f64> = x.data().iter().map(|&v| f64::from(v)).collect();
+        Ok(())
+    }
+
+    fn fit_records(&self, x: &dyn Records) -> Result<GaussianMixtureModel> {
+        let p = &self.0;
+        let (d, k) = (x.d(), p.n_components);
         let mut best: Option<(Components, f64, usize, bool)> = None;
         for init in 0..p.n_init {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(p.seed ^ splitmix64(init as u64));
-            let resp = init_resp(&xf, d, k, &mut rng);
-            let run = em_run(&xf, d, resp, p)?;
+            let resp = init_resp(x, k, &mut rng);
+            let run = em_run(x, resp, p)?;
             if best.as_ref().is_none_or(|b| run.1 > b.1) {
                 best = Some(run);
             }
@@ -457,11 +768,17 @@ impl GaussianMixtureValidParams {
             });
         };
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        GaussianMixtureModel::build(
-            d,
+        let (weights, means, covariances) = (
             to32(&comps.weights),
             to32(&comps.means),
             to32(&comps.covariances),
+        );
+        drop(comps);
+        GaussianMixtureModel::build(
+            d,
+            weights,
+            means,
+            covariances,
             FitInfo {
                 n_iter,
                 converged,
@@ -562,7 +879,7 @@ impl GaussianMixtureModel {
             }
         }
         let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
-        let comps = Components::new(d, to64(&weights), to64(&means), to64(&covariances)).map_err(
+        let comps = Components::from_f32(d, to64(&weights), to64(&means), &covariances).map_err(
             |FactorError::NotPositiveDefinite(c)| {
                 MlError::CorruptModel(format!(
                     "Gaussian mixture covariance of component {c} is not positive definite"
@@ -679,6 +996,22 @@ impl Predict for GaussianMixtureModel {
     fn predict(&self, x: MatrixView<'_>) -> Result<Prediction> {
         self.predict_proba(x).map(Prediction::Proba)
     }
+
+    /// The responsibilities of sparse rows by the sparse E-step (`nnz · d`
+    /// per row and component), as [`Self::predict`] on `x.to_dense()` up to
+    /// rounding.
+    fn predict_sparse(&self, x: &CsrMatrix) -> Result<Prediction> {
+        if x.n_cols() != self.n_features() {
+            return Err(MlError::ShapeMismatch {
+                what: "number of features".into(),
+                expected: self.n_features(),
+                got: x.n_cols(),
+            });
+        }
+        let (log_resp, _) = self.comps.log_resp_sparse(x);
+        let p = log_resp.iter().map(|&v| v.exp() as f32).collect();
+        Matrix::new(x.n_rows(), self.n_components(), p).map(Prediction::Proba)
+    }
 }
 
 /// Stored as `weights` (`[k]`), `means` (`[k, d]`), `covariances`
@@ -745,6 +1078,7 @@ impl Persist for GaussianMixtureModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faer::Side;
 
     fn two_clusters() -> Matrix {
         let mut v = Vec::new();
@@ -754,6 +1088,210 @@ mod tests {
             v.push(5.0 + t);
         }
         Matrix::new(100, 1, v).unwrap()
+    }
+
+    /// A random `n x d` matrix of small counts with about `density` of its
+    /// entries non-zero (splitmix64-driven, reproducible).
+    fn random_counts(n: usize, d: usize, density: f64, seed: u64) -> CsrMatrix {
+        let mut s = seed;
+        let mut next = || {
+            s = s.wrapping_add(1);
+            (splitmix64(s) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut x = CsrMatrix::empty(d);
+        for _ in 0..n {
+            let mut row = Vec::new();
+            for j in 0..d {
+                if next() < density {
+                    row.push((j as u32, (1.0 + (next() * 4.0).floor()) as f32));
+                }
+            }
+            x.push_row(&row).unwrap();
+        }
+        x
+    }
+
+    /// The log responsibilities as the code before the GEMM E-step computed
+    /// them: `L⁻¹` by a triangular solve against the identity, then a scalar
+    /// triangular mat-vec per row and component.
+    fn reference_log_resp(m: &GaussianMixtureModel, x: &[f64]) -> Vec<f64> {
+        let (k, d) = (m.n_components(), m.n_features());
+        let log_2pi = (2.0 * std::f64::consts::PI).ln();
+        let mut out = Vec::new();
+        for row in x.chunks_exact(d) {
+            let mut r = vec![0f64; k];
+            for (c, rc) in r.iter_mut().enumerate() {
+                let cov = &m.covariances()[c * d * d..(c + 1) * d * d];
+                let a = Mat::<f64>::from_fn(d, d, |i, j| f64::from(cov[i * d + j]));
+                let llt = a.llt(Side::Lower).unwrap();
+                let l = llt.L();
+                let hld: f64 = (0..d).map(|i| l[(i, i)].ln()).sum();
+                let mut inv = Mat::<f64>::identity(d, d);
+                faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                    l,
+                    inv.as_mut(),
+                    Par::Seq,
+                );
+                let mu = &m.means().data()[c * d..(c + 1) * d];
+                let mut maha = 0f64;
+                for i in 0..d {
+                    let mut s = 0f64;
+                    for j in 0..=i {
+                        s += inv[(i, j)] * (row[j] - f64::from(mu[j]));
+                    }
+                    maha += s * s;
+                }
+                *rc = f64::from(m.weights()[c]).ln() - 0.5 * (d as f64 * log_2pi + maha) - hld;
+            }
+            let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + r.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            out.extend(r.iter().map(|v| v - lse));
+        }
+        out
+    }
+
+    fn assert_close(a: &[f64], b: &[f64], rel: f64, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let scale = b.iter().fold(0f64, |s, v| s.max(v.abs())).max(1e-300);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= rel * scale.max(y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn fit_sparse_equals_the_dense_fit() {
+        // A large reg_covar keeps the responsibilities soft, so that EM runs
+        // several iterations; with a small one the components separate at once.
+        for (k, seed, reg) in [(2, 1u64, 0.5), (3, 2, 0.5), (3, 5, 0.5), (3, 2, 1e-3)] {
+            let xs = random_counts(300, 40, 0.1, seed);
+            let xd = xs.to_dense();
+            let p = GaussianMixture::params()
+                .n_components(k)
+                .reg_covar(reg)
+                .tol(1e-6)
+                .max_iter(25)
+                .seed(seed)
+                .check()
+                .unwrap();
+            let dense = p.fit(xd.view()).unwrap();
+            let sparse = p.fit_sparse(&xs).unwrap();
+            assert_eq!(dense.n_iter(), sparse.n_iter(), "k={k}");
+            assert!(
+                reg < 0.1 || dense.n_iter() > 2,
+                "k={k}: {} iterations",
+                dense.n_iter()
+            );
+            assert_eq!(dense.converged(), sparse.converged());
+            let f = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+            assert_close(&f(sparse.weights()), &f(dense.weights()), 1e-6, "weights");
+            assert_close(
+                &f(sparse.means().data()),
+                &f(dense.means().data()),
+                1e-6,
+                "means",
+            );
+            assert_close(
+                &f(sparse.covariances()),
+                &f(dense.covariances()),
+                1e-6,
+                "covariances",
+            );
+            let pd = dense.predict(xd.view()).unwrap();
+            let ps = sparse.predict_sparse(&xs).unwrap();
+            assert_eq!(pd.classes(), ps.classes());
+            // The sparse E-step of one model agrees with its dense one.
+            let dd = dense.predict_sparse(&xs).unwrap();
+            assert_eq!(dd.classes(), pd.classes());
+            let (a, b) = (dd.proba().unwrap(), pd.proba().unwrap());
+            for (x, y) in a.data().iter().zip(b.data()) {
+                assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+            }
+            let xf: Vec<f64> = xd.data().iter().map(|&v| f64::from(v)).collect();
+            let (ls, lls) = dense.comps.log_resp_sparse(&xs);
+            let (ld, lld) = dense.comps.log_resp(&xf);
+            assert_close(&ls, &ld, 1e-9, "sparse log_resp");
+            assert_close(&lls, &lld, 1e-9, "sparse log-likelihood");
+        }
+        let wide = random_counts(3, 41, 0.5, 0);
+        let m = GaussianMixture::params()
+            .check()
+            .unwrap()
+            .fit_sparse(&random_counts(20, 40, 0.3, 1))
+            .unwrap();
+        assert!(matches!(
+            m.predict_sparse(&wide),
+            Err(MlError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            GaussianMixture::params()
+                .check()
+                .unwrap()
+                .fit_sparse(&CsrMatrix::empty(4)),
+            Err(MlError::EmptyInput(_))
+        ));
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        // 300 rows: the dense E-step runs in three GEMM blocks.
+        let xs = random_counts(300, 30, 0.15, 4);
+        let xd = xs.to_dense();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let p = GaussianMixture::params()
+                    .n_components(3)
+                    .reg_covar(1e-3)
+                    .check()
+                    .unwrap();
+                let (dense, sparse) = (p.fit(xd.view()).unwrap(), p.fit_sparse(&xs).unwrap());
+                let pd = dense.predict(xd.view()).unwrap();
+                let ps = sparse.predict_sparse(&xs).unwrap();
+                (dense, sparse, pd, ps)
+            })
+        };
+        assert_eq!(run(1), run(3));
+    }
+
+    #[test]
+    fn gemm_e_step_matches_the_scalar_one() {
+        let xs = random_counts(200, 30, 0.2, 9);
+        let xd = xs.to_dense();
+        let xf: Vec<f64> = xd.data().iter().map(|&v| f64::from(v)).collect();
+        let m = GaussianMixture::params()
+            .n_components(3)
+            .reg_covar(1e-3)
+            .check()
+            .unwrap()
+            .fit(xd.view())
+            .unwrap();
+        assert_close(
+            &m.comps.log_resp(&xf).0,
+            &reference_log_resp(&m, &xf),
+            1e-9,
+            "log_resp",
+        );
+        let x = two_clusters();
+        let xf: Vec<f64> = x.data().iter().map(|&v| f64::from(v)).collect();
+        let m = GaussianMixture::params()
+            .n_components(2)
+            .seed(7)
+            .check()
+            .unwrap()
+            .fit(x.view())
+            .unwrap();
+        assert_close(
+            &m.comps.log_resp(&xf).0,
+            &reference_log_resp(&m, &xf),
+            1e-9,
+            "log_resp",
+        );
     }
 
     #[test]
