@@ -125,7 +125,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
         name: "gaussian-mixture",
         function: "text-inference.gaussian-mixture",
         memory_mb: 512,
-        about: "Gaussian mixture, 2 full-covariance components, on the top 3,000 words",
+        about: "Gaussian mixture, 2 full-covariance components, on the counts of the top 3,000 words",
         features: FeatureKind::TopCounts(3000),
         supervised: false,
         fit: fit_gaussian_mixture,
@@ -248,7 +248,10 @@ fn fit_gaussian_mixture(set: &TrainingSet<'_>) -> Result<Box<dyn Model>> {
         .n_components(2)
         .seed(set.seed)
         .check()?;
-    let model = Fit::fit(&params, &Dataset::unsupervised(dense(set))?)?;
+    let model = match set.features {
+        Features::Sparse(x) => params.fit_sparse(x)?,
+        Features::Dense(x) => Fit::fit(&params, &Dataset::unsupervised(x.clone())?)?,
+    };
     Ok(Box::new(model))
 }
 
