@@ -6,11 +6,13 @@
 //! include it, and loading needs nothing new: a fitted head is any `faasml-ml` model, loaded by
 //! its kind.
 //!
-//! The settings are the seed's (`model_training/*.py` of "ML on FaaS", scikit-learn defaults
-//! otherwise): k-means 3 clusters and a linear SVM on the word counts of the whole vocabulary, PCA
-//! 2 components and a full-covariance Gaussian mixture 2 components on the dense counts of the
-//! 3,000 most frequent words, logistic regression on the counts, a random forest of 100 trees,
-//! and — the neural row — a logistic regression on all-MiniLM-L6-v2 sentence embeddings.
+//! The settings are the seed's as its issue states them, scikit-learn's defaults otherwise:
+//! k-means 3 clusters, logistic regression (C 1) and a linear SVM (C 1) on the word counts of the
+//! whole vocabulary; PCA 2 components and a full-covariance Gaussian mixture of 2 components on
+//! the counts of the 3,000 most frequent words; a random forest of 100 trees, here on the top
+//! 3,000 words too (dense rows for the trees; `bench/inference_sklearn.py` gives the peer the same
+//! features); and — the neural row — a logistic regression on all-MiniLM-L6-v2 sentence
+//! embeddings. Every bag-of-words front gives sparse rows.
 
 use faasml_ml::forest::RandomForest;
 use faasml_ml::kmeans::KMeans;
@@ -116,7 +118,7 @@ pub static ALGORITHMS: [TextAlgorithm; 7] = [
         name: "pca",
         function: "text-inference.pca",
         memory_mb: 128,
-        about: "PCA, 2 components, on the dense counts of the top 3,000 words",
+        about: "PCA, 2 components, on the counts of the top 3,000 words",
         features: FeatureKind::TopCounts(3000),
         supervised: false,
         fit: fit_pca,
