@@ -83,7 +83,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 20] = [
+const FUNCTIONS: [&str; 30] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
@@ -104,6 +104,16 @@ const FUNCTIONS: [&str; 20] = [
     "stacking-metatrainer",
     "stacking-reducer",
     "stacking-trainer",
+    "text-inference-driver",
+    "text-inference-gaussian-mixture",
+    "text-inference-k-means",
+    "text-inference-linear-svm",
+    "text-inference-logistic-regression",
+    "text-inference-minilm",
+    "text-inference-pca",
+    "text-inference-random-forest",
+    "text-train-driver",
+    "text-train-fit",
 ];
 
 #[test]
