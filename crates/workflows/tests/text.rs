@@ -13,7 +13,9 @@ use faasml_datasets::idx::gunzip_if_needed;
 use faasml_datasets::text_table::read_text_table;
 use faasml_store::{Path, Store};
 use faasml_workflows::kit::persist;
-use faasml_workflows::text::inference::{self as text_inference, TextInferenceParams};
+use faasml_workflows::text::inference::{
+    self as text_inference, TextInferenceParams, TextInferenceResult,
+};
 use faasml_workflows::text::model::TextModel;
 use faasml_workflows::text::train::{self, TextTrainParams, TextTrainResult};
 use faasml_workflows::text::{model_key, split_rows};
@@ -57,10 +59,11 @@ fn platform(store: &Store) -> std::sync::Arc<EmbeddedPlatform> {
     )
 }
 
-async fn train_on(store: &Store, algorithm: &str) -> Result<TextTrainResult, String> {
+/// text-train of `algorithm` on `data`; the error as text.
+async fn train_data(store: &Store, algorithm: &str, data: &str) -> Result<TextTrainResult, String> {
     let params = TextTrainParams {
         algorithm: algorithm.into(),
-        data: "texts/small".into(),
+        data: data.into(),
         ..TextTrainParams::default()
     };
     run(
@@ -68,6 +71,24 @@ async fn train_on(store: &Store, algorithm: &str) -> Result<TextTrainResult, Str
         train::DRIVER,
         params,
         RunOptions::new("text-train"),
+    )
+    .await
+    .output
+    .map_err(|e| e.to_string())
+}
+
+/// text-train of `algorithm` on the small corpus.
+async fn train_on(store: &Store, algorithm: &str) -> Result<TextTrainResult, String> {
+    train_data(store, algorithm, "texts/small").await
+}
+
+/// text-inference with `params`; the error as text.
+async fn infer(store: &Store, params: TextInferenceParams) -> Result<TextInferenceResult, String> {
+    run(
+        platform(store),
+        text_inference::DRIVER,
+        params,
+        RunOptions::new("text-inference"),
     )
     .await
     .output
@@ -112,15 +133,7 @@ async fn every_classic_algorithm_trains_publishes_and_serves_cold_then_warm() {
             offset: 595,
             ..TextInferenceParams::default()
         };
-        let result = run(
-            platform(&store),
-            text_inference::DRIVER,
-            params,
-            RunOptions::new("text-inference"),
-        )
-        .await
-        .output
-        .unwrap();
+        let result = infer(&store, params).await.unwrap();
         assert_eq!(result.rows.len(), 3);
         let (cold, warm) = (&result.rows[0], &result.rows[1]);
         assert!(
@@ -176,20 +189,9 @@ async fn bad_input_fails_with_one_clear_error() {
         )
         .await
         .unwrap();
-    let params = TextTrainParams {
-        data: "texts/other".into(),
-        ..TextTrainParams::default()
-    };
-    let e = run(
-        platform(&store),
-        train::DRIVER,
-        params,
-        RunOptions::new("text-train"),
-    )
-    .await
-    .output
-    .unwrap_err()
-    .to_string();
+    let e = train_data(&store, "logistic-regression", "texts/other")
+        .await
+        .unwrap_err();
     assert!(e.contains("text") && e.contains("body"), "{e}");
     // Bytes that are not UTF-8 are refused, with the line.
     store
@@ -199,20 +201,9 @@ async fn bad_input_fails_with_one_clear_error() {
         )
         .await
         .unwrap();
-    let params = TextTrainParams {
-        data: "texts/latin1".into(),
-        ..TextTrainParams::default()
-    };
-    let e = run(
-        platform(&store),
-        train::DRIVER,
-        params,
-        RunOptions::new("text-train"),
-    )
-    .await
-    .output
-    .unwrap_err()
-    .to_string();
+    let e = train_data(&store, "logistic-regression", "texts/latin1")
+        .await
+        .unwrap_err();
     assert!(e.contains("UTF-8") && e.contains("line 3"), "{e}");
     // No model yet: inference says how to make one.
     let params = TextInferenceParams {
@@ -220,16 +211,7 @@ async fn bad_input_fails_with_one_clear_error() {
         data: "texts/small".into(),
         ..TextInferenceParams::default()
     };
-    let e = run(
-        platform(&store),
-        text_inference::DRIVER,
-        params,
-        RunOptions::new("text-inference"),
-    )
-    .await
-    .output
-    .unwrap_err()
-    .to_string();
+    let e = infer(&store, params).await.unwrap_err();
     assert!(e.contains("text-train"), "{e}");
 }
 
@@ -252,20 +234,9 @@ async fn a_head_that_does_not_match_its_vectoriser_is_refused_and_empty_texts_pr
         .put(&Path::from("texts/few/few.csv"), few)
         .await
         .unwrap();
-    let params = TextTrainParams {
-        algorithm: "logistic-regression".into(),
-        data: "texts/few".into(),
-        ..TextTrainParams::default()
-    };
-    run(
-        platform(&store),
-        train::DRIVER,
-        params,
-        RunOptions::new("text-train"),
-    )
-    .await
-    .output
-    .unwrap();
+    train_data(&store, "logistic-regression", "texts/few")
+        .await
+        .unwrap();
     let small = persist::get(&store, &model_key("small-text", "logistic-regression"))
         .await
         .unwrap();
@@ -307,15 +278,7 @@ async fn the_neural_row_embeds_with_minilm_and_serves_like_the_others() {
         messages: 2,
         ..TextInferenceParams::default()
     };
-    let result = run(
-        platform(&store),
-        text_inference::DRIVER,
-        params,
-        RunOptions::new("text-inference"),
-    )
-    .await
-    .output
-    .unwrap();
+    let result = infer(&store, params).await.unwrap();
     assert_eq!(result.label_counts.iter().sum::<u64>(), 8);
     assert!(result.rows[0].is_cold_start && !result.rows[1].is_cold_start);
 }

@@ -38,6 +38,8 @@ use faasml_workflows::text::train::{self, TextTrainParams};
 use faasml_workflows::text::{TextColumns, load_texts, model_key};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::quantile;
+
 /// Options of `bench inference`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct InferenceBench {
@@ -295,6 +297,30 @@ async fn send(
     row
 }
 
+/// A new worker for `lambda_name` and its first row: the message `input()` makes, sent to the
+/// fresh process, so a cold row (see [`as_cold`]).
+async fn cold_start(
+    launcher: &mut Launcher,
+    algorithm: &TextAlgorithm,
+    lambda_name: &str,
+    memory_mb: u64,
+    input: impl FnOnce() -> InferInput,
+    run_id: &str,
+) -> Result<(Spawned, InferenceRow)> {
+    let mut worker = launcher.spawn(lambda_name, memory_mb).await?;
+    let row = send(
+        &mut worker,
+        algorithm,
+        lambda_name,
+        memory_mb,
+        input(),
+        run_id,
+    )
+    .await;
+    let row = as_cold(row, &worker);
+    Ok((worker, row))
+}
+
 fn error_row(
     message_id: &str,
     lambda_name: &str,
@@ -398,11 +424,6 @@ async fn ensure_models(
     Ok(())
 }
 
-/// The `p` quantile of sorted, non-empty `values`.
-fn quantile(values: &[f64], p: f64) -> f64 {
-    values[((values.len() - 1) as f64 * p).round() as usize]
-}
-
 /// Summary of one group of rows.
 #[derive(Debug, Clone)]
 struct Group {
@@ -498,7 +519,7 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs")
             .join("bench")
-            .join(format!("inference-{}", chrono_stamp()))
+            .join(format!("inference-{}", super::harness::stamp()))
     });
     let logs = out.join("workers");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
@@ -543,7 +564,7 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
         logs,
         count: 0,
     };
-    let run_id = format!("bench-inference-{}", chrono_stamp());
+    let run_id = format!("bench-inference-{}", super::harness::stamp());
     let mut rows: Vec<InferenceRow> = Vec::new();
     let mut next = 0usize;
     let total = wanted.len() * args.memory.len();
@@ -570,8 +591,20 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
             // Cold: a new process per sample.
             for &batch_size in &args.batch_sizes {
                 for _ in 0..args.cold {
-                    let mut worker = match launcher.spawn(&lambda_name, memory_mb).await {
-                        Ok(w) => w,
+                    let started = cold_start(
+                        &mut launcher,
+                        algorithm,
+                        &lambda_name,
+                        memory_mb,
+                        || input(batch_size, &mut next),
+                        &run_id,
+                    )
+                    .await;
+                    match started {
+                        Ok((worker, row)) => {
+                            rows.push(row);
+                            worker.stop().await;
+                        }
                         Err(e) => {
                             let mut row = error_row(
                                 &format!("{lambda_name}-start"),
@@ -583,42 +616,28 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
                             );
                             row.is_cold_start = true;
                             rows.push(row);
-                            continue;
                         }
-                    };
-                    let row = send(
-                        &mut worker,
-                        algorithm,
-                        &lambda_name,
-                        memory_mb,
-                        input(batch_size, &mut next),
-                        &run_id,
-                    )
-                    .await;
-                    rows.push(as_cold(row, &worker));
-                    worker.stop().await;
+                    }
                 }
             }
             // Warm: `concurrency` workers, started and loaded before the timed messages.
             let mut workers = Vec::new();
             for _ in 0..args.concurrency {
-                match launcher.spawn(&lambda_name, memory_mb).await {
-                    Ok(mut w) => {
-                        let warmup = send(
-                            &mut w,
-                            algorithm,
-                            &lambda_name,
-                            memory_mb,
-                            input(1, &mut next),
-                            &run_id,
-                        )
-                        .await;
-                        if warmup.error.is_empty() {
-                            workers.push(w);
-                        } else {
-                            rows.push(as_cold(warmup, &w));
-                            w.stop().await;
-                        }
+                let started = cold_start(
+                    &mut launcher,
+                    algorithm,
+                    &lambda_name,
+                    memory_mb,
+                    || input(1, &mut next),
+                    &run_id,
+                )
+                .await;
+                match started {
+                    // The warm-up is not a sample; a failed one is (the instance is gone).
+                    Ok((w, warmup)) if warmup.error.is_empty() => workers.push(w),
+                    Ok((w, warmup)) => {
+                        rows.push(warmup);
+                        w.stop().await;
                     }
                     Err(e) => eprintln!("  {e}"),
                 }
@@ -648,17 +667,17 @@ pub(crate) async fn run(args: InferenceBench) -> Result<()> {
                         if failed && workers[i].child.try_wait().ok().flatten().is_some() {
                             // The instance died (killed for its memory): Lambda starts a new one.
                             kills += 1;
-                            if let Ok(mut fresh) = launcher.spawn(&lambda_name, memory_mb).await {
-                                let warmup = send(
-                                    &mut fresh,
-                                    algorithm,
-                                    &lambda_name,
-                                    memory_mb,
-                                    input(1, &mut next),
-                                    &run_id,
-                                )
-                                .await;
-                                rows.push(as_cold(warmup, &fresh));
+                            let started = cold_start(
+                                &mut launcher,
+                                algorithm,
+                                &lambda_name,
+                                memory_mb,
+                                || input(1, &mut next),
+                                &run_id,
+                            )
+                            .await;
+                            if let Ok((fresh, warmup)) = started {
+                                rows.push(warmup);
                                 let dead = std::mem::replace(&mut workers[i], fresh);
                                 dead.stop().await;
                             }
@@ -915,9 +934,4 @@ fn record(summary: &str) -> Result<()> {
         .open(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .with_context(|| format!("cannot append to {}", path.display()))
-}
-
-/// `YYYY-MM-DDTHH-MM-SS` now (UTC), for directory names.
-fn chrono_stamp() -> String {
-    super::harness::stamp()
 }

@@ -15,6 +15,7 @@ use faasml_core::{Invoker, Platform, RetryPolicy};
 use faasml_store::Store;
 use faasml_worker::{HttpConfig, HttpPlatform, Key, RunningWorker, Verifier, Worker};
 
+use super::quantile;
 use crate::PlatformArgs;
 use crate::platform::PlatformKind;
 
@@ -70,11 +71,6 @@ async fn time_calls(invoker: &Invoker, calls: usize) -> Result<Vec<f64>> {
     invoker.take_records();
     latencies.sort_by(f64::total_cmp);
     Ok(latencies)
-}
-
-/// The `p` quantile of sorted, non-empty `values`.
-fn quantile(values: &[f64], p: f64) -> f64 {
-    values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
 /// `faasml bench invoke`.

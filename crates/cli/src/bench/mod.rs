@@ -186,6 +186,12 @@ impl Subcommand for BenchCommand {
     }
 }
 
+/// The `p` quantile of sorted, non-empty `values` (nearest rank), for the benchmarks that time
+/// single calls rather than whole runs.
+pub(crate) fn quantile(values: &[f64], p: f64) -> f64 {
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
 /// `faasml bench ...`.
 pub(crate) async fn run(command: BenchCommand) -> Result<()> {
     match command {

@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use faasml_core::Ctx;
 use faasml_ml::bert::{BertConfig, BertEncoder, WordPiece};
 use faasml_ml::{Matrix, MlError, ModelTensors};
-use faasml_store::{Path, Store};
+use faasml_store::Path;
 
 use crate::error::{Result, WorkflowError};
 use crate::kit::persist;
@@ -71,13 +72,16 @@ pub fn encoder_key() -> Path {
     Path::from(format!("{DATA_PREFIX}/{ENCODER_FILE}"))
 }
 
-/// The encoder as imported into `store` (see [`crate::data::bundled`]).
-pub async fn load_from_store(store: &Store) -> Result<Arc<SentenceEncoder>> {
+/// The encoder as imported into the invocation's store (see [`crate::data::bundled`]), built on
+/// the compute pool like every other CPU-heavy step.
+pub async fn load_from_store(ctx: &Ctx) -> Result<Arc<SentenceEncoder>> {
+    let store = ctx.store();
     let key = encoder_key();
     let tensors = persist::get(store, &key).await?;
-    let encoder = tokio::task::spawn_blocking(move || SentenceEncoder::from_tensors(tensors, true))
+    let encoder = ctx
+        .compute(move || SentenceEncoder::from_tensors(tensors, true))
         .await
-        .map_err(|e| WorkflowError::InvalidParams(format!("loading the encoder: {e}")))?
+        .map_err(WorkflowError::Compute)?
         .map_err(|e| persist::corrupt(store, &key, e.to_string()))?;
     Ok(Arc::new(encoder))
 }

@@ -275,7 +275,7 @@ async fn fit(input: FitInput, ctx: Ctx) -> Result<FitOutput> {
         )));
     }
     let encoder = if algorithm.features == FeatureKind::Embedding {
-        Some(encoder::load_from_store(ctx.store()).await?)
+        Some(encoder::load_from_store(&ctx).await?)
     } else {
         None
     };
