@@ -162,7 +162,8 @@ pub struct InferenceRow {
     pub lambda_billed_duration: u64,
     /// Memory size of the function, MB (0 when not confined or unknown).
     pub lambda_memory_size: u64,
-    /// Peak resident memory of the instance's process, MB (rounded up; [`peak_rss_mb`]).
+    /// Peak resident memory of the instance's process, MB (rounded up;
+    /// [`ProcessUsage::peak_rss_own_bytes`]).
     pub lambda_max_memory_used: u64,
     /// CPUs the process may use (cgroup quotas included).
     pub cpu_count: usize,
@@ -306,29 +307,6 @@ fn memory_size_mb() -> u64 {
         .unwrap_or(0)
 }
 
-/// Peak resident memory of this process, MB (rounded up): `VmHWM` of `/proc/self/status` where
-/// there is one — the peak of this program's own memory, whereas `getrusage`'s `ru_maxrss`
-/// survives `exec` and so counts the memory of whatever process forked this one (a benchmark
-/// that spawns workers, say) — else `ru_maxrss`.
-pub fn peak_rss_mb() -> u64 {
-    let hwm_kb = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:")?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-        });
-    match hwm_kb {
-        Some(kb) => kb.div_ceil(1024),
-        None => ProcessUsage::now().peak_rss_bytes.div_ceil(1 << 20),
-    }
-}
-
 /// The deployed function's name: the Lambda function, else [`LAMBDA_NAME_ENV`], else the
 /// faasml function.
 fn lambda_name(function: &str) -> String {
@@ -392,7 +370,7 @@ async fn infer(
         lambda_duration: duration,
         lambda_billed_duration: billed_ms(duration),
         lambda_memory_size: memory_size_mb(),
-        lambda_max_memory_used: peak_rss_mb(),
+        lambda_max_memory_used: ProcessUsage::peak_rss_own_bytes().div_ceil(1 << 20),
         cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
         error: String::new(),
     };
