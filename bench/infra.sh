@@ -5,31 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat="${1:-3}"
-cargo build --release -q -p faasml -p faasml-testkit --example s3_server
-# Cargo writes where CARGO_TARGET_DIR says, if it says.
-target="${CARGO_TARGET_DIR:-target}"
-bin="$target/release/faasml"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-"$target/release/examples/s3_server" > "$work/s3.env" < /dev/null &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$work/s3.env" ] && break; sleep 0.1; done
-# shellcheck disable=SC1091
-. "$work/s3.env"
-
-ports=(18181 18182 18183)
-gateway=""
-for p in "${ports[@]}"; do
-    "$bin" serve --port "$p" --host 127.0.0.1 --store "$FAASML_S3_URL" >"$work/worker-$p.log" 2>&1 &
-    pids+=($!)
-    gateway="${gateway:+$gateway,}http://127.0.0.1:$p"
-done
-for p in "${ports[@]}"; do
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
-done
+# shellcheck source=bench/infra-common.sh
+. bench/infra-common.sh
+infra_start
+infra_workers 18181 18182 18183
 
 run() { # label, then faasml arguments
     local label="$1"; shift
@@ -40,9 +19,7 @@ run() { # label, then faasml arguments
         acc="$(echo "$line" | awk 'NR==1{print $2}')"
         times+=("$(echo "$line" | sed -n 's/.*end to end \([0-9.]*\) s.*/\1/p')")
     done
-    local median
-    median="$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p")"
-    printf '%-28s %10s s %10s\n' "$label" "$median" "$acc"
+    printf '%-28s %10s s %10s\n' "$label" "$(median "${times[@]}")" "$acc"
 }
 
 # Import the datasets once per store, outside the timed runs.

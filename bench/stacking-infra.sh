@@ -6,19 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat="${1:-5}"
-cargo build --release -q -p faasml -p faasml-testkit --example s3_server
-target="${CARGO_TARGET_DIR:-target}"
-bin="$target/release/faasml"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-"$target/release/examples/s3_server" > "$work/s3.env" < /dev/null &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$work/s3.env" ] && break; sleep 0.1; done
-# shellcheck disable=SC1091
-. "$work/s3.env"
+# shellcheck source=bench/infra-common.sh
+. bench/infra-common.sh
+infra_start
 redis_port=16399
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" \
     >"$work/redis.log" 2>&1 &
@@ -26,18 +16,8 @@ pids+=($!)
 redis="redis://127.0.0.1:$redis_port"
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-ports=(18191 18192 18193)
-gateway=""
-for p in "${ports[@]}"; do
-    FAASML_STATE="$redis" "$bin" serve --port "$p" --host 127.0.0.1 --store "$FAASML_S3_URL" \
-        --gateway "http://127.0.0.1:${ports[0]},http://127.0.0.1:${ports[1]},http://127.0.0.1:${ports[2]}" \
-        >"$work/worker-$p.log" 2>&1 &
-    pids+=($!)
-    gateway="${gateway:+$gateway,}http://127.0.0.1:$p"
-done
-for p in "${ports[@]}"; do
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
-done
+infra_workers 18191 18192 18193 -- --state "$redis" \
+    --gateway "http://127.0.0.1:18191,http://127.0.0.1:18192,http://127.0.0.1:18193"
 
 run() { # label, then faasml arguments
     local label="$1"; shift
@@ -48,9 +28,7 @@ run() { # label, then faasml arguments
         times+=("$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_seconds"])')")
         auc="$(echo "$line" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["result"]["meta_oof_auc"], 4))')"
     done
-    local median
-    median="$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p")"
-    printf '%-44s %10s s %8s\n' "$label" "$median" "$auc"
+    printf '%-44s %10s s %8s\n' "$label" "$(median "${times[@]}")" "$auc"
 }
 
 printf '%-44s %12s %8s\n' "trainers, mode, platform + transfer" "end to end" "meta AUC"
