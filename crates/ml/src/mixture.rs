@@ -1261,37 +1261,26 @@ mod tests {
 
     #[test]
     fn gemm_e_step_matches_the_scalar_one() {
-        let xs = random_counts(200, 30, 0.2, 9);
-        let xd = xs.to_dense();
-        let xf: Vec<f64> = xd.data().iter().map(|&v| f64::from(v)).collect();
-        let m = GaussianMixture::params()
-            .n_components(3)
-            .reg_covar(1e-3)
-            .check()
-            .unwrap()
-            .fit(xd.view())
-            .unwrap();
-        assert_close(
-            &m.comps.log_resp(&xf).0,
-            &reference_log_resp(&m, &xf),
-            1e-9,
-            "log_resp",
-        );
-        let x = two_clusters();
-        let xf: Vec<f64> = x.data().iter().map(|&v| f64::from(v)).collect();
-        let m = GaussianMixture::params()
-            .n_components(2)
-            .seed(7)
-            .check()
-            .unwrap()
-            .fit(x.view())
-            .unwrap();
-        assert_close(
-            &m.comps.log_resp(&xf).0,
-            &reference_log_resp(&m, &xf),
-            1e-9,
-            "log_resp",
-        );
+        let cases = [
+            (
+                random_counts(200, 30, 0.2, 9).to_dense(),
+                GaussianMixture::params().n_components(3).reg_covar(1e-3),
+            ),
+            (
+                two_clusters(),
+                GaussianMixture::params().n_components(2).seed(7),
+            ),
+        ];
+        for (x, params) in cases {
+            let xf: Vec<f64> = x.data().iter().map(|&v| f64::from(v)).collect();
+            let m = params.check().unwrap().fit(x.view()).unwrap();
+            assert_close(
+                &m.comps.log_resp(&xf).0,
+                &reference_log_resp(&m, &xf),
+                1e-9,
+                "log_resp",
+            );
+        }
     }
 
     #[test]
