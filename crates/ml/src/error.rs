@@ -66,4 +66,7 @@ pub enum MlError {
     /// A numerical problem: NaN/inf input or a failed decomposition.
     #[error("numerical error: {0}")]
     Numerical(String),
+    /// The participants of a data-parallel fit disagree, or one of them failed to contribute.
+    #[error("collective operation failed: {0}")]
+    Collective(String),
 }

@@ -81,6 +81,7 @@ mod eigen;
 mod error;
 pub mod folds;
 pub mod forest;
+pub mod gbdt;
 pub mod kmeans;
 pub mod linear;
 mod matrix;
