@@ -41,6 +41,7 @@
 pub mod data;
 pub mod downpour;
 pub mod error;
+pub mod gbdt;
 pub mod kit;
 pub mod ml_inference;
 pub mod ml_training;
@@ -62,6 +63,7 @@ pub fn workflows() -> Vec<&'static dyn AnyWorkflow> {
         &ml_training::MlTraining,
         &ml_inference::MlInference,
         &downpour::Downpour,
+        &gbdt::Gbdt,
         &stacking::Stacking,
         &stacking::inference::StackingInference,
         &text::train::TextTrain,

@@ -1,0 +1,250 @@
+//! The shards' [`Collective`] over the state store: every participant writes its contribution
+//! under the operation's key and reads everyone else's ("pull-all"), then adds them in rank
+//! order — so every participant holds the same bits.
+//!
+//! A sum's contribution is sent sparse: a bitmap of the non-zero values and those values (a small
+//! leaf's histogram is mostly zeros). Keys are `<run>/gbdt/ar/<tag>/<rank>`; writing one twice
+//! writes the same bytes (a re-invoked worker repeats its last iteration), and rank 0 removes an
+//! iteration's keys two iterations later, when no participant can still need them. The booster
+//! is synchronous and runs on a blocking thread; each operation blocks on the async store.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use faasml_ml::MlError;
+use faasml_ml::gbdt::{Collective, Tag};
+use faasml_state::StateStore;
+use tokio::runtime::Handle;
+
+/// Traffic counters of one participant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Traffic {
+    /// Bytes written.
+    pub sent: u64,
+    /// Bytes read from other participants.
+    pub received: u64,
+    /// Operations.
+    pub operations: u64,
+}
+
+/// One participant of a run's shards, over a state store.
+pub struct StateCollective {
+    state: Arc<dyn StateStore>,
+    prefix: String,
+    rank: usize,
+    size: usize,
+    timeout: Duration,
+    handle: Handle,
+    /// What this participant moved.
+    pub traffic: Traffic,
+    last_collected: Option<usize>,
+}
+
+impl StateCollective {
+    /// Participant `rank` of `size`, under the state prefix `prefix`, giving up on a missing
+    /// contribution after `timeout`. Must be created on a Tokio runtime thread or given its
+    /// handle through [`Handle::current`].
+    pub fn new(
+        state: Arc<dyn StateStore>,
+        prefix: String,
+        rank: usize,
+        size: usize,
+        timeout: Duration,
+        handle: Handle,
+    ) -> Self {
+        Self {
+            state,
+            prefix,
+            rank,
+            size,
+            timeout,
+            handle,
+            traffic: Traffic::default(),
+            last_collected: None,
+        }
+    }
+
+    fn key(&self, tag: Tag, rank: usize) -> String {
+        format!("{}/ar/{tag}/{rank}", self.prefix)
+    }
+
+    /// Writes `local` for `tag` and waits for every other rank's bytes.
+    fn exchange(&mut self, tag: Tag, local: Bytes) -> Result<Vec<Option<Bytes>>, MlError> {
+        self.collect_garbage(tag)?;
+        let state = Arc::clone(&self.state);
+        let keys: Vec<String> = (0..self.size).map(|r| self.key(tag, r)).collect();
+        let (rank, timeout) = (self.rank, self.timeout);
+        self.traffic.sent += local.len() as u64;
+        self.traffic.operations += 1;
+        let handle = self.handle.clone();
+        handle
+            .block_on(state.put(&keys[rank], local))
+            .map_err(|e| MlError::Collective(format!("writing {}: {e}", keys[rank])))?;
+        let mut got = vec![None; keys.len()];
+        let started = Instant::now();
+        for (r, key) in keys.iter().enumerate() {
+            if r == rank {
+                continue;
+            }
+            // This thread is the worker's own (the booster is synchronous): it sleeps between
+            // polls instead of spinning, starting at 50 µs (Tokio's timer cannot go below 1 ms).
+            let mut pause = Duration::from_micros(50);
+            loop {
+                match handle.block_on(state.get(key)) {
+                    Ok(Some(b)) => {
+                        got[r] = Some(b);
+                        break;
+                    }
+                    Ok(None) if started.elapsed() < timeout => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(2));
+                    }
+                    Ok(None) => {
+                        return Err(MlError::Collective(format!(
+                            "rank {r} did not contribute to {tag} within {} s (is its worker \
+                             running?)",
+                            timeout.as_secs()
+                        )));
+                    }
+                    Err(e) => return Err(MlError::Collective(format!("reading {key}: {e}"))),
+                }
+            }
+        }
+        self.traffic.received += got.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
+        Ok(got)
+    }
+
+    /// Rank 0, entering iteration `i`, removes the keys of iteration `i - 2`.
+    fn collect_garbage(&mut self, tag: Tag) -> Result<(), MlError> {
+        let Some(it) = tag.iteration() else {
+            return Ok(());
+        };
+        if self.rank != 0 || it < 2 || self.last_collected >= Some(it - 2) {
+            return Ok(());
+        }
+        let prefix = format!("{}/ar/it/{}/", self.prefix, it - 2);
+        let state = Arc::clone(&self.state);
+        self.handle
+            .block_on(async move { state.delete_prefix(&prefix).await })
+            .map_err(|e| MlError::Collective(format!("removing old contributions: {e}")))?;
+        self.last_collected = Some(it - 2);
+        Ok(())
+    }
+}
+
+/// A sparse encoding of `values`: their count (u32), a bitmap of the non-zero ones, and those.
+pub fn encode_sparse(values: &[f64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + values.len().div_ceil(8));
+    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let bitmap_at = out.len();
+    out.resize(bitmap_at + values.len().div_ceil(8), 0);
+    for (i, v) in values.iter().enumerate() {
+        if *v != 0.0 {
+            out[bitmap_at + i / 8] |= 1 << (i % 8);
+        }
+    }
+    for v in values.iter().filter(|v| **v != 0.0) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Adds a sparse contribution into `acc`, checking its shape against `acc`'s.
+pub fn add_sparse(tag: Tag, rank: usize, bytes: &[u8], acc: &mut [f64]) -> Result<(), MlError> {
+    let bad = |why: String| {
+        MlError::Collective(format!(
+            "rank {rank}'s contribution to {tag} {why}: the participants disagree about the \
+             shape of this round"
+        ))
+    };
+    let n = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("is truncated".into()))?;
+    if n != acc.len() {
+        return Err(bad(format!("holds {n} values, expected {}", acc.len())));
+    }
+    let map_len = n.div_ceil(8);
+    let bitmap = bytes
+        .get(4..4 + map_len)
+        .ok_or_else(|| bad("is truncated".into()))?;
+    let values = &bytes[4 + map_len..];
+    let set: usize = bitmap.iter().map(|b| b.count_ones() as usize).sum();
+    if values.len() != set * 8 {
+        return Err(bad(format!(
+            "has {} value bytes for {set} values",
+            values.len()
+        )));
+    }
+    let mut it = values.chunks_exact(8);
+    for (i, a) in acc.iter_mut().enumerate() {
+        if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            let b = it.next().expect("counted");
+            *a += f64::from_le_bytes(b.try_into().expect("8 bytes"));
+        }
+    }
+    Ok(())
+}
+
+impl Collective for StateCollective {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn all_gather(&mut self, tag: Tag, local: Vec<u8>) -> Result<Vec<Vec<u8>>, MlError> {
+        let own = local.clone();
+        let got = self.exchange(tag, Bytes::from(local))?;
+        Ok(got
+            .into_iter()
+            .map(|b| b.map_or_else(|| own.clone(), |b| b.to_vec()))
+            .collect())
+    }
+
+    fn all_sum(&mut self, tag: Tag, values: &mut [f64]) -> Result<(), MlError> {
+        let got = self.exchange(tag, Bytes::from(encode_sparse(values)))?;
+        let own = values.to_vec();
+        values.fill(0.0);
+        for (r, c) in got.iter().enumerate() {
+            match c {
+                Some(bytes) => add_sparse(tag, r, bytes, values)?,
+                None => {
+                    for (a, v) in values.iter_mut().zip(&own) {
+                        *a += v;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_contributions_round_trip_and_a_misshapen_one_is_named() {
+        let tag = Tag::Setup("labels");
+        let v = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 3.25];
+        let bytes = encode_sparse(&v);
+        assert_eq!(bytes.len(), 4 + 2 + 3 * 8);
+        let mut acc = [0.0; 10];
+        add_sparse(tag, 1, &bytes, &mut acc).unwrap();
+        assert_eq!(acc, v);
+        let mut short = [0.0; 9];
+        let e = add_sparse(tag, 3, &bytes, &mut short)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rank 3") && e.contains("setup/labels") && e.contains("10 values"),
+            "{e}"
+        );
+        assert!(add_sparse(tag, 0, &bytes[..bytes.len() - 1], &mut acc).is_err());
+        assert!(add_sparse(tag, 0, &[1, 0], &mut acc).is_err());
+    }
+}
