@@ -403,6 +403,90 @@ fn downpour_survives_a_worker_process_killed_mid_training() {
     );
 }
 
+/// gbdt on three worker processes sharing Redis and a store: the process holding one shard is
+/// killed (SIGKILL) mid-training; the shard's worker is re-invoked on another process, reads the
+/// checkpoint, rejoins, and the run ends with exactly the model of an undisturbed embedded run.
+#[test]
+fn gbdt_survives_a_worker_process_killed_mid_training_with_the_same_model() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file://{}", dir.path().join("store").display());
+    let env = vec![("FAASML_STATE".to_string(), redis.url().to_string())];
+    let common = [
+        "run",
+        "gbdt",
+        "--data",
+        "mnist-2k",
+        "--workers",
+        "2",
+        "--iterations",
+        "40",
+        "--leaves",
+        "15",
+        "--store",
+        &store,
+        "--json",
+    ];
+    let mut embedded = common.to_vec();
+    embedded.extend(["--report-dir", "runs-embedded"]);
+    let undisturbed = faasml(dir.path(), &embedded, &[]);
+    assert!(
+        undisturbed.status.success(),
+        "{}",
+        text(&undisturbed.stderr)
+    );
+    let undisturbed: Value = serde_json::from_slice(&undisturbed.stdout).unwrap();
+    let digest = undisturbed["result"]["model_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (mut workers, gateway) = start_workers(dir.path(), &store, &env);
+    let mut args = common.to_vec();
+    args.extend([
+        "--platform",
+        "http",
+        "--gateway",
+        &gateway,
+        "--attempts",
+        "4",
+        "--report-dir",
+        "runs",
+    ]);
+    let run = spawn_run(dir.path(), &args, &env);
+    // Worker 0 hosts the driver (the CLI's first round-robin turn); worker 1 holds a shard.
+    wait_until_busy(&workers[1]);
+    std::thread::sleep(Duration::from_millis(1500));
+    workers[1].kill();
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &document["result"];
+    assert_eq!(
+        result["model_digest"].as_str(),
+        Some(digest.as_str()),
+        "{result}"
+    );
+    assert_eq!(result["rejoined"].as_u64(), Some(1), "{result}");
+    assert_eq!(result["accuracy"], undisturbed["result"]["accuracy"]);
+    let report = report(dir.path(), "runs");
+    let cut_off = invocations(&report)
+        .iter()
+        .filter(|r| r["function"] == "gbdt.worker" && r["outcome"]["status"] == "error")
+        .count();
+    assert_eq!(cut_off, 1, "the kill cut one worker off");
+    eprintln!(
+        "gbdt: worker rejoined at iteration(s) {:?}, model {}",
+        result["worker_reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["started_at"].clone())
+            .collect::<Vec<_>>(),
+        &digest[..16]
+    );
+}
+
 #[test]
 fn the_http_platform_needs_a_gateway() {
     let dir = tempfile::tempdir().unwrap();
