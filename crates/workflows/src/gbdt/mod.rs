@@ -5,14 +5,13 @@
 //! and the held-out rows, and starts `W` `gbdt.worker` functions, each with its shard: a
 //! contiguous slice of the images, or every `W`-th training row of the tables. The workers agree
 //! on bins and starting scores, then sum every histogram through the state store
-//! ([`collective`]) and grow the same trees; each ends with the same model, whose digest it
+//! ([`crate::kit::collective`]) and grow the same trees; each ends with the same model, whose digest it
 //! reports, and the driver refuses a run whose workers disagree. Rank 0 checkpoints the model
 //! after every iteration; a worker that fails is re-invoked by the invoker's retries, reads the
 //! checkpoint, recomputes its scores and rejoins at the next iteration, and the run ends with the
 //! model it would have had without the fault. The driver measures the model on the held-out
 //! rows and publishes it as `models/<name>/gbdt.safetensors`.
 
-pub mod collective;
 mod worker;
 
 use std::str::FromStr;
@@ -25,7 +24,7 @@ use crate::data::images::ImageSource;
 use crate::data::tables::TableSource;
 use crate::data::{self, bundled};
 use crate::error::{Result, WorkflowError};
-use crate::kit::{BenchSpec, Metric, Workflow, layout, persist};
+use crate::kit::{BenchSpec, Metric, Peer, Workflow, layout, persist};
 
 /// The driver.
 pub const DRIVER: FunctionRef<GbdtRunParams, GbdtResult> = FunctionRef::new("gbdt.driver");
@@ -496,9 +495,63 @@ impl Workflow for Gbdt {
                     value: |r| r.accuracy,
                 },
             ],
+            peers: vec![Peer {
+                name: "lightgbm",
+                needs: "python3 with numpy and lightgbm 4.7.0 (bench/peers-install.sh)",
+                probe: &["python3", "-c", "import numpy, lightgbm"],
+                command: lightgbm_command,
+                parse: lightgbm_parse,
+            }],
             ..BenchSpec::basic()
         }
     }
+}
+
+/// LightGBM on the same MNIST rows and settings: one process with as many threads as faasml's
+/// workers (at most 2), or its own data-parallel mode for 2 workers.
+fn lightgbm_command(params: &serde_json::Value) -> Option<Vec<String>> {
+    let rows = match data::family_member(params.get("data")?.as_str()?)? {
+        ("mnist", Some(limit)) => limit,
+        ("mnist", None) => 60_000,
+        _ => return None,
+    };
+    let number = |key: &str| params.get(key).and_then(serde_json::Value::as_u64);
+    let threads = number("workers")?.clamp(1, 2);
+    Some(vec![
+        "python3".into(),
+        "{bench}/gbdt_lightgbm.py".into(),
+        "--train-rows".into(),
+        rows.to_string(),
+        "--iterations".into(),
+        number("iterations")?.to_string(),
+        "--leaves".into(),
+        number("leaves")?.to_string(),
+        "--threads".into(),
+        threads.to_string(),
+        "--mode".into(),
+        "single".into(),
+        "--repeats".into(),
+        "1".into(),
+    ])
+}
+
+/// Reads the peer's JSON line: its fit time (binning included) and test accuracy.
+fn lightgbm_parse(stdout: &str) -> Vec<(&'static str, f64)> {
+    let Some(v) = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(fit) = v.get("fit_s").and_then(serde_json::Value::as_f64) {
+        out.push(("train_seconds", fit));
+    }
+    if let Some(acc) = v.get("accuracy").and_then(serde_json::Value::as_f64) {
+        out.push(("accuracy", acc));
+    }
+    out
 }
 
 /// Whether `prefix` names a bundled image set.

@@ -8,12 +8,12 @@ use faasml_core::Ctx;
 use faasml_ml::gbdt::{self, Features, GbdtModel, Metrics, Objective};
 use faasml_ml::{Matrix, MlError, Persist};
 
-use super::collective::StateCollective;
 use super::{GbdtRunParams, ObjectiveName, ObjectiveSpec, Shard, WorkerInput, WorkerReport};
 use crate::data::images::{self, pixels_matrix};
 use crate::data::tables::{self, TableShard, TableSource, TargetKind};
 use crate::data::{self, bundled};
 use crate::error::{Result, WorkflowError};
+use crate::kit::collective::StateCollective;
 use crate::kit::{layout, persist};
 
 /// Where rank 0 leaves the final model in the run's scratch.

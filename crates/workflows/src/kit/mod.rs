@@ -27,6 +27,7 @@
 //!    ends ([`layout::Scratch`]), record included.
 
 pub mod bench;
+pub mod collective;
 pub mod gc;
 pub mod layout;
 pub mod limits;
