@@ -10,7 +10,7 @@ use faasml_datasets::bundled::{self, Split};
 use faasml_datasets::csv_table::Table;
 use faasml_datasets::{csv_table, idx, libsvm};
 use faasml_store::Path as Key;
-use faasml_workflows::data::bundled::{CORPORA_SEGMENT, TABLES_SEGMENT};
+use faasml_workflows::data::bundled::CORPORA_SEGMENT;
 use faasml_workflows::data::images::{self, ImportFormat};
 use faasml_workflows::data::tables;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -130,7 +130,7 @@ fn list() -> Result<()> {
     for t in bundled::tables() {
         out.push_str(&format!(
             "{:<22} {:>7} {:>8}  {:<8} {}\n",
-            format!("{TABLES_SEGMENT}/{}", t.name),
+            t.prefix(),
             t.rows,
             t.features,
             t.target,
