@@ -42,7 +42,10 @@ pub use linear_regression::{
     LinearRegression, LinearRegressionParams, LinearRegressionValidParams, RegressionSummary,
     SufficientStats,
 };
-pub use random_forest::{ForestExample, ForestExampleParams, ForestExampleValidParams};
+pub use random_forest::{
+    ForestExample, ForestExampleParams, ForestExampleValidParams, PreparedSplit, class_labels,
+    test_error,
+};
 pub use rows::Rows;
 pub use silhouette::{ClusterStats, SilhouetteSum, silhouette};
 pub use split::random_split;

@@ -21,7 +21,7 @@ use super::categorical::{BreimanOrder, CategoricalFeatures};
 use super::split::random_split;
 use crate::forest::{RandomForest, RandomForestValidParams};
 use crate::tree::MaxFeatures;
-use crate::{Matrix, MatrixView, MlError, Result};
+use crate::{MlError, Result};
 
 /// Unchecked settings of the example; see [`ForestExample::params`] for the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,14 +119,14 @@ pub struct ForestExampleValidParams {
 }
 
 /// The rows after the driver's preparation: split, categorical values replaced by ranks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreparedSplit {
     /// Training rows.
-    pub train_x: Matrix,
+    pub train_x: Rows,
     /// Training labels.
     pub train_y: Vec<u32>,
     /// Test rows.
-    pub test_x: Matrix,
+    pub test_x: Rows,
     /// Test labels.
     pub test_y: Vec<u32>,
     /// Number of classes.
@@ -179,18 +179,18 @@ pub fn class_labels(y: &[f64]) -> Result<(Vec<u32>, usize)> {
 }
 
 /// Share of the rows of `x` that `forest` misclassifies.
-pub fn test_error(forest: &RandomForest, x: MatrixView<'_>, y: &[u32]) -> Result<f64> {
-    if y.len() != x.rows() {
+pub fn test_error(forest: &RandomForest, x: &Rows, y: &[u32]) -> Result<f64> {
+    if y.len() != x.n() {
         return Err(MlError::ShapeMismatch {
             what: "labels".into(),
-            expected: x.rows(),
+            expected: x.n(),
             got: y.len(),
         });
     }
     if y.is_empty() {
         return Err(MlError::EmptyInput("no test rows".into()));
     }
-    let pred = forest.predict_classes(x)?;
+    let pred = forest.predict_classes(x.to_matrix()?.view())?;
     let wrong = pred.iter().zip(y).filter(|(p, t)| p != t).count();
     Ok(wrong as f64 / y.len() as f64)
 }
@@ -224,32 +224,40 @@ impl ForestExampleValidParams {
         let train_y: Vec<u32> = train.iter().map(|&i| y[i]).collect();
         let test_y: Vec<u32> = test.iter().map(|&i| y[i]).collect();
         let order = BreimanOrder::fit(&cats, &train_x, &train_y, n_classes)?;
-        // The ranks and the (integer) pixel values of the samples are exact in `f32`.
         Ok(PreparedSplit {
-            train_x: order.transform(&train_x)?.to_matrix()?,
+            train_x: order.transform(&train_x)?,
             train_y,
-            test_x: order.transform(&test_x)?.to_matrix()?,
+            test_x: order.transform(&test_x)?,
             test_y,
             n_classes,
             categorical: cats.categorical(),
         })
     }
 
-    /// Trains the trees `trees` (of `0..n_trees`) on the prepared training rows.
+    /// Trains the trees `trees` (of `0..n_trees`) on prepared training rows `x` (labels `y`
+    /// below `n_classes`). The trees are `f32` ones: the ranks, and the integer pixel values
+    /// of Spark's samples, are exact in `f32`.
     pub fn fit_trees(
         &self,
-        split: &PreparedSplit,
+        x: &Rows,
+        y: &[u32],
+        n_classes: usize,
         trees: std::ops::Range<usize>,
     ) -> Result<RandomForest> {
         self.forest
-            .fit_tree_range(split.train_x.view(), &split.train_y, split.n_classes, trees)
+            .fit_tree_range(x.to_matrix()?.view(), y, n_classes, trees)
     }
 
     /// The whole example on one machine: prepare, train every tree, score.
     pub fn run(&self, x: &Rows, y: &[u32], n_classes: usize) -> Result<ForestExample> {
         let split = self.prepare(x, y, n_classes)?;
-        let forest = self.fit_trees(&split, 0..self.params.n_trees)?;
-        let test_error = test_error(&forest, split.test_x.view(), &split.test_y)?;
+        let forest = self.fit_trees(
+            &split.train_x,
+            &split.train_y,
+            split.n_classes,
+            0..self.params.n_trees,
+        )?;
+        let test_error = test_error(&forest, &split.test_x, &split.test_y)?;
         Ok(ForestExample {
             forest,
             test_error,
@@ -285,10 +293,11 @@ mod tests {
         assert!(!out.categorical.is_empty());
         // Trained in parts (as W functions do), the forest is the same.
         let split = p.prepare(&x, &labels, n_classes).unwrap();
+        let (x, y) = (&split.train_x, &split.train_y);
         let parts = vec![
-            p.fit_trees(&split, 0..3).unwrap(),
-            p.fit_trees(&split, 3..7).unwrap(),
-            p.fit_trees(&split, 7..10).unwrap(),
+            p.fit_trees(x, y, 2, 0..3).unwrap(),
+            p.fit_trees(x, y, 2, 3..7).unwrap(),
+            p.fit_trees(x, y, 2, 7..10).unwrap(),
         ];
         assert_eq!(RandomForest::concat(parts).unwrap(), out.forest);
     }
