@@ -8,7 +8,7 @@
 //! - [`kmeans`]: Spark's `KMeans` (k-means++ seeding, Lloyd iterations that stop when no centre
 //!   moves more than `tol`); a Lloyd step is [`LloydSums`] per shard (points and counts per
 //!   cluster, cost), added up, then [`KMeansValidParams::step`] on the driver.
-//! - [`silhouette`]: Spark's `ClusteringEvaluator` silhouette with squared Euclidean distance,
+//! - [`silhouette`](mod@silhouette): Spark's `ClusteringEvaluator` silhouette with squared Euclidean distance,
 //!   from per-cluster sums ([`ClusterStats`], additive) and a per-row pass.
 //! - [`linear_regression`]: Spark's `LinearRegression` with elastic net and
 //!   `standardization=true`, fitted from [`SufficientStats`] (additive per-shard `n`, `Σx`,
