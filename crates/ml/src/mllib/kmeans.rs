@@ -103,10 +103,26 @@ pub struct KMeansValidParams(KMeansParams);
 
 /// `k` centres of `d` features, `f64`, row-major.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CentersParts")]
 pub struct Centers {
     k: usize,
     d: usize,
     data: Vec<f64>,
+}
+
+/// The serialised form of [`Centers`], checked on the way in.
+#[derive(Deserialize)]
+struct CentersParts {
+    k: usize,
+    d: usize,
+    data: Vec<f64>,
+}
+
+impl TryFrom<CentersParts> for Centers {
+    type Error = MlError;
+    fn try_from(p: CentersParts) -> Result<Self> {
+        Centers::new(p.k, p.d, p.data)
+    }
 }
 
 impl Centers {
@@ -185,6 +201,7 @@ impl Centers {
 /// shard's rows assigned to it and their count, and the cost (summed squared distances to the
 /// nearest centre). Shards' sums add up ([`Self::merge`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LloydSumsParts")]
 pub struct LloydSums {
     k: usize,
     d: usize,
@@ -192,6 +209,39 @@ pub struct LloydSums {
     sums: Vec<f64>,
     counts: Vec<u64>,
     cost: f64,
+}
+
+/// The serialised form of [`LloydSums`], checked on the way in (a worker's answer is input).
+#[derive(Deserialize)]
+struct LloydSumsParts {
+    k: usize,
+    d: usize,
+    sums: Vec<f64>,
+    counts: Vec<u64>,
+    cost: f64,
+}
+
+impl TryFrom<LloydSumsParts> for LloydSums {
+    type Error = MlError;
+    fn try_from(p: LloydSumsParts) -> Result<Self> {
+        if p.k.checked_mul(p.d) != Some(p.sums.len()) || p.counts.len() != p.k {
+            return Err(MlError::ShapeMismatch {
+                what: format!("Lloyd sums of {} clusters x {} features", p.k, p.d),
+                expected: p.k.saturating_mul(p.d),
+                got: p.sums.len(),
+            });
+        }
+        if !p.cost.is_finite() || p.sums.iter().any(|v| !v.is_finite()) {
+            return Err(MlError::Numerical("non-finite Lloyd sums".into()));
+        }
+        Ok(Self {
+            k: p.k,
+            d: p.d,
+            sums: p.sums,
+            counts: p.counts,
+            cost: p.cost,
+        })
+    }
 }
 
 impl LloydSums {
@@ -463,5 +513,16 @@ mod tests {
             Err(MlError::ShapeMismatch { .. })
         ));
         assert!(Centers::new(2, 1, vec![0.0]).is_err());
+        // What comes back from a worker is checked like any input.
+        let bad: std::result::Result<Centers, _> =
+            serde_json::from_str(r#"{"k": 2, "d": 2, "data": [0.0]}"#);
+        assert!(bad.is_err());
+        let bad: std::result::Result<LloydSums, _> = serde_json::from_str(
+            r#"{"k": 2, "d": 1, "sums": [0.0], "counts": [1, 1], "cost": 0.0}"#,
+        );
+        assert!(bad.is_err());
+        let sums = LloydSums::of_rows(&x, &c).unwrap();
+        let back: LloydSums = serde_json::from_str(&serde_json::to_string(&sums).unwrap()).unwrap();
+        assert_eq!(back.counts(), sums.counts());
     }
 }

@@ -47,6 +47,7 @@ use crate::{MlError, Result};
 
 /// Additive sufficient statistics of a least-squares problem over some rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StatsParts")]
 pub struct SufficientStats {
     d: usize,
     n: u64,
@@ -56,6 +57,54 @@ pub struct SufficientStats {
     xtx: Vec<f64>,
     xty: Vec<f64>,
     yty: f64,
+}
+
+/// The serialised form of [`SufficientStats`], checked on the way in (a worker's answer is
+/// input).
+#[derive(Deserialize)]
+struct StatsParts {
+    d: usize,
+    n: u64,
+    sum_x: Vec<f64>,
+    sum_y: f64,
+    xtx: Vec<f64>,
+    xty: Vec<f64>,
+    yty: f64,
+}
+
+impl TryFrom<StatsParts> for SufficientStats {
+    type Error = MlError;
+    fn try_from(p: StatsParts) -> Result<Self> {
+        let d = p.d;
+        if p.sum_x.len() != d || p.xty.len() != d || d.checked_mul(d) != Some(p.xtx.len()) {
+            return Err(MlError::ShapeMismatch {
+                what: format!("sufficient statistics of {d} features"),
+                expected: d.saturating_mul(d),
+                got: p.xtx.len(),
+            });
+        }
+        let scalars = [p.sum_y, p.yty];
+        if p.sum_x
+            .iter()
+            .chain(&p.xtx)
+            .chain(&p.xty)
+            .chain(&scalars)
+            .any(|v| !v.is_finite())
+        {
+            return Err(MlError::Numerical(
+                "non-finite sufficient statistics".into(),
+            ));
+        }
+        Ok(Self {
+            d,
+            n: p.n,
+            sum_x: p.sum_x,
+            sum_y: p.sum_y,
+            xtx: p.xtx,
+            xty: p.xty,
+            yty: p.yty,
+        })
+    }
 }
 
 impl SufficientStats {
@@ -575,6 +624,14 @@ mod tests {
         );
         assert!(m1.coef().iter().zip(m2.coef()).all(|(a, b)| close(*a, *b)));
         assert!(two.merge(&SufficientStats::zeros(3)).is_err());
+        // What comes back from a worker is checked like any input.
+        let json = serde_json::to_string(&two).unwrap();
+        // (serde_json reads floats to within an ulp, not always exactly.)
+        let back: SufficientStats = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.n(), back.d()), (two.n(), two.d()));
+        assert!(back.xtx.iter().zip(&two.xtx).all(|(u, v)| close(*u, *v)));
+        let short = json.replacen("\"xty\":[", "\"xty\":[1.0,", 1);
+        assert!(serde_json::from_str::<SufficientStats>(&short).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::{MlError, Result};
 
 /// Per-cluster sums over rows: their count, the sum of the rows and of their squared norms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ClusterStatsParts")]
 pub struct ClusterStats {
     k: usize,
     d: usize,
@@ -24,6 +25,42 @@ pub struct ClusterStats {
     /// `k x d` row-major.
     sums: Vec<f64>,
     sq_norms: Vec<f64>,
+}
+
+/// The serialised form of [`ClusterStats`], checked on the way in (a worker's answer is input).
+#[derive(Deserialize)]
+struct ClusterStatsParts {
+    k: usize,
+    d: usize,
+    counts: Vec<u64>,
+    sums: Vec<f64>,
+    sq_norms: Vec<f64>,
+}
+
+impl TryFrom<ClusterStatsParts> for ClusterStats {
+    type Error = MlError;
+    fn try_from(p: ClusterStatsParts) -> Result<Self> {
+        if p.k.checked_mul(p.d) != Some(p.sums.len())
+            || p.counts.len() != p.k
+            || p.sq_norms.len() != p.k
+        {
+            return Err(MlError::ShapeMismatch {
+                what: format!("cluster statistics of {} clusters x {} features", p.k, p.d),
+                expected: p.k.saturating_mul(p.d),
+                got: p.sums.len(),
+            });
+        }
+        if p.sums.iter().chain(&p.sq_norms).any(|v| !v.is_finite()) {
+            return Err(MlError::Numerical("non-finite cluster statistics".into()));
+        }
+        Ok(Self {
+            k: p.k,
+            d: p.d,
+            counts: p.counts,
+            sums: p.sums,
+            sq_norms: p.sq_norms,
+        })
+    }
 }
 
 fn check_labels(x: &Rows, labels: &[u32], k: usize) -> Result<()> {
@@ -295,5 +332,9 @@ mod tests {
             silhouette(&x, &[0, 1], 2),
             Err(MlError::ShapeMismatch { .. })
         ));
+        let bad: std::result::Result<ClusterStats, _> = serde_json::from_str(
+            r#"{"k": 2, "d": 1, "counts": [1], "sums": [0.0, 1.0], "sq_norms": [0.0, 1.0]}"#,
+        );
+        assert!(bad.is_err());
     }
 }

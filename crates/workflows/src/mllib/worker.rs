@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkflowError};
 use crate::kit::transfer::Transfer;
-use crate::kit::{persist, wire};
+use crate::kit::{limits, persist, wire};
 
 /// A shard of the rows and their labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +175,14 @@ pub async fn run(task: Task, ctx: Ctx) -> Result<WorkerOutput> {
             from,
             to,
         } => {
+            // A stage checks its own input: it can be invoked directly.
+            limits::at_most("trees", params.n_trees, limits::TREES)?;
+            if from >= to || to > params.n_trees {
+                return Err(WorkflowError::InvalidParams(format!(
+                    "trees {from}..{to} are not a range of the forest's {} trees",
+                    params.n_trees
+                )));
+            }
             let split = split.receive(&ctx).await?;
             let started = Instant::now();
             let forest = compute(&ctx, move || {
