@@ -123,13 +123,20 @@ fn list() -> Result<()> {
         );
         out.push_str(&format!("{:<22} {:>7}  {}\n", d.name, n, d.description));
     }
+    // Spark's LIBSVM samples have long names: the column is as wide as the longest.
+    let width = bundled::tables()
+        .iter()
+        .map(|t| t.prefix().len())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     out.push_str(&format!(
-        "\n{:<22} {:>7} {:>8}  {:<8} description\n",
+        "\n{:<width$} {:>7} {:>8}  {:<8} description\n",
         "table (data prefix)", "rows", "features", "target"
     ));
     for t in bundled::tables() {
         out.push_str(&format!(
-            "{:<22} {:>7} {:>8}  {:<8} {}\n",
+            "{:<width$} {:>7} {:>8}  {:<8} {}\n",
             t.prefix(),
             t.rows,
             t.features,
