@@ -92,6 +92,7 @@ async fn linear_regression_gives_sparks_rmse_and_r2_over_any_number_of_workers()
         let l = r.linear_regression.unwrap();
         assert!((l.rmse - 10.189077).abs() < 5e-7, "{workers}: {l:?}");
         assert!((l.r2 - 0.022861).abs() < 5e-7, "{workers}: {l:?}");
+        assert!(l.converged, "{workers}: {l:?}");
         assert_eq!((r.rows, r.features, r.invocations), (501, 10, workers));
         eprintln!(
             "linear regression W={workers}: RMSE {:.9} r2 {:.9} fit {:.4} s",

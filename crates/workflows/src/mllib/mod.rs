@@ -183,6 +183,8 @@ pub struct LinearFigures {
     pub intercept: f64,
     /// Epochs of coordinate descent.
     pub epochs: usize,
+    /// Whether coordinate descent converged within Spark's maxIter (10) epochs.
+    pub converged: bool,
 }
 
 /// Random forest figures.
@@ -294,6 +296,17 @@ impl Workflow for Mllib {
             r.workers_compute_s
         ));
         out
+    }
+
+    fn warnings(r: &MllibResult) -> Vec<String> {
+        match &r.linear_regression {
+            Some(l) if !l.converged => vec![format!(
+                "coordinate descent stopped after Spark's maxIter of {} epochs before its \
+                 duality gap fell below 1e-12: the figures are those of the last epoch",
+                l.epochs
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn bench() -> BenchSpec<MllibResult> {
@@ -556,6 +569,7 @@ async fn linear_regression(
         coefficients: model.coef().to_vec(),
         intercept: model.intercept(),
         epochs: model.n_iter(),
+        converged: model.converged(),
     })
 }
 
