@@ -15,7 +15,9 @@
 //! intercept `ȳ - w·μ`: the penalty is on the standardised coefficients and the label is
 //! scaled by its deviation. That is the objective 1/(2n) Σ (y − w·x − b)² + λ(α‖w‖₁ +
 //! (1−α)/2 ‖w‖²) of the original problem with each `w_j` read in units of `σ_j`. A feature of
-//! zero deviation gets coefficient 0, as in Spark.
+//! zero deviation gets coefficient 0, as in Spark. Spark's `standardization=false` (the penalty
+//! on the raw coefficients) is not implemented; without an intercept the moments are taken
+//! about zero, the deviations still about the mean, as Spark does.
 //!
 //! The deviations are the population ones (divided by `n`). Computed, not assumed: at the
 //! converged optimum they give Spark's documented objective 0.4936351206 and training RMSE
