@@ -10,7 +10,7 @@ use faasml_datasets::bundled::{self, Split};
 use faasml_datasets::csv_table::Table;
 use faasml_datasets::{csv_table, idx, libsvm};
 use faasml_store::Path as Key;
-use faasml_workflows::data::bundled::{CORPORA_SEGMENT, TABLES_SEGMENT};
+use faasml_workflows::data::bundled::CORPORA_SEGMENT;
 use faasml_workflows::data::images::{self, ImportFormat};
 use faasml_workflows::data::tables;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -123,14 +123,21 @@ fn list() -> Result<()> {
         );
         out.push_str(&format!("{:<22} {:>7}  {}\n", d.name, n, d.description));
     }
+    // Spark's LIBSVM samples have long names: the column is as wide as the longest.
+    let width = bundled::tables()
+        .iter()
+        .map(|t| t.prefix().len())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     out.push_str(&format!(
-        "\n{:<22} {:>7} {:>8}  {:<8} description\n",
+        "\n{:<width$} {:>7} {:>8}  {:<8} description\n",
         "table (data prefix)", "rows", "features", "target"
     ));
     for t in bundled::tables() {
         out.push_str(&format!(
-            "{:<22} {:>7} {:>8}  {:<8} {}\n",
-            format!("{TABLES_SEGMENT}/{}", t.name),
+            "{:<width$} {:>7} {:>8}  {:<8} {}\n",
+            t.prefix(),
             t.rows,
             t.features,
             t.target,

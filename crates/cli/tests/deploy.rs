@@ -83,7 +83,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 30] = [
+const FUNCTIONS: [&str; 32] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
@@ -98,6 +98,8 @@ const FUNCTIONS: [&str; 30] = [
     "ml-training-pca",
     "ml-training-rf",
     "ml-training-validate",
+    "mllib-driver",
+    "mllib-worker",
     "stacking-driver",
     "stacking-inference-driver",
     "stacking-inference-score",

@@ -4,7 +4,8 @@
 //! `data/fashion-mnist/`, named `train-images-idx3-ubyte.gz`,
 //! `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and
 //! `t10k-labels-idx1-ubyte.gz`; the numeric tables ([`tables`]) ship as plain CSV under
-//! `data/tabular/`. Nothing is downloaded at run time.
+//! `data/tabular/` and, for Spark MLlib's sample data, as LIBSVM text under `data/libsvm/`.
+//! Nothing is downloaded at run time.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -259,40 +260,78 @@ pub fn test_set_name(train_name: &str) -> Option<&'static str> {
         .map(|d| d.name)
 }
 
-/// A numeric CSV table that ships with the repository, `data/tabular/<name>.csv`: a header row,
-/// every cell a number.
+/// How a bundled table is written, and so where it lives under [`data_dir`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// CSV with a header row, every cell a number: `tabular/<name>.csv`.
+    Csv,
+    /// LIBSVM text (`label index:value ...`): `libsvm/<name>.txt`.
+    Libsvm,
+}
+
+impl TableFormat {
+    /// The directory under [`data_dir`], which is also the segment before the table's name in
+    /// its data prefix: `tabular` or `libsvm`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::Csv => "tabular",
+            Self::Libsvm => "libsvm",
+        }
+    }
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Libsvm => "txt",
+        }
+    }
+}
+
+/// A numeric table that ships with the repository: a CSV table `data/tabular/<name>.csv` (a
+/// header row, every cell a number) or a LIBSVM table `data/libsvm/<name>.txt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BundledTable {
-    /// The name to [`lookup_table`] it by, e.g. `"iris"`; the file is `<name>.csv`.
+    /// The name to [`lookup_table`] it by, e.g. `"iris"`; the file is `<name>.csv` (or
+    /// `<name>.txt` for LIBSVM).
     pub name: &'static str,
+    /// How the file is written.
+    pub format: TableFormat,
     /// The data rows.
     pub rows: usize,
     /// The feature columns (every column but the target).
     pub features: usize,
-    /// The column that holds the target.
+    /// The column that holds the target (`label` for LIBSVM, whose labels lead each line).
     pub target: &'static str,
     /// A one-line description.
     pub description: &'static str,
 }
 
 impl BundledTable {
-    /// The file name, `<name>.csv`.
+    /// The file name, `<name>.csv` (or `<name>.txt`).
     pub fn file_name(&self) -> String {
-        format!("{}.csv", self.name)
+        format!("{}.{}", self.name, self.format.extension())
     }
 
-    /// The file under [`data_dir`]: `tabular/<name>.csv`.
+    /// The data prefix that names it: `tabular/<name>` or `libsvm/<name>`.
+    pub fn prefix(&self) -> String {
+        format!("{}/{}", self.format.segment(), self.name)
+    }
+
+    /// The file under [`data_dir`]: `tabular/<name>.csv` or `libsvm/<name>.txt`.
     pub fn path(&self) -> PathBuf {
-        data_dir().join("tabular").join(self.file_name())
+        data_dir()
+            .join(self.format.segment())
+            .join(self.file_name())
     }
 
     /// The file's bytes, unchanged.
     pub fn read(&self) -> Result<Vec<u8>> {
-        read_file(&self.path(), "bundled CSV table")
+        read_file(&self.path(), "bundled table")
     }
 }
 
-/// Shorthand for building table catalog entries.
+/// Shorthand for building CSV table catalog entries.
 const fn table(
     name: &'static str,
     rows: usize,
@@ -302,6 +341,7 @@ const fn table(
 ) -> BundledTable {
     BundledTable {
         name,
+        format: TableFormat::Csv,
         rows,
         features,
         target,
@@ -309,8 +349,25 @@ const fn table(
     }
 }
 
-/// Every bundled table.
-static TABLES: [BundledTable; 7] = [
+/// Shorthand for building LIBSVM table catalog entries (Spark MLlib's sample data).
+const fn libsvm_table(
+    name: &'static str,
+    rows: usize,
+    features: usize,
+    description: &'static str,
+) -> BundledTable {
+    BundledTable {
+        name,
+        format: TableFormat::Libsvm,
+        rows,
+        features,
+        target: "label",
+        description,
+    }
+}
+
+/// Every bundled table: the CSV tables, then Spark's LIBSVM samples (pyspark 4.3.0).
+static TABLES: [BundledTable; 11] = [
     table(
         "iris",
         150,
@@ -359,6 +416,30 @@ static TABLES: [BundledTable; 7] = [
         5,
         "weight",
         "Linnerud exercise and body measures (any column can be the target)",
+    ),
+    libsvm_table(
+        "sample_libsvm_data",
+        100,
+        692,
+        "Spark's binary sample: 0/1 labels, 692 sparse pixel features",
+    ),
+    libsvm_table(
+        "sample_kmeans_data",
+        6,
+        3,
+        "Spark's k-means sample: two tight groups of 3 points",
+    ),
+    libsvm_table(
+        "sample_linear_regression_data",
+        501,
+        10,
+        "Spark's linear regression sample: real labels, 10 features",
+    ),
+    libsvm_table(
+        "sample_multiclass_classification_data",
+        150,
+        4,
+        "Spark's multiclass sample: 3 classes, 4 features (iris-like)",
     ),
 ];
 
@@ -636,14 +717,19 @@ mod tests {
         }
     }
 
-    /// Every catalogued table is in `data/tabular/`, numeric, with the rows, features and
-    /// target column its entry says.
+    /// Every catalogued table is in `data/tabular/` or `data/libsvm/`, numeric, with the rows,
+    /// features and target column its entry says.
     #[test]
     fn bundled_tables_match_their_files() {
         for t in tables() {
             assert_eq!(lookup_table(t.name).unwrap(), t);
             let bytes = t.read().unwrap();
-            let read = crate::csv_table::read_table(&bytes[..], t.target).unwrap();
+            let read = match t.format {
+                TableFormat::Csv => crate::csv_table::read_table(&bytes[..], t.target).unwrap(),
+                TableFormat::Libsvm => {
+                    crate::libsvm::read_libsvm(std::str::from_utf8(&bytes).unwrap(), None).unwrap()
+                }
+            };
             assert_eq!(
                 (read.n_rows, read.n_cols),
                 (t.rows, t.features),

@@ -25,20 +25,37 @@ fn err(line: usize, reason: impl Into<String>) -> DatasetError {
     }
 }
 
-/// One parsed row: the label and its `(0-based index, value)` pairs.
-type Row = (f32, Vec<(usize, f32)>);
+/// A number a LIBSVM file holds, read as `f32` (the dense [`Table`]) or `f64` ([`Table64`]).
+trait Value: std::str::FromStr + Copy + Default {
+    fn is_finite(self) -> bool;
+}
 
-fn parse_line(number: usize, line: &str) -> Result<Option<Row>> {
+impl Value for f32 {
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Value for f64 {
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
+
+/// One parsed row: the label and its `(0-based index, value)` pairs.
+type Row<T> = (T, Vec<(usize, T)>);
+
+fn parse_line<T: Value>(number: usize, line: &str) -> Result<Option<Row<T>>> {
     let line = line.split('#').next().unwrap_or("").trim();
     if line.is_empty() {
         return Ok(None);
     }
     let mut fields = line.split_whitespace();
     let label = fields.next().unwrap_or("");
-    let label: f32 = label
+    let label: T = label
         .parse()
         .ok()
-        .filter(|v: &f32| v.is_finite())
+        .filter(|v: &T| v.is_finite())
         .ok_or_else(|| err(number, format!("label {label:?} is not a finite number")))?;
     let mut pairs = Vec::new();
     let mut last = 0usize;
@@ -64,10 +81,10 @@ fn parse_line(number: usize, line: &str) -> Result<Option<Row>> {
                 format!("index {index} is beyond the widest table read ({MAX_FEATURES} features)"),
             ));
         }
-        let value: f32 = value
+        let value: T = value
             .parse()
             .ok()
-            .filter(|v: &f32| v.is_finite())
+            .filter(|v: &T| v.is_finite())
             .ok_or_else(|| err(number, format!("value {value:?} is not a finite number")))?;
         last = index;
         pairs.push((index - 1, value));
@@ -75,12 +92,11 @@ fn parse_line(number: usize, line: &str) -> Result<Option<Row>> {
     Ok(Some((label, pairs)))
 }
 
-/// Reads LIBSVM text into a dense table `f1..fN` with the labels as targets; `n_features`
-/// fixes the width (it must cover every index), else the largest index sets it.
-pub fn read_libsvm(text: &str, n_features: Option<usize>) -> Result<Table> {
+/// The rows of `text`, their width checked; returns `(labels, dense features, width)`.
+fn read_dense<T: Value>(text: &str, n_features: Option<usize>) -> Result<(Vec<T>, Vec<T>, usize)> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        if let Some(row) = parse_line(i + 1, line)? {
+        if let Some(row) = parse_line::<T>(i + 1, line)? {
             rows.push(row);
         }
     }
@@ -108,20 +124,53 @@ pub fn read_libsvm(text: &str, n_features: Option<usize>) -> Result<Table> {
             ),
         ));
     }
-    let mut features = vec![0.0f32; rows.len() * n_cols];
-    let mut targets = Vec::with_capacity(rows.len());
+    let mut features = vec![T::default(); rows.len() * n_cols];
+    let mut labels = Vec::with_capacity(rows.len());
     for (r, (label, pairs)) in rows.iter().enumerate() {
-        targets.push(*label);
+        labels.push(*label);
         for &(c, v) in pairs {
             features[r * n_cols + c] = v;
         }
     }
+    Ok((labels, features, n_cols))
+}
+
+/// Reads LIBSVM text into a dense table `f1..fN` with the labels as targets; `n_features`
+/// fixes the width (it must cover every index), else the largest index sets it.
+pub fn read_libsvm(text: &str, n_features: Option<usize>) -> Result<Table> {
+    let (targets, features, n_cols) = read_dense::<f32>(text, n_features)?;
     Ok(Table {
         feature_names: (1..=n_cols).map(|i| format!("f{i}")).collect(),
-        n_rows: rows.len(),
+        n_rows: targets.len(),
         n_cols,
         features,
         targets,
+    })
+}
+
+/// A LIBSVM table read in `f64`, as Spark reads it (its vectors are doubles): what
+/// reproducing Spark's figures to 1e-9 needs, where `f32` values (`0.1` is `0.10000000149`)
+/// move them by 1e-6.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table64 {
+    /// The number of rows.
+    pub n_rows: usize,
+    /// The number of features.
+    pub n_cols: usize,
+    /// `n_rows * n_cols` feature values, row-major.
+    pub features: Vec<f64>,
+    /// One label per row.
+    pub labels: Vec<f64>,
+}
+
+/// [`read_libsvm`] in `f64`: the same checks and layout.
+pub fn read_libsvm_f64(text: &str, n_features: Option<usize>) -> Result<Table64> {
+    let (labels, features, n_cols) = read_dense::<f64>(text, n_features)?;
+    Ok(Table64 {
+        n_rows: labels.len(),
+        n_cols,
+        features,
+        labels,
     })
 }
 
@@ -140,6 +189,10 @@ mod tests {
         assert_eq!(t.targets, vec![1.0, 0.0, -1.5]);
         assert_eq!(t.feature_names, ["f1", "f2", "f3"]);
         assert_eq!(read_libsvm("1 1:1\n", Some(4)).unwrap().n_cols, 4);
+        let d = read_libsvm_f64("0.1 1:0.1 3:9.2\n", None).unwrap();
+        assert_eq!((d.n_rows, d.n_cols), (1, 3));
+        assert_eq!((d.labels, d.features), (vec![0.1], vec![0.1, 0.0, 9.2]));
+        assert!(read_libsvm_f64("1 1:1e999\n", None).is_err());
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl KMeans {
 
 /// The records k-means clusters, one row at a time, against dense `f64` centres: one
 /// seeding and one Lloyd loop serve dense and sparse data alike, so the two cannot drift.
-trait Records: Sync {
+pub(crate) trait Records: Sync {
     /// Number of records.
     fn n(&self) -> usize;
     /// Number of features.
@@ -246,19 +246,24 @@ trait Records: Sync {
 }
 
 /// Dense records, copied to `f64`; distances as `Σ (x - c)²`.
-struct DenseRecords {
+pub(crate) struct DenseRecords {
     x: Vec<f64>,
     n: usize,
     d: usize,
 }
 
 impl DenseRecords {
-    fn new(x: MatrixView<'_>) -> Self {
+    pub(crate) fn new(x: MatrixView<'_>) -> Self {
         Self {
             x: x.data().iter().map(|&v| f64::from(v)).collect(),
             n: x.rows(),
             d: x.cols(),
         }
+    }
+
+    /// Records already in `f64`, `n x d` row-major.
+    pub(crate) fn from_f64(x: Vec<f64>, n: usize, d: usize) -> Self {
+        Self { x, n, d }
     }
 
     #[inline]
@@ -385,7 +390,7 @@ fn index_below(rng: &mut Xoshiro256PlusPlus, n: usize) -> usize {
 }
 
 /// Greedy k-means++ seeding of `k` centres from the records `x`.
-fn kmeans_pp<R: Records>(x: &R, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+pub(crate) fn kmeans_pp<R: Records>(x: &R, k: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
     let (n, d) = (x.n(), x.d());
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centers = Vec::with_capacity(k * d);

@@ -59,6 +59,9 @@
 //!   coordinate descent, one-vs-rest), matching scikit-learn's objectives.
 //! - [`kmeans`]: k-means clustering (greedy k-means++ seeding, Lloyd
 //!   iterations, best of several starts).
+//! - [`mllib`]: Spark MLlib's examples with Spark's settings and outputs (k-means and its
+//!   silhouette, elastic-net linear regression, a random forest over categorical features),
+//!   split into additive per-shard parts for a data-parallel driver.
 //! - [`mixture`]: Gaussian mixture with full covariances, fitted by EM
 //!   (scikit-learn's `GaussianMixture`).
 //! - [`neighbors`]: brute-force k-nearest-neighbour regression over a
@@ -87,6 +90,7 @@ pub mod linear;
 mod matrix;
 pub mod metrics;
 pub mod mixture;
+pub mod mllib;
 pub mod mlp;
 pub mod model;
 pub mod model_selection;

@@ -9,7 +9,9 @@
 //!   a metatrainer fits and publishes the stacked model (and `stacking-inference` scores with
 //!   it);
 //! - [`text`]: the inference benchmark's text models — `text-train` fits and publishes them,
-//!   `text-inference` sends batches through the per-algorithm inference functions.
+//!   `text-inference` sends batches through the per-algorithm inference functions;
+//! - [`mllib`]: Spark MLlib's examples (k-means, elastic-net linear regression, random forest)
+//!   with Spark's settings and outputs, data-parallel over `W` worker functions.
 //!
 //! [`workflows`] lists them, one line each: the command line (`faasml run <name>`,
 //! `faasml bench <name>`), the workers (`faasml serve`) and the manifests (`faasml deploy`) all
@@ -45,6 +47,7 @@ pub mod gbdt;
 pub mod kit;
 pub mod ml_inference;
 pub mod ml_training;
+pub mod mllib;
 pub mod model;
 pub mod stacking;
 pub mod text;
@@ -68,6 +71,7 @@ pub fn workflows() -> Vec<&'static dyn AnyWorkflow> {
         &stacking::inference::StackingInference,
         &text::train::TextTrain,
         &text::inference::TextInference,
+        &mllib::Mllib,
     ]
 }
 

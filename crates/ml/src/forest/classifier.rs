@@ -89,6 +89,33 @@ impl RandomForest {
         ))
     }
 
+    /// The forest of the trees of `parts`, in order (forests fitted by
+    /// [`RandomForestValidParams::fit_tree_range`] over consecutive ranges give the forest
+    /// fitted at once). The parts must agree on features and classes.
+    pub fn concat(parts: Vec<RandomForest>) -> Result<Self> {
+        let Some(first) = parts.first() else {
+            return Err(MlError::EmptyInput("no forests to put together".into()));
+        };
+        let (n_features, n_classes) = (first.n_features, first.n_classes);
+        let mut trees = Vec::new();
+        for p in parts {
+            for (what, expected, got) in [
+                ("number of features", n_features, p.n_features),
+                ("number of classes", n_classes, p.n_classes),
+            ] {
+                if expected != got {
+                    return Err(MlError::ShapeMismatch {
+                        what: format!("{what} of a forest put together"),
+                        expected,
+                        got,
+                    });
+                }
+            }
+            trees.extend(p.trees);
+        }
+        Ok(Self::new(n_features, n_classes, trees))
+    }
+
     /// Assembles a forest and derives its traversal layout.
     fn new(n_features: usize, n_classes: usize, trees: Vec<DecisionTree>) -> Self {
         let flat = FlatForest::build(trees.iter().map(|t| &t.0), n_features, n_classes);
@@ -119,10 +146,30 @@ impl RandomForestValidParams {
         y: &[L],
         n_classes: usize,
     ) -> Result<RandomForest> {
+        self.fit_tree_range(x, y, n_classes, 0..self.n_trees)
+    }
+
+    /// Fits only the trees `trees` of the forest [`Self::fit_labels`] would fit (tree `t`
+    /// seeded by `t`, as there), as a forest of its own: a forest fitted in parts by several
+    /// workers and put together by [`RandomForest::concat`] is the forest fitted at once.
+    /// The range may reach beyond `n_trees`.
+    pub fn fit_tree_range<L: Copy + Into<u32> + Sync>(
+        &self,
+        x: MatrixView<'_>,
+        y: &[L],
+        n_classes: usize,
+        trees: std::ops::Range<usize>,
+    ) -> Result<RandomForest> {
         check_fit_input(x, y, n_classes)?;
+        if trees.is_empty() {
+            return Err(MlError::InvalidParameter {
+                name: "n_trees",
+                reason: format!("the tree range {trees:?} is empty"),
+            });
+        }
         let (binner, binned) = FeatureBinner::fit_transform(x, self.tree.n_bins)?;
         let n = x.rows();
-        let trees = (0..self.n_trees)
+        let trees = trees
             .into_par_iter()
             .map(|t| {
                 let mut rng = tree_rng(self.tree.seed, t);
@@ -201,6 +248,35 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_forest_fitted_in_parts_is_the_forest_fitted_at_once() {
+        let x = Matrix::new(
+            8,
+            2,
+            vec![
+                0., 1., 1., 0., 2., 2., 3., 1., 7., 8., 8., 7., 9., 9., 8., 8.,
+            ],
+        )
+        .unwrap();
+        let y: [u32; 8] = [0, 0, 0, 0, 1, 1, 1, 1];
+        let p = RandomForest::params()
+            .n_trees(5)
+            .min_samples_split(2)
+            .seed(3)
+            .check()
+            .unwrap();
+        let whole = p.fit_labels(x.view(), &y, 2).unwrap();
+        let parts = vec![
+            p.fit_tree_range(x.view(), &y, 2, 0..2).unwrap(),
+            p.fit_tree_range(x.view(), &y, 2, 2..5).unwrap(),
+        ];
+        assert_eq!(RandomForest::concat(parts).unwrap(), whole);
+        assert!(p.fit_tree_range(x.view(), &y, 2, 3..3).is_err());
+        assert!(RandomForest::concat(vec![]).is_err());
+        let three = p.fit_labels(x.view(), &y, 3).unwrap();
+        assert!(RandomForest::concat(vec![whole, three]).is_err());
     }
 
     #[test]

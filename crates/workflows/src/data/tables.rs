@@ -134,29 +134,96 @@ fn corrupt(store: &Store, key: &Path, source: DatasetError) -> WorkflowError {
     }
 }
 
+/// One table object's bytes, gunzipped.
+async fn read_bytes(store: &Store, source: &TableSource) -> Result<Vec<u8>> {
+    let key = source.key();
+    let bytes = store.get(key).await?;
+    Ok(idx::gunzip_if_needed(&bytes)
+        .map_err(|e| corrupt(store, key, e))?
+        .into_owned())
+}
+
+/// A LIBSVM object's text.
+fn libsvm_text<'a>(store: &Store, key: &Path, bytes: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|_| {
+        corrupt(
+            store,
+            key,
+            DatasetError::Libsvm {
+                line: 0,
+                reason: "not UTF-8 text".to_string(),
+            },
+        )
+    })
+}
+
 /// Reads one table object.
 async fn read(store: &Store, source: &TableSource) -> Result<Table> {
     let key = source.key();
-    let bytes = store.get(key).await?;
-    let bytes = idx::gunzip_if_needed(&bytes).map_err(|e| corrupt(store, key, e))?;
+    let bytes = read_bytes(store, source).await?;
     match source {
         TableSource::Csv { target, .. } => {
             csv_table::read_table(&bytes[..], target).map_err(|e| corrupt(store, key, e))
         }
-        TableSource::Libsvm { .. } => {
-            let text = std::str::from_utf8(&bytes).map_err(|_| {
-                corrupt(
-                    store,
-                    key,
-                    DatasetError::Libsvm {
-                        line: 0,
-                        reason: "not UTF-8 text".to_string(),
-                    },
-                )
-            })?;
-            libsvm::read_libsvm(text, None).map_err(|e| corrupt(store, key, e))
-        }
+        TableSource::Libsvm { .. } => libsvm::read_libsvm(libsvm_text(store, key, &bytes)?, None)
+            .map_err(|e| corrupt(store, key, e)),
     }
+}
+
+/// Every row of `sources`, in order, in `f64`: LIBSVM values read as `f64` (as Spark reads
+/// them), CSV values as the CSV reader's `f32`, widened. LIBSVM tables are as wide as the
+/// widest (absent features are zeros); CSV tables must have equal widths.
+pub async fn load_f64(store: &Store, sources: &[TableSource]) -> Result<libsvm::Table64> {
+    let mut tables = Vec::with_capacity(sources.len());
+    for source in sources {
+        let key = source.key();
+        let bytes = read_bytes(store, source).await?;
+        let table = match source {
+            TableSource::Csv { target, .. } => {
+                let t = csv_table::read_table(&bytes[..], target)
+                    .map_err(|e| corrupt(store, key, e))?;
+                libsvm::Table64 {
+                    n_rows: t.n_rows,
+                    n_cols: t.n_cols,
+                    features: t.features.iter().map(|&v| f64::from(v)).collect(),
+                    labels: t.targets.iter().map(|&v| f64::from(v)).collect(),
+                }
+            }
+            TableSource::Libsvm { .. } => {
+                libsvm::read_libsvm_f64(libsvm_text(store, key, &bytes)?, None)
+                    .map_err(|e| corrupt(store, key, e))?
+            }
+        };
+        tables.push((source, table));
+    }
+    let width = tables.iter().map(|(_, t)| t.n_cols).max().unwrap_or(0);
+    if let Some((source, table)) = tables
+        .iter()
+        .find(|(s, t)| matches!(s, TableSource::Csv { .. }) && t.n_cols != width)
+    {
+        return Err(WorkflowError::InvalidParams(format!(
+            "tables of different widths in one dataset: '{}' has {} features, another {width}",
+            source.key(),
+            table.n_cols
+        )));
+    }
+    let mut out = libsvm::Table64 {
+        n_rows: 0,
+        n_cols: width,
+        features: Vec::new(),
+        labels: Vec::new(),
+    };
+    for (_, t) in &tables {
+        for r in 0..t.n_rows {
+            out.features
+                .extend_from_slice(&t.features[r * t.n_cols..(r + 1) * t.n_cols]);
+            out.features
+                .resize(out.features.len() + width - t.n_cols, 0.0);
+            out.labels.push(t.labels[r]);
+        }
+        out.n_rows += t.n_rows;
+    }
+    Ok(out)
 }
 
 /// The rows of `shard` as a dataset, its targets as `kind` says. LIBSVM tables are as wide as

@@ -89,7 +89,9 @@ impl StateCollective {
                 continue;
             }
             // This thread is the worker's own (the booster is synchronous): it sleeps between
-            // polls instead of spinning, starting at 50 µs (Tokio's timer cannot go below 1 ms).
+            // polls instead of spinning — 50 µs apart for the first 20 ms (a peer that is a
+            // split's work behind), then backing off to 2 ms (a peer loading or restarting).
+            // Tokio's timer cannot sleep below 1 ms, hence the thread sleep.
             let mut pause = Duration::from_micros(50);
             loop {
                 match handle.block_on(state.get(key)) {
@@ -99,7 +101,9 @@ impl StateCollective {
                     }
                     Ok(None) if started.elapsed() < timeout => {
                         std::thread::sleep(pause);
-                        pause = (pause * 2).min(Duration::from_millis(2));
+                        if started.elapsed() > Duration::from_millis(20) {
+                            pause = (pause * 2).min(Duration::from_millis(2));
+                        }
                     }
                     Ok(None) => {
                         return Err(MlError::Collective(format!(
