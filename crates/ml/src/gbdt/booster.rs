@@ -146,6 +146,18 @@ impl Collective for Timed<'_> {
         self.spent += t.elapsed();
         r
     }
+    fn reduce_scatter(
+        &mut self,
+        tag: Tag,
+        values: &mut [f64],
+        blocks: &[std::ops::Range<usize>],
+        tail: usize,
+    ) -> Result<()> {
+        let t = Instant::now();
+        let r = self.inner.reduce_scatter(tag, values, blocks, tail);
+        self.spent += t.elapsed();
+        r
+    }
 }
 
 fn rng(seed: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
@@ -264,7 +276,7 @@ pub fn train(
     let n = x.n_rows();
     let mut scores = model.predict_raw(x)?;
     let (mut g, mut h) = (vec![0f32; n * k], vec![0f32; n * k]);
-    let mut learner = Learner::new(&shard, params);
+    let mut learner = Learner::new(&shard, params, rank, timed.size());
     let all_rows: Vec<u32> = (0..n as u32).collect();
     let bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     let (mut bag_rows, mut bag_drawn_at) = (Vec::new(), usize::MAX);

@@ -67,6 +67,19 @@ pub trait Collective {
         let all = self.all_gather(tag, bytes)?;
         sum_in_rank_order(tag, &all, values)
     }
+
+    /// Sums `values` where this participant needs only `blocks[rank()]` and the last `tail`
+    /// values (the rest may be left as anything): a reduce-scatter. The default sums all.
+    fn reduce_scatter(
+        &mut self,
+        tag: Tag,
+        values: &mut [f64],
+        blocks: &[std::ops::Range<usize>],
+        tail: usize,
+    ) -> Result<()> {
+        let _ = (blocks, tail);
+        self.all_sum(tag, values)
+    }
 }
 
 /// Sums little-endian `f64` contributions into `out`, in rank order, checking their lengths.

@@ -36,6 +36,36 @@ struct Split {
     /// Rows with bin `<= bin` go left.
     bin: u8,
     gain: f64,
+    /// Row count of the left child over all shards.
+    n_left: f64,
+}
+
+/// Values per split candidate on the wire: present, feature, bin, gain, left count.
+const CANDIDATE: usize = 5;
+
+fn encode_candidates(c: &[Option<Split>]) -> Vec<u8> {
+    c.iter()
+        .flat_map(|s| match s {
+            Some(s) => [1.0, s.u as f64, f64::from(s.bin), s.gain, s.n_left],
+            None => [0.0; CANDIDATE],
+        })
+        .flat_map(f64::to_le_bytes)
+        .collect()
+}
+
+/// The better of two candidates: more gain, ties to the lower feature (then bin).
+fn better(a: Option<Split>, b: Option<Split>) -> Option<Split> {
+    match (a, b) {
+        (Some(x), Some(y)) => {
+            if y.gain > x.gain || (y.gain == x.gain && (y.u, y.bin) < (x.u, x.bin)) {
+                Some(y)
+            } else {
+                Some(x)
+            }
+        }
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 struct Leaf {
@@ -69,11 +99,40 @@ pub(crate) struct Learner<'a> {
     scratch: Vec<u32>,
     /// This shard's rows of each leaf of the last tree: `order[begin..end]`.
     leaf_ranges: Vec<(usize, usize)>,
+    /// The used features whose histograms this participant reduces and scans.
+    own: std::ops::Range<usize>,
+    /// Each participant's range of histogram values (its features' bins).
+    blocks: Vec<std::ops::Range<usize>>,
 }
 
 impl<'a> Learner<'a> {
-    pub(crate) fn new(shard: &'a BinnedShard, params: &'a GbdtParams) -> Self {
+    /// A learner for participant `rank` of `size`: the used features are cut into `size`
+    /// contiguous blocks of about equal bins, and `rank` reduces and scans its own.
+    pub(crate) fn new(
+        shard: &'a BinnedShard,
+        params: &'a GbdtParams,
+        rank: usize,
+        size: usize,
+    ) -> Self {
         let len = shard.total_bins() * W + W;
+        let n_used = shard.used.len();
+        let total = shard.total_bins().max(1);
+        let mut cuts = vec![0usize];
+        let mut u = 0usize;
+        for r in 1..size.max(1) {
+            let target = total * r / size;
+            while u < n_used && (shard.offsets[u] as usize) < target {
+                u += 1;
+            }
+            cuts.push(u.max(cuts[r - 1]));
+        }
+        cuts.push(n_used);
+        let features: Vec<std::ops::Range<usize>> = cuts.windows(2).map(|c| c[0]..c[1]).collect();
+        let blocks = features
+            .iter()
+            .map(|f| shard.offsets[f.start] as usize * W..shard.offsets[f.end] as usize * W)
+            .collect();
+        let own = features[rank.min(features.len() - 1)].clone();
         Learner {
             shard,
             params,
@@ -83,6 +142,8 @@ impl<'a> Learner<'a> {
             order: Vec::new(),
             scratch: Vec::new(),
             leaf_ranges: Vec::new(),
+            own,
+            blocks,
         }
     }
 
@@ -123,7 +184,8 @@ impl<'a> Learner<'a> {
         let t = self.len - W;
         let (tg, th, tn) = (hist[t], hist[t + 1], hist[t + 2]);
         let s = self.shard;
-        for (u, &d) in s.default_bin.iter().enumerate() {
+        for u in self.own.clone() {
+            let d = s.default_bin[u];
             let (lo, hi) = (s.offsets[u] as usize, s.offsets[u + 1] as usize);
             let (mut sg, mut sh, mut sn) = (0.0, 0.0, 0.0);
             for b in lo..hi {
@@ -138,7 +200,8 @@ impl<'a> Learner<'a> {
         }
     }
 
-    /// The best admissible split of a leaf with histogram `hist` over the allowed features.
+    /// The best admissible split of a leaf with histogram `hist` over this participant's own
+    /// allowed features.
     fn best_split(&self, hist: &[f64], allowed: &[bool]) -> Option<Split> {
         let p = self.params;
         let t = self.len - W;
@@ -184,31 +247,67 @@ impl<'a> Learner<'a> {
                         u,
                         bin: (b - lo) as u8,
                         gain,
+                        n_left: nl,
                     });
                 }
             }
             best
         };
-        let better = |a: Option<Split>, b: Option<Split>| match (a, b) {
-            (Some(x), Some(y)) => {
-                if y.gain > x.gain || (y.gain == x.gain && y.u < x.u) {
-                    Some(y)
-                } else {
-                    Some(x)
-                }
-            }
-            (x, None) => x,
-            (None, y) => y,
-        };
-        let n_used = s.used.len();
-        if self.len > 64 * 1024 {
-            (0..n_used)
-                .into_par_iter()
-                .map(scan)
-                .reduce(|| None, better)
+        let own = self.own.clone();
+        let own_bins = (s.offsets[own.end] - s.offsets[own.start]) as usize;
+        if own_bins > 16 * 1024 {
+            own.into_par_iter().map(scan).reduce(|| None, better)
         } else {
-            (0..n_used).map(scan).fold(None, better)
+            own.map(scan).fold(None, better)
         }
+    }
+
+    /// Every participant's candidates for the same leaves, and the best per leaf: what all of
+    /// them then split on.
+    fn agree(
+        &self,
+        mine: &[Option<Split>],
+        collective: &mut dyn Collective,
+        tag: Tag,
+    ) -> Result<Vec<Option<Split>>> {
+        if collective.size() == 1 {
+            return Ok(mine.to_vec());
+        }
+        let all = collective.all_gather(tag, encode_candidates(mine))?;
+        let mut best = vec![None; mine.len()];
+        for (rank, bytes) in all.iter().enumerate() {
+            if bytes.len() != mine.len() * CANDIDATE * 8 {
+                return Err(crate::MlError::Collective(format!(
+                    "rank {rank} sent {} bytes of split candidates to {tag}, expected {}",
+                    bytes.len(),
+                    mine.len() * CANDIDATE * 8
+                )));
+            }
+            let v: Vec<f64> = bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect();
+            for (slot, c) in v.chunks_exact(CANDIDATE).enumerate() {
+                if c[0] == 0.0 {
+                    continue;
+                }
+                let u = c[1] as usize;
+                if u >= self.shard.used.len() || !(0.0..=255.0).contains(&c[2]) {
+                    return Err(crate::MlError::Collective(format!(
+                        "rank {rank} sent a split on feature {} bin {} to {tag}",
+                        c[1], c[2]
+                    )));
+                }
+                let s = Split {
+                    u,
+                    bin: c[2] as u8,
+                    gain: c[3],
+                    n_left: c[4],
+                };
+                best[slot] = better(best[slot], Some(s));
+            }
+        }
+        Ok(best)
     }
 
     /// Accumulates this shard's rows `begin..end` and sums the histogram over all shards.
@@ -227,10 +326,10 @@ impl<'a> Learner<'a> {
         let rows = std::mem::take(&mut self.order);
         self.accumulate(&rows[begin..end], g, h, &mut hist);
         self.order = rows;
-        collective.all_sum(tag, &mut hist)?;
+        collective.reduce_scatter(tag, &mut hist, &self.blocks, W)?;
         self.fill_default_bins(&mut hist);
         stats.built += 1;
-        stats.reduced_values += hist.len();
+        stats.reduced_values += self.blocks.iter().map(|b| b.len()).sum::<usize>() + W;
         Ok(hist)
     }
 
@@ -264,11 +363,13 @@ impl<'a> Learner<'a> {
         let root_hist =
             self.reduced_histogram(0, bag.len(), g, h, collective, tag(), &mut stats)?;
         let t = self.len - W;
+        let root_best = self.best_split(&root_hist, allowed);
+        let root_best = self.agree(&[root_best], collective, tag())?[0];
         let mut leaves = vec![Leaf {
             begin: 0,
             end: bag.len(),
             depth: 0,
-            best: self.best_split(&root_hist, allowed),
+            best: root_best,
             hist: Some(root_hist),
         }];
         let mut totals = vec![self.leaf_totals(leaves[0].hist.as_deref())];
@@ -306,21 +407,21 @@ impl<'a> Learner<'a> {
             }
             self.order[w..end].copy_from_slice(&self.scratch);
             let mid = w;
-            // Which child has fewer rows over all shards: from the parent's histogram.
-            let (lo, _) = (self.shard.offsets[split.u] as usize, 0);
-            let n_left: f64 = (lo..=lo + split.bin as usize)
-                .map(|b| parent_hist[b * W + 2])
-                .sum();
-            let n_right = parent_hist[t + 2] - n_left;
-            let left_smaller = n_left <= n_right;
+            // Which child has fewer rows over all shards: the split's left count.
+            let n_right = parent_hist[t + 2] - split.n_left;
+            let left_smaller = split.n_left <= n_right;
             let (sb, se) = if left_smaller {
                 (begin, mid)
             } else {
                 (mid, end)
             };
             let small = self.reduced_histogram(sb, se, g, h, collective, tag(), &mut stats)?;
-            for (pv, sv) in parent_hist.iter_mut().zip(&small) {
+            let own = self.own_values();
+            for (pv, sv) in parent_hist[own.clone()].iter_mut().zip(&small[own]) {
                 *pv -= sv;
+            }
+            for k in t..t + W {
+                parent_hist[k] -= small[k];
             }
             stats.subtracted += 1;
             let large = parent_hist;
@@ -347,17 +448,21 @@ impl<'a> Learner<'a> {
             parent_slot[li] = Some((node, true));
             parent_slot.push(Some((node, false)));
             let can_deepen = p.max_depth.is_none_or(|m| depth + 1 < m);
-            let child = |b: usize, e: usize, hist: Vec<f64>, this: &mut Self| {
-                let best = if can_deepen {
-                    this.best_split(&hist, allowed)
-                } else {
-                    None
-                };
-                let tot = this.leaf_totals(Some(&hist));
+            let bests = if can_deepen {
+                let mine = [
+                    self.best_split(&left_hist, allowed),
+                    self.best_split(&right_hist, allowed),
+                ];
+                self.agree(&mine, collective, tag())?
+            } else {
+                vec![None, None]
+            };
+            let mut child = |b: usize, e: usize, hist: Vec<f64>, best: Option<Split>| {
+                let tot = self.leaf_totals(Some(&hist));
                 let hist = if best.is_some() {
                     Some(hist)
                 } else {
-                    this.free.push(hist);
+                    self.free.push(hist);
                     None
                 };
                 (
@@ -371,8 +476,8 @@ impl<'a> Learner<'a> {
                     tot,
                 )
             };
-            let (l, lt) = child(begin, mid, left_hist, self);
-            let (r, rt) = child(mid, end, right_hist, self);
+            let (l, lt) = child(begin, mid, left_hist, bests[0]);
+            let (r, rt) = child(mid, end, right_hist, bests[1]);
             leaves[li] = l;
             totals[li] = lt;
             leaves.push(r);
@@ -411,6 +516,12 @@ impl<'a> Learner<'a> {
                 scores[r as usize * stride + slot] += v;
             }
         }
+    }
+
+    /// This participant's own range of histogram values.
+    fn own_values(&self) -> std::ops::Range<usize> {
+        let o = &self.shard.offsets;
+        o[self.own.start] as usize * W..o[self.own.end] as usize * W
     }
 
     fn leaf_totals(&self, hist: Option<&[f64]>) -> (f64, f64) {

@@ -41,6 +41,28 @@ impl Collective for Threads {
             map = cv.wait(map).unwrap();
         }
     }
+
+    /// Sums only this rank's block and the tail: the rest keeps this rank's own values, as a
+    /// real reduce-scatter leaves it, so that a learner that read another rank's block would
+    /// go wrong.
+    fn reduce_scatter(
+        &mut self,
+        tag: Tag,
+        values: &mut [f64],
+        blocks: &[std::ops::Range<usize>],
+        tail: usize,
+    ) -> crate::Result<()> {
+        let mut sum = values.to_vec();
+        self.all_sum(tag, &mut sum)?;
+        let keep = blocks[self.rank].clone();
+        let n = values.len();
+        for (i, v) in values.iter_mut().enumerate() {
+            if keep.contains(&i) || i >= n - tail {
+                *v = sum[i];
+            }
+        }
+        Ok(())
+    }
 }
 
 fn fit_shards(p: &GbdtParams, x: &Matrix, y: &[f32], w: usize) -> Vec<GbdtModel> {

@@ -9,6 +9,7 @@
 //! iteration's keys two iterations later, when no participant can still need them. The booster
 //! is synchronous and runs on a blocking thread; each operation blocks on the async store.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,36 +71,46 @@ impl StateCollective {
         format!("{}/ar/{tag}/{rank}", self.prefix)
     }
 
-    /// Writes `local` for `tag` and waits for every other rank's bytes.
-    fn exchange(&mut self, tag: Tag, local: Bytes) -> Result<Vec<Option<Bytes>>, MlError> {
+    /// Writes `writes` (key, bytes), then waits for the keys `reads` and returns their bytes
+    /// in order.
+    fn exchange(
+        &mut self,
+        tag: Tag,
+        writes: Vec<(String, Bytes)>,
+        reads: &[(usize, String)],
+    ) -> Result<Vec<Bytes>, MlError> {
         self.collect_garbage(tag)?;
         let state = Arc::clone(&self.state);
-        let keys: Vec<String> = (0..self.size).map(|r| self.key(tag, r)).collect();
-        let (rank, timeout) = (self.rank, self.timeout);
-        self.traffic.sent += local.len() as u64;
-        self.traffic.operations += 1;
         let handle = self.handle.clone();
-        handle
-            .block_on(state.put(&keys[rank], local))
-            .map_err(|e| MlError::Collective(format!("writing {}: {e}", keys[rank])))?;
-        let mut got = vec![None; keys.len()];
+        self.traffic.operations += 1;
+        for (key, bytes) in writes {
+            self.traffic.sent += bytes.len() as u64;
+            handle
+                .block_on(state.put(&key, bytes))
+                .map_err(|e| MlError::Collective(format!("writing {key}: {e}")))?;
+        }
+        let mut got = Vec::with_capacity(reads.len());
         let started = Instant::now();
-        for (r, key) in keys.iter().enumerate() {
-            if r == rank {
-                continue;
-            }
-            // This thread is the worker's own (the booster is synchronous): it sleeps between
-            // polls instead of spinning — 50 µs apart for the first 20 ms (a peer that is a
-            // split's work behind), then backing off to 2 ms (a peer loading or restarting).
-            // Tokio's timer cannot sleep below 1 ms, hence the thread sleep.
+        for (r, key) in reads {
+            // This thread is the worker's own (the booster is synchronous): it yields for the
+            // first 200 µs, then sleeps between polls — 50 µs apart for the first 20 ms (a peer
+            // that is a split's work behind), then backing off to 2 ms (a peer loading or
+            // restarting). Tokio's timer cannot sleep below 1 ms, hence the thread sleep.
             let mut pause = Duration::from_micros(50);
             loop {
                 match handle.block_on(state.get(key)) {
                     Ok(Some(b)) => {
-                        got[r] = Some(b);
+                        self.traffic.received += b.len() as u64;
+                        got.push(b);
                         break;
                     }
-                    Ok(None) if started.elapsed() < timeout => {
+                    Ok(None) if started.elapsed() < self.timeout => {
+                        if started.elapsed() < Duration::from_micros(200) {
+                            // A peer a few microseconds behind: yield rather than sleep (a
+                            // sleep costs a timer slack of ~50 µs).
+                            std::thread::yield_now();
+                            continue;
+                        }
                         std::thread::sleep(pause);
                         if started.elapsed() > Duration::from_millis(20) {
                             pause = (pause * 2).min(Duration::from_millis(2));
@@ -109,15 +120,30 @@ impl StateCollective {
                         return Err(MlError::Collective(format!(
                             "rank {r} did not contribute to {tag} within {} s (is its worker \
                              running?)",
-                            timeout.as_secs()
+                            self.timeout.as_secs()
                         )));
                     }
                     Err(e) => return Err(MlError::Collective(format!("reading {key}: {e}"))),
                 }
             }
         }
-        self.traffic.received += got.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
         Ok(got)
+    }
+
+    /// Writes `local` as this rank's contribution to `tag` and reads every other rank's, in
+    /// rank order (`None` at this rank's place).
+    fn pull_all(&mut self, tag: Tag, local: Bytes) -> Result<Vec<Option<Bytes>>, MlError> {
+        let me = self.rank;
+        let reads: Vec<(usize, String)> = (0..self.size)
+            .filter(|&r| r != me)
+            .map(|r| (r, self.key(tag, r)))
+            .collect();
+        let got = self.exchange(tag, vec![(self.key(tag, me), local)], &reads)?;
+        let mut out = vec![None; self.size];
+        for ((r, _), b) in reads.iter().zip(got) {
+            out[*r] = Some(b);
+        }
+        Ok(out)
     }
 
     /// Rank 0, entering iteration `i`, removes the keys of iteration `i - 2`.
@@ -202,8 +228,11 @@ impl Collective for StateCollective {
     }
 
     fn all_gather(&mut self, tag: Tag, local: Vec<u8>) -> Result<Vec<Vec<u8>>, MlError> {
+        if self.size == 1 {
+            return Ok(vec![local]);
+        }
         let own = local.clone();
-        let got = self.exchange(tag, Bytes::from(local))?;
+        let got = self.pull_all(tag, Bytes::from(local))?;
         Ok(got
             .into_iter()
             .map(|b| b.map_or_else(|| own.clone(), |b| b.to_vec()))
@@ -211,7 +240,10 @@ impl Collective for StateCollective {
     }
 
     fn all_sum(&mut self, tag: Tag, values: &mut [f64]) -> Result<(), MlError> {
-        let got = self.exchange(tag, Bytes::from(encode_sparse(values)))?;
+        if self.size == 1 {
+            return Ok(());
+        }
+        let got = self.pull_all(tag, Bytes::from(encode_sparse(values)))?;
         let own = values.to_vec();
         values.fill(0.0);
         for (r, c) in got.iter().enumerate() {
@@ -224,6 +256,80 @@ impl Collective for StateCollective {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn reduce_scatter(
+        &mut self,
+        tag: Tag,
+        values: &mut [f64],
+        blocks: &[Range<usize>],
+        tail: usize,
+    ) -> Result<(), MlError> {
+        if self.size == 1 {
+            return Ok(());
+        }
+        self.scatter(tag, values, blocks, tail)
+    }
+}
+
+impl StateCollective {
+    /// The bytes rank `to` needs of `values`: its block, then the tail.
+    fn block_of(values: &[f64], block: &Range<usize>, tail: usize) -> Vec<u8> {
+        let n = values.len();
+        let mut part = Vec::with_capacity(block.len() + tail);
+        part.extend_from_slice(&values[block.clone()]);
+        part.extend_from_slice(&values[n - tail..]);
+        encode_sparse(&part)
+    }
+
+    /// The reduce-scatter: rank `r` receives only the other ranks' values of `blocks[r]` (and the
+    /// tail), so each rank reads `(W - 1) / W` of a histogram instead of `W - 1` of them.
+    fn scatter(
+        &mut self,
+        tag: Tag,
+        values: &mut [f64],
+        blocks: &[Range<usize>],
+        tail: usize,
+    ) -> Result<(), MlError> {
+        let (me, n) = (self.rank, values.len());
+        if blocks.len() != self.size || tail > n || blocks.iter().any(|b| b.end > n - tail) {
+            return Err(MlError::Collective(format!(
+                "{tag}: {} blocks for {} participants over {n} values",
+                blocks.len(),
+                self.size
+            )));
+        }
+        let writes = (0..self.size)
+            .filter(|&to| to != me)
+            .map(|to| {
+                let key = format!("{}/ar/{tag}/{to}/{me}", self.prefix);
+                (key, Bytes::from(Self::block_of(values, &blocks[to], tail)))
+            })
+            .collect();
+        let reads: Vec<(usize, String)> = (0..self.size)
+            .filter(|&from| from != me)
+            .map(|from| (from, format!("{}/ar/{tag}/{me}/{from}", self.prefix)))
+            .collect();
+        let got = self.exchange(tag, writes, &reads)?;
+        let block = blocks[me].clone();
+        let mut own = Vec::with_capacity(block.len() + tail);
+        own.extend_from_slice(&values[block.clone()]);
+        own.extend_from_slice(&values[n - tail..]);
+        let mut acc = vec![0.0; own.len()];
+        let mut next = got.iter().zip(&reads);
+        for r in 0..self.size {
+            if r == me {
+                for (a, v) in acc.iter_mut().zip(&own) {
+                    *a += v;
+                }
+            } else if let Some((bytes, (from, _))) = next.next() {
+                add_sparse(tag, *from, bytes, &mut acc)?;
+            }
+        }
+        let (head, tail_vals) = acc.split_at(block.len());
+        values[block].copy_from_slice(head);
+        values[n - tail..].copy_from_slice(tail_vals);
         Ok(())
     }
 }
@@ -251,5 +357,49 @@ mod tests {
         );
         assert!(add_sparse(tag, 0, &bytes[..bytes.len() - 1], &mut acc).is_err());
         assert!(add_sparse(tag, 0, &[1, 0], &mut acc).is_err());
+    }
+}
+
+#[cfg(test)]
+mod scatter_tests {
+    use super::*;
+    use faasml_state::EmbeddedState;
+
+    /// Three participants over the embedded state: each ends with the sums of its own block and
+    /// of the tail.
+    #[test]
+    fn a_reduce_scatter_sums_each_block_for_its_owner() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let state: Arc<dyn StateStore> = Arc::new(EmbeddedState::new());
+        let blocks = vec![0..3, 3..3, 3..7];
+        let tag = Tag::Node {
+            iteration: 0,
+            tree: 0,
+            step: 0,
+        };
+        let handles: Vec<_> = (0..3)
+            .map(|rank| {
+                let (state, blocks, handle) = (state.clone(), blocks.clone(), rt.handle().clone());
+                std::thread::spawn(move || {
+                    let mut c = StateCollective::new(
+                        state,
+                        "t".into(),
+                        rank,
+                        3,
+                        Duration::from_secs(5),
+                        handle,
+                    );
+                    let mut v: Vec<f64> = (0..9).map(|i| (i * 10 + rank) as f64).collect();
+                    c.reduce_scatter(tag, &mut v, &blocks, 2).unwrap();
+                    (v, blocks[rank].clone())
+                })
+            })
+            .collect();
+        for h in handles {
+            let (v, block) = h.join().unwrap();
+            for i in block.chain(7..9) {
+                assert_eq!(v[i], (i * 30 + 3) as f64, "value {i}");
+            }
+        }
     }
 }
