@@ -9,7 +9,7 @@ use faasml_datasets::{bundled, idx, png_image};
 use faasml_store::{Path, Store};
 use faasml_workflows::data::images::{self, ImportFormat};
 use faasml_workflows::ml_inference::{self, InferenceParams};
-use faasml_workflows::ml_training::{self, TrainingParams, TrainingResult};
+use faasml_workflows::ml_training::{self, OrionModel, Pipeline, TrainingParams, TrainingResult};
 
 static STORES: AtomicUsize = AtomicUsize::new(0);
 
@@ -501,4 +501,153 @@ async fn inference_on_another_family_warns_and_defaults_follow_the_data() {
     assert!(mismatched.warnings[0].contains("fashion-mnist"));
     let matched = infer("mnist-test", Some("digits")).await.unwrap();
     assert!(matched.warnings.is_empty(), "{:?}", matched.warnings);
+}
+
+fn orion_params() -> TrainingParams {
+    TrainingParams {
+        data: "mnist-2k".into(),
+        pipeline: Pipeline::Orion,
+        // Orion's 100 components, cut to keep the test cheap.
+        components: 20,
+        ..TrainingParams::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orion_fits_the_grid_keeps_the_best_and_publishes_their_average() {
+    let store = Store::open("memory://ml-training-orion").unwrap();
+    let params = orion_params();
+    let outcome = train(&store, params.clone()).await;
+    let result = outcome.output.unwrap();
+    assert_eq!(result.pipeline, Pipeline::Orion);
+    assert_eq!(result.n_train, 2000);
+    assert_eq!(result.n_test, 10_000);
+    // 20% of the rows held out, by the fixed rule.
+    let held_out = (0..2000)
+        .filter(|&i| ml_training::is_validation_row(params.seed, i, params.validation))
+        .count();
+    assert_eq!(result.n_validation, held_out);
+    assert!((300..500).contains(&held_out), "{held_out}");
+
+    // The 16 grid points, each setting once, in grid order.
+    let settings: Vec<(f64, usize)> = result
+        .grid
+        .iter()
+        .map(|p| (p.feature_fraction, p.trees))
+        .collect();
+    assert_eq!(settings, ml_training::orion_grid());
+    assert_eq!(settings.len(), 16);
+    assert!(
+        result
+            .grid
+            .iter()
+            .all(|p| p.validation_accuracy > 0.5 && p.fit_s > 0.0)
+    );
+
+    // Exactly `keep` kept, and none left out beats a kept one.
+    let kept: Vec<_> = result.grid.iter().filter(|p| p.kept).collect();
+    assert_eq!(kept.len(), params.keep);
+    let worst_kept = kept
+        .iter()
+        .map(|p| p.validation_accuracy)
+        .fold(f64::MAX, f64::min);
+    assert!(
+        result
+            .grid
+            .iter()
+            .filter(|p| !p.kept)
+            .all(|p| p.validation_accuracy <= worst_kept),
+        "{:?}",
+        result.grid
+    );
+    assert!(
+        result
+            .grid
+            .iter()
+            .all(|p| p.kept == p.test_accuracy.is_some())
+    );
+
+    // The average beats 0.8 on the 10k test images and is at least as good as the median member.
+    let mut members: Vec<f64> = kept.iter().filter_map(|p| p.test_accuracy).collect();
+    members.sort_by(f64::total_cmp);
+    let median = members[members.len() / 2];
+    assert!(result.accuracy > 0.8, "accuracy {}", result.accuracy);
+    assert!(
+        result.accuracy >= median,
+        "accuracy {} below the median member's {median}",
+        result.accuracy
+    );
+    let total: u64 = result.confusion.iter().flatten().sum();
+    assert_eq!(total, 10_000);
+
+    // Driver, partition, one pca, 16 gbdt, orion-combine.
+    let calls: Vec<(&str, u32)> = outcome
+        .report
+        .stages
+        .iter()
+        .filter(|s| s.function.starts_with("ml-training."))
+        .map(|s| (s.function.as_str(), s.invocations))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("ml-training.driver", 1),
+            ("ml-training.partition", 1),
+            ("ml-training.pca", 1),
+            ("ml-training.gbdt", 16),
+            ("ml-training.orion-combine", 1)
+        ]
+    );
+
+    // One published object; it reloads and reproduces the accuracy; no scratch is left.
+    assert_eq!(result.model_key, "models/mnist-orion/orion.safetensors");
+    assert_eq!(objects_under(&store, "models/mnist-orion").await, 1);
+    assert_eq!(objects_under(&store, "runs").await, 0);
+    let tensors =
+        faasml_workflows::kit::persist::get(&store, &Path::from(result.model_key.as_str()))
+            .await
+            .unwrap();
+    let model = OrionModel::from_tensors(&tensors).unwrap();
+    assert_eq!(model.members.len(), params.keep);
+    assert_eq!(model.pca.n_components(), 20);
+    let test_sources = images::list(&store, "mnist-test").await.unwrap();
+    let test = images::load(&store, &test_sources).await.unwrap();
+    let x = images::pixels_matrix(&test).unwrap();
+    let probs = model.predict_proba(x.view()).unwrap();
+    let predicted = faasml_workflows::model::argmax_rows(&probs);
+    let right = predicted
+        .iter()
+        .zip(&test.labels)
+        .filter(|(p, t)| p == t)
+        .count();
+    assert_eq!(right as f64 / 10_000.0, result.accuracy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orion_keep_outside_the_grid_is_a_clear_error() {
+    let store = Store::open("memory://ml-training-orion-bad").unwrap();
+    for keep in [0, 17] {
+        let err = failure(
+            &store,
+            TrainingParams {
+                keep,
+                ..orion_params()
+            },
+        )
+        .await;
+        assert!(
+            err.contains("--keep must be between 1 and 16") && err.contains(&format!("got {keep}")),
+            "{err}"
+        );
+    }
+    let err = failure(
+        &store,
+        TrainingParams {
+            validation: 1.0,
+            ..orion_params()
+        },
+    )
+    .await;
+    assert!(err.contains("--validation"), "{err}");
+    assert_eq!(objects_under(&store, "models").await, 0);
 }

@@ -41,7 +41,7 @@ pub(crate) struct Plan {
 
 /// Whether table row `i` is held out.
 fn held_out(i: usize, holdout: f64, seed: u64) -> bool {
-    let unit = (faasml_ml::tree::splitmix64(seed ^ 0x5EED_0F7E_57 ^ i as u64) >> 11) as f64
+    let unit = (faasml_ml::tree::splitmix64(seed ^ 0x005E_ED0F_7E57 ^ i as u64) >> 11) as f64
         / ((1u64 << 53) as f64);
     holdout > 0.0 && unit < holdout
 }
@@ -213,7 +213,7 @@ async fn load_shard(ctx: &Ctx, shard: &Shard) -> Result<(Matrix, Vec<f32>)> {
             let (x, y) = load_tables(ctx.store(), sources).await?;
             let d = x.cols();
             let (mut xs, mut ys, mut t) = (Vec::new(), Vec::new(), 0usize);
-            for i in 0..y.len() {
+            for (i, &label) in y.iter().enumerate() {
                 if held_out(i, *holdout, *seed) {
                     continue;
                 }
@@ -222,7 +222,7 @@ async fn load_shard(ctx: &Ctx, shard: &Shard) -> Result<(Matrix, Vec<f32>)> {
                 }
                 if t % of.max(&1) == *part {
                     xs.extend_from_slice(x.row(i));
-                    ys.push(y[i]);
+                    ys.push(label);
                 }
                 t += 1;
             }

@@ -10,9 +10,18 @@
 //! - `validate` loads every forest, measures the accuracy of their soft vote on the held-out
 //!   test set, and publishes the model for ml-inference.
 //!
+//! `--pipeline orion` is the Orion variant of the benchmark: `partition` with one shard, one
+//! `pca` on every training image (100 components by default), then a grid of gradient-boosted
+//! models (`gbdt`, one function per grid point: feature fraction {0.25, 0.5, 0.75, 0.95} x
+//! boosting iterations {5, 10, 15, 20}) chosen among by their accuracy on held-out training rows,
+//! and `orion-combine`, which averages the best `--keep` models' softmax probabilities, scores
+//! them on the test set and publishes them (`models/<name>/orion.safetensors`, see [`orion`]).
+//!
 //! The kit deletes the run's scratch objects when the driver ends (always on failure; on success
 //! unless `--keep-intermediate`), so a failed run leaves nothing half-written.
 
+mod gbdt;
+pub mod orion;
 mod partition;
 pub(crate) mod pca;
 mod rf;
@@ -25,7 +34,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, images};
 use crate::error::{Result, WorkflowError};
 use crate::kit::layout::Scratch;
-use crate::kit::{BenchSpec, Metric, Peer, Workflow, limits};
+use crate::kit::{BenchSpec, Metric, Peer, Workflow, layout, limits};
+pub use gbdt::{GbdtInput, GbdtOutput, is_validation_row};
+pub use orion::{OrionCombineInput, OrionCombineOutput, OrionModel};
 pub use partition::{PartitionInput, PartitionOutput};
 pub use pca::{PcaInput, PcaOutput};
 pub use rf::{RfInput, RfOutput};
@@ -44,6 +55,38 @@ pub const RF: FunctionRef<RfInput, RfOutput> = FunctionRef::new("ml-training.rf"
 /// Validates on the test set and publishes the model.
 pub const VALIDATE: FunctionRef<ValidateInput, ValidateOutput> =
     FunctionRef::new("ml-training.validate");
+/// Orion: fits one gradient-boosted model of the grid.
+pub const GBDT: FunctionRef<GbdtInput, GbdtOutput> = FunctionRef::new("ml-training.gbdt");
+/// Orion: combines the best grid models, validates them on the test set and publishes them.
+pub const ORION_COMBINE: FunctionRef<OrionCombineInput, OrionCombineOutput> =
+    FunctionRef::new("ml-training.orion-combine");
+
+/// Orion's grid: the feature fractions...
+pub const ORION_FEATURE_FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 0.95];
+/// ...times the boosting iterations (trees per class).
+pub const ORION_TREES: [usize; 4] = [5, 10, 15, 20];
+/// PCA components of an Orion run when `--components` is left at the rf default.
+pub const ORION_COMPONENTS: usize = 100;
+
+/// The points of Orion's grid, `(feature_fraction, trees)`, feature-fraction-major.
+pub fn orion_grid() -> Vec<(f64, usize)> {
+    ORION_FEATURE_FRACTIONS
+        .iter()
+        .flat_map(|&f| ORION_TREES.iter().map(move |&t| (f, t)))
+        .collect()
+}
+
+/// Which pipeline an ml-training run follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Pipeline {
+    /// PCA per shard, one random forest per slice, soft vote of every forest.
+    #[default]
+    Rf,
+    /// One PCA, a grid of gradient-boosted models, the best `--keep` averaged.
+    Orion,
+}
 
 /// The ml-training workflow.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +133,18 @@ pub struct TrainingParams {
     /// Keep the intermediate objects (shards, slices, forests) under runs/<run id>/ in the store.
     #[cfg_attr(feature = "cli", arg(long))]
     pub keep_intermediate: bool,
+    /// The pipeline: rf (PCA shards, random forests, soft vote), or orion (one PCA, 100
+    /// components unless --components is set to other than 10, a 4x4 grid of gradient-boosted
+    /// models, the best --keep averaged; --pca, --rf, --trees, --depth and --min-samples-split
+    /// do not apply).
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t = Pipeline::default()))]
+    pub pipeline: Pipeline,
+    /// Orion: share of the training images held out to choose the grid's best models.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().validation))]
+    pub validation: f64,
+    /// Orion: grid models kept and averaged (1 to 16).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = TrainingParams::default().keep))]
+    pub keep: usize,
 }
 
 impl Default for TrainingParams {
@@ -108,6 +163,9 @@ impl Default for TrainingParams {
             seed: 42,
             model: None,
             keep_intermediate: false,
+            pipeline: Pipeline::Rf,
+            validation: 0.2,
+            keep: 10,
         }
     }
 }
@@ -118,18 +176,41 @@ impl TrainingParams {
         data::test_prefix(&self.data, self.test.as_deref())
     }
 
-    /// The model name: the one given, or `<family>-rf`.
+    /// The model name: the one given, or `<family>-rf` (`<family>-orion` for Orion).
     pub fn model_name(&self) -> String {
-        data::model_name(&self.data, self.model.as_deref(), "rf")
+        let suffix = match self.pipeline {
+            Pipeline::Rf => "rf",
+            Pipeline::Orion => "orion",
+        };
+        data::model_name(&self.data, self.model.as_deref(), suffix)
     }
 
-    /// Where the model is published.
+    /// Where the model is published: `models/<name>/model.safetensors`, or
+    /// `models/<name>/orion.safetensors` for Orion.
     pub fn model_key(&self) -> Path {
-        model_key(&self.model_name())
+        match self.pipeline {
+            Pipeline::Rf => model_key(&self.model_name()),
+            Pipeline::Orion => layout::model_key(&self.model_name(), orion::ORION_FILE),
+        }
     }
 
     fn check(&self) -> Result<()> {
         let fail = |m: String| Err(WorkflowError::InvalidParams(m));
+        if self.pipeline == Pipeline::Orion {
+            let grid = ORION_FEATURE_FRACTIONS.len() * ORION_TREES.len();
+            if self.keep == 0 || self.keep > grid {
+                return fail(format!(
+                    "--keep must be between 1 and {grid} (the Orion grid's size), got {}",
+                    self.keep
+                ));
+            }
+            if !(self.validation > 0.0 && self.validation < 1.0) {
+                return fail(format!(
+                    "--validation must be between 0 and 1 (exclusive), got {}",
+                    self.validation
+                ));
+            }
+        }
         if self.n_pca == 0 || self.n_rf == 0 {
             return fail("n_pca and n_rf must be at least 1".into());
         }
@@ -187,12 +268,38 @@ pub struct TrainingResult {
     pub confusion: Vec<Vec<u64>>,
     /// Key of the published model.
     pub model_key: String,
+    /// The pipeline that produced this result.
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    /// Orion: every grid point, in grid order.
+    #[serde(default)]
+    pub grid: Vec<GridPoint>,
+    /// Orion: training images held out for validation.
+    #[serde(default)]
+    pub n_validation: usize,
+}
+
+/// One point of Orion's grid and how its model did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridPoint {
+    /// Share of the features each tree may split on.
+    pub feature_fraction: f64,
+    /// Boosting iterations.
+    pub trees: usize,
+    /// Accuracy on the held-out training images.
+    pub validation_accuracy: f64,
+    /// Seconds its fit took.
+    pub fit_s: f64,
+    /// Whether it is one of the combined models.
+    pub kept: bool,
+    /// Its own accuracy on the test set, when kept.
+    pub test_accuracy: Option<f64>,
 }
 
 impl Workflow for MlTraining {
     const NAME: &'static str = "ml-training";
-    const ABOUT: &'static str =
-        "partition -> PCA -> random forests -> validation on the test set; publishes a model.";
+    const ABOUT: &'static str = "partition -> PCA -> random forests -> validation on the test set; publishes a model \
+         (--pipeline orion: one PCA -> a grid of boosted trees -> the best averaged).";
     type Params = TrainingParams;
     type Output = TrainingResult;
     const DRIVER: FunctionRef<TrainingParams, TrainingResult> = DRIVER;
@@ -206,9 +313,18 @@ impl Workflow for MlTraining {
         registry.register(PCA, pca::run);
         registry.register(RF, rf::run);
         registry.register(VALIDATE, validate::run).publishes();
+        registry.register(GBDT, gbdt::run);
+        registry.register(ORION_COMBINE, orion::run).publishes();
     }
 
+    /// For Orion, components left at the rf default (10) become 100, Orion's; any other value
+    /// given with --components is kept.
     fn resolve(params: &mut TrainingParams) {
+        if params.pipeline == Pipeline::Orion
+            && params.components == TrainingParams::default().components
+        {
+            params.components = ORION_COMPONENTS;
+        }
         params.data = data::clean_prefix(&params.data);
         params.test = Some(params.test_prefix());
         params.model = Some(params.model_name());
@@ -227,7 +343,11 @@ impl Workflow for MlTraining {
     }
 
     fn expected_invocations(params: &TrainingParams) -> Option<u64> {
-        Some((3 + params.n_pca + params.n_rf) as u64)
+        Some(match params.pipeline {
+            Pipeline::Rf => (3 + params.n_pca + params.n_rf) as u64,
+            // Driver, partition, one pca, the grid, orion-combine.
+            Pipeline::Orion => (4 + orion_grid().len()) as u64,
+        })
     }
 
     fn keep_scratch(params: &TrainingParams) -> bool {
@@ -235,6 +355,9 @@ impl Workflow for MlTraining {
     }
 
     fn summary(_params: &TrainingParams, result: &TrainingResult) -> String {
+        if result.pipeline == Pipeline::Orion {
+            return orion_summary(result);
+        }
         let (lo, hi) = result
             .forest_accuracy
             .iter()
@@ -326,18 +449,54 @@ fn sklearn_parse(stdout: &str) -> Vec<(&'static str, f64)> {
     out
 }
 
-async fn stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
-    let scratch = Scratch::of_run(ctx.run_id());
-    let test = params.test_prefix();
-    // The test set is needed only at the end: find out now, before any training, that it is
-    // there, instead of after every forest is trained.
-    if images::list(ctx.store(), &test).await?.is_empty() {
+/// The Orion summary: the grid, the kept models and the combined accuracy.
+fn orion_summary(result: &TrainingResult) -> String {
+    let mut out = format!(
+        "grid of {} gradient-boosted models ({} training images, {} held out for validation):\n  \
+         feature_fraction  trees  validation  fit_s  kept  test\n",
+        result.grid.len(),
+        result.n_train - result.n_validation.min(result.n_train),
+        result.n_validation
+    );
+    for p in &result.grid {
+        out.push_str(&format!(
+            "  {:>16}  {:>5}  {:>10.4}  {:>5.2}  {:>4}  {}\n",
+            p.feature_fraction,
+            p.trees,
+            p.validation_accuracy,
+            p.fit_s,
+            if p.kept { "yes" } else { "" },
+            p.test_accuracy.map_or(String::new(), |a| format!("{a:.4}")),
+        ));
+    }
+    let kept = result.grid.iter().filter(|p| p.kept).count();
+    out.push_str(&format!(
+        "accuracy {:.4} on {} test images ('{}'), softmax average of the best {kept} by \
+         validation accuracy\nmodel published to {}",
+        result.accuracy, result.n_test, result.test, result.model_key
+    ));
+    out
+}
+
+/// Fails before any training when the test set, needed only at the end, is not there.
+async fn check_test_set(ctx: &Ctx, test: &str) -> Result<()> {
+    if images::list(ctx.store(), test).await?.is_empty() {
         return Err(WorkflowError::NoData {
             store: ctx.store().url().to_string(),
             prefix: format!("{test} (the test set, --test)"),
             bundled: images::bundled_names(),
         });
     }
+    Ok(())
+}
+
+async fn stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
+    if params.pipeline == Pipeline::Orion {
+        return orion_stages(params, ctx).await;
+    }
+    let scratch = Scratch::of_run(ctx.run_id());
+    let test = params.test_prefix();
+    check_test_set(ctx, &test).await?;
     let partition = ctx
         .invoke(
             PARTITION,
@@ -401,5 +560,105 @@ async fn stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
         pca_variance_kept: pcas.iter().map(|p| p.variance_kept).collect(),
         confusion: validation.confusion,
         model_key: validation.model_key.to_string(),
+        pipeline: Pipeline::Rf,
+        grid: Vec::new(),
+        n_validation: 0,
+    })
+}
+
+/// Orion: one PCA on every training image, the grid of boosted models in parallel, the best
+/// `keep` combined.
+async fn orion_stages(params: &TrainingParams, ctx: &Ctx) -> Result<TrainingResult> {
+    let scratch = Scratch::of_run(ctx.run_id());
+    let test = params.test_prefix();
+    check_test_set(ctx, &test).await?;
+    let partition = ctx
+        .invoke(
+            PARTITION,
+            &PartitionInput {
+                data: params.data.clone(),
+                n_pca: 1,
+                n_rf: 1,
+                components: params.components,
+                out: scratch.key("partition"),
+            },
+        )
+        .await?;
+    let shard = partition.shards.first().cloned().ok_or_else(|| {
+        WorkflowError::Coordination("partition returned no shard for one PCA".into())
+    })?;
+    let pca = ctx
+        .invoke(
+            PCA,
+            &PcaInput {
+                shard,
+                components: params.components,
+                slices: 1,
+                out: scratch.key("pca-0"),
+            },
+        )
+        .await?;
+    let slice =
+        pca.slices.first().cloned().ok_or_else(|| {
+            WorkflowError::Coordination("pca returned no slice for the grid".into())
+        })?;
+    let grid = orion_grid();
+    let inputs = grid
+        .iter()
+        .enumerate()
+        .map(|(g, &(feature_fraction, trees))| GbdtInput {
+            slice: slice.clone(),
+            n_classes: pca.n_classes,
+            feature_fraction,
+            trees,
+            validation: params.validation,
+            // One seed for every point: the same validation rows, so the accuracies compare.
+            seed: params.seed,
+            out: scratch.key(&format!("orion/gbdt-{g}.safetensors")),
+        })
+        .collect();
+    let fits = ctx.map(GBDT, inputs).await?;
+    let accuracies: Vec<f64> = fits.iter().map(|f| f.validation_accuracy).collect();
+    let kept = orion::best(&accuracies, params.keep);
+    let combined = ctx
+        .invoke(
+            ORION_COMBINE,
+            &OrionCombineInput {
+                members: kept.iter().map(|&i| fits[i].model.clone()).collect(),
+                basis: pca.basis.clone(),
+                test: test.clone(),
+                model_key: params.model_key(),
+                dataset: data::family(&params.data),
+                params: serde_json::to_value(params).unwrap_or_default(),
+            },
+        )
+        .await?;
+    let mut points: Vec<GridPoint> = fits
+        .iter()
+        .map(|f| GridPoint {
+            feature_fraction: f.feature_fraction,
+            trees: f.trees,
+            validation_accuracy: f.validation_accuracy,
+            fit_s: f.fit_s,
+            kept: false,
+            test_accuracy: None,
+        })
+        .collect();
+    for (&i, &a) in kept.iter().zip(&combined.member_accuracy) {
+        points[i].kept = true;
+        points[i].test_accuracy = Some(a);
+    }
+    Ok(TrainingResult {
+        accuracy: combined.accuracy,
+        n_train: partition.total,
+        n_test: combined.n_test,
+        test,
+        forest_accuracy: Vec::new(),
+        pca_variance_kept: vec![pca.variance_kept],
+        confusion: combined.confusion,
+        model_key: combined.model_key.to_string(),
+        pipeline: Pipeline::Orion,
+        grid: points,
+        n_validation: fits.first().map_or(0, |f| f.n_validation),
     })
 }
