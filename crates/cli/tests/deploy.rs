@@ -83,7 +83,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 32] = [
+const FUNCTIONS: [&str; 36] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
@@ -91,9 +91,13 @@ const FUNCTIONS: [&str; 32] = [
     "downpour-train",
     "faasml-import",
     "faasml-noop",
+    "gbdt-driver",
+    "gbdt-worker",
     "ml-inference-driver",
     "ml-inference-predict",
     "ml-training-driver",
+    "ml-training-gbdt",
+    "ml-training-orion-combine",
     "ml-training-partition",
     "ml-training-pca",
     "ml-training-rf",

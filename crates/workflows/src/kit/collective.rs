@@ -1,13 +1,16 @@
 //! A data-parallel fit's [`Collective`] over the state store, for any workflow whose functions
-//! hold shards (gbdt's workers, MLlib-style examples): every participant writes its contribution
-//! under the operation's key and reads everyone else's ("pull-all"), then adds them in rank
-//! order — so every participant holds the same bits.
+//! hold shards (gbdt's workers): every participant writes its contribution under the operation's
+//! key and reads the others'. A gather or a sum reads every other participant's whole
+//! contribution ("pull-all"); a reduce-scatter sends each participant only its block, so each
+//! reads `(W - 1) / W` of a histogram. Contributions are added in rank order, so every
+//! participant holds the same bits.
 //!
 //! A sum's contribution is sent sparse: a bitmap of the non-zero values and those values (a small
-//! leaf's histogram is mostly zeros). Keys are `<prefix>/ar/<tag>/<rank>`; writing one twice
-//! writes the same bytes (a re-invoked worker repeats its last iteration), and rank 0 removes an
-//! iteration's keys two iterations later, when no participant can still need them. The booster
-//! is synchronous and runs on a blocking thread; each operation blocks on the async store.
+//! leaf's histogram is mostly zeros). Keys are `<prefix>/ar/<tag>/<rank>` (and
+//! `<prefix>/ar/<tag>/<to>/<from>` for a reduce-scatter); writing one twice writes the same bytes
+//! (a re-invoked worker repeats its last iteration), and rank 0 removes an iteration's keys two
+//! iterations later, when no participant can still need them. The booster is synchronous and runs
+//! on a blocking thread; each operation blocks on the async store.
 
 use std::ops::Range;
 use std::sync::Arc;
