@@ -186,4 +186,19 @@ async fn bad_input_is_a_clear_error() {
     })
     .await;
     assert!(e.contains("poisson"), "{e}");
+    // LIBSVM rows that do not parse, and indices out of order or zero: the line is named.
+    for (name, text) in [
+        ("unparsable", "1 1:0.5 2:0.25\n0 1:0.5 2:x\n"),
+        ("descending", "1 1:0.5 2:0.25\n0 3:1 2:1\n"),
+        ("zero-index", "1 0:0.5\n"),
+    ] {
+        let key = faasml_store::Path::from(format!("bad-{name}/rows.libsvm"));
+        store.put(&key, bytes::Bytes::from(text)).await.unwrap();
+        let e = err(GbdtRunParams {
+            data: format!("bad-{name}"),
+            ..GbdtRunParams::default()
+        })
+        .await;
+        assert!(e.contains("line"), "{name}: {e}");
+    }
 }
