@@ -83,7 +83,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const FUNCTIONS: [&str; 36] = [
+const FUNCTIONS: [&str; 37] = [
     "downpour-driver",
     "downpour-epoch",
     "downpour-setup",
@@ -103,6 +103,7 @@ const FUNCTIONS: [&str; 36] = [
     "ml-training-rf",
     "ml-training-validate",
     "mllib-driver",
+    "mllib-gbt",
     "mllib-worker",
     "stacking-driver",
     "stacking-inference-driver",

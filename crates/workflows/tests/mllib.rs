@@ -1,7 +1,8 @@
 //! The `mllib` workflow end to end on the embedded platform: each of Spark's examples on
 //! Spark's sample data (imported by the run itself) gives Spark's figures whatever the number
-//! of workers, and bad input (an unknown example, more workers than rows, labels a classifier
-//! cannot take) fails with one clear error before any worker runs.
+//! of workers (the gradient-boosted trees: the same model), and bad input (an unknown example,
+//! more workers than rows, labels a classifier cannot take) fails with one clear error before
+//! any worker runs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,6 +123,27 @@ async fn random_forest_gives_the_same_forest_whatever_the_workers() {
 }
 
 #[tokio::test]
+async fn gbt_gives_the_same_model_whatever_the_workers() {
+    let store = store();
+    let mut digests = Vec::new();
+    for workers in [1, 2] {
+        let outcome = run_on(&store, example(Example::Gbt, workers)).await;
+        let r = outcome.output.as_ref().unwrap();
+        let g = r.gbt.as_ref().unwrap();
+        assert!(g.test_error <= 0.1, "{workers}: {g:?}");
+        assert_eq!((g.iterations, g.n_train + g.n_test), (10, 100), "{g:?}");
+        assert_eq!(r.invocations, workers);
+        assert_eq!(invoked(&outcome, "mllib.gbt"), workers);
+        eprintln!(
+            "gbt W={workers}: test error {} on {} rows, fit {:.4} s, model {}",
+            g.test_error, g.n_test, r.fit_s, g.model_digest
+        );
+        digests.push(g.model_digest.clone());
+    }
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[tokio::test]
 async fn bad_input_fails_with_one_clear_error_before_any_worker() {
     let store = store();
     // More workers than rows.
@@ -154,15 +176,18 @@ async fn bad_input_fails_with_one_clear_error_before_any_worker() {
         "{err}"
     );
     assert_eq!(invoked(&outcome, "mllib.worker"), 0);
-    // An unknown example (what `--example gbt` sends before another engineer adds it).
+    // An unknown example.
     let workflow = faasml_workflows::kit::find(&faasml_workflows::workflows(), "mllib").unwrap();
     let outcome = workflow
         .run(
             platform(&store),
-            serde_json::json!({"example": "gbt"}),
+            serde_json::json!({"example": "xgboost"}),
             options(),
         )
         .await;
     let err = outcome.output.unwrap_err().to_string();
-    assert!(err.contains("gbt") && err.contains("kmeans"), "{err}");
+    assert!(
+        err.contains("xgboost") && err.contains("kmeans") && err.contains("gbt"),
+        "{err}"
+    );
 }

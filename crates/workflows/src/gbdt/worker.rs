@@ -321,7 +321,7 @@ pub(crate) async fn run(input: WorkerInput, ctx: Ctx) -> Result<WorkerReport> {
     }
     let model = fit?;
     let train_s = training.elapsed().as_secs_f64();
-    let model_digest = digest(&model);
+    let model_digest = persist::digest(&model.to_tensors());
     let bytes = persist::to_bytes(model.to_tensors())?;
     if rank == 0 {
         let key = layout::Scratch::of_run(ctx.run_id()).key(MODEL_SCRATCH);
@@ -340,34 +340,6 @@ pub(crate) async fn run(input: WorkerInput, ctx: Ctx) -> Result<WorkerReport> {
         train_s,
         model_digest,
     })
-}
-
-/// SHA-256 (hex) of the model's tensors and metadata in name order: the same model gives the
-/// same digest (the safetensors file's metadata order is not fixed).
-pub(crate) fn digest(model: &GbdtModel) -> String {
-    let t = model.to_tensors();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for (k, v) in &t.meta {
-        for part in [k.as_bytes(), b"=", v.as_bytes(), b"\n"] {
-            ctx.update(part);
-        }
-    }
-    for (name, tensor) in &t.tensors {
-        ctx.update(name.as_bytes());
-        for d in tensor.shape() {
-            ctx.update(&(*d as u64).to_le_bytes());
-        }
-        match tensor.data() {
-            faasml_ml::TensorData::F32(v) => v.iter().for_each(|x| ctx.update(&x.to_le_bytes())),
-            faasml_ml::TensorData::U32(v) => v.iter().for_each(|x| ctx.update(&x.to_le_bytes())),
-            faasml_ml::TensorData::U8(v) => ctx.update(v),
-        }
-    }
-    ctx.finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -75,6 +75,33 @@ pub fn from_bytes(bytes: &[u8], what: &str) -> Result<ModelTensors> {
     from_array_file(file).map_err(bad)
 }
 
+/// SHA-256 (hex) of `tensors`' metadata and tensors in name order: the same model gives the
+/// same digest (the safetensors file's metadata order is not fixed).
+pub fn digest(tensors: &ModelTensors) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for (k, v) in &tensors.meta {
+        for part in [k.as_bytes(), b"=", v.as_bytes(), b"\n"] {
+            ctx.update(part);
+        }
+    }
+    for (name, tensor) in &tensors.tensors {
+        ctx.update(name.as_bytes());
+        for d in tensor.shape() {
+            ctx.update(&(*d as u64).to_le_bytes());
+        }
+        match tensor.data() {
+            TensorData::F32(v) => v.iter().for_each(|x| ctx.update(&x.to_le_bytes())),
+            TensorData::U32(v) => v.iter().for_each(|x| ctx.update(&x.to_le_bytes())),
+            TensorData::U8(v) => ctx.update(v),
+        }
+    }
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Reads the model of type `P` at `key`, validated by its [`Persist::from_tensors`].
 pub async fn load<P: Persist>(store: &Store, key: &Path) -> Result<P> {
     let tensors = get(store, key).await?;

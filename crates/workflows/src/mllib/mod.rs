@@ -1,9 +1,9 @@
 //! The `mllib` workflow: Spark MLlib's examples with Spark's settings and outputs,
 //! data-parallel over `W` worker functions.
 //!
-//! `faasml run mllib --example kmeans|linear-regression|random-forest --workers W` reads the
-//! example's Spark sample (`libsvm/sample_kmeans_data`, `libsvm/sample_linear_regression_data`,
-//! `libsvm/sample_libsvm_data`, imported on first use) or any LIBSVM/CSV table (`--data`), and
+//! `faasml run mllib --example kmeans|linear-regression|random-forest|gbt --workers W` reads
+//! the example's Spark sample (`libsvm/sample_kmeans_data`,
+//! `libsvm/sample_linear_regression_data`, `libsvm/sample_libsvm_data`, imported on first use) or any LIBSVM/CSV table (`--data`), and
 //! runs the example the way Spark's driver and executors share it:
 //!
 //! - **kmeans** (k 2, seed 1, maxIter 20, tol 1e-4): the driver shards the rows into `W`
@@ -21,10 +21,18 @@
 //!   order); each worker trains its share of the trees on the whole training split — tree `t`
 //!   seeded by `t`, so the forest does not depend on `W` — and the driver scores the assembled
 //!   forest on the test rows.
+//! - **gbt** (`GBTClassifierExample`: maxIter 10, maxDepth 5, stepSize 0.1, the same seeded
+//!   70/30 split as the random forest): the driver shards the training rows over `W`
+//!   long-running `mllib.gbt` workers ([`gbt`]), which fit the gradient-boosted trees
+//!   data-parallel through the state store and each return the model's digest; rank 0 stores
+//!   the model in the run's scratch, and the driver, once every digest agrees, scores it on the
+//!   test rows. Features are ordinal: the example's `VectorIndexer` categorical handling is not
+//!   applied for GBT.
 //!
 //! The figures are Spark's (see `faasml_ml::mllib`): WSSSE 0.12 and silhouette 0.999753;
 //! RMSE 10.189077 and r2 0.022861; a test error of 0 (Spark prints 0.0 for its own split).
 
+pub mod gbt;
 pub mod worker;
 
 use std::time::Instant;
@@ -32,9 +40,10 @@ use std::time::Instant;
 use faasml_core::{Ctx, FunctionRef, Registry};
 use faasml_ml::Persist as _;
 use faasml_ml::forest::RandomForest;
+use faasml_ml::gbdt::{Features, GbdtModel};
 use faasml_ml::mllib::{
     ClusterStats, ForestExample, KMeans, LinearRegression, LloydSums, Rows, SilhouetteSum,
-    SufficientStats, class_labels, test_error,
+    SufficientStats, class_labels, random_split, test_error,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,12 +52,15 @@ use crate::error::{Result, WorkflowError};
 use crate::kit::layout::Scratch;
 use crate::kit::transfer::{Transfer, TransferMode};
 use crate::kit::{BenchSpec, Metric, Workflow, limits, persist};
+pub use gbt::{GbtReport, GbtTask};
 pub use worker::{Partial, Shard, Task, WorkerOutput};
 
 /// The driver.
 pub const DRIVER: FunctionRef<MllibParams, MllibResult> = FunctionRef::new("mllib.driver");
 /// One function's share of an example.
 pub const WORKER: FunctionRef<Task, WorkerOutput> = FunctionRef::new("mllib.worker");
+/// One long-running worker of the gradient-boosted trees.
+pub const GBT: FunctionRef<GbtTask, GbtReport> = FunctionRef::new("mllib.gbt");
 
 /// Which of Spark's examples to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -63,6 +75,9 @@ pub enum Example {
     LinearRegression,
     /// RandomForestClassifierExample: 10 trees, maxCategories 4, a 70/30 split; test error.
     RandomForest,
+    /// GBTClassifierExample: maxIter 10, maxDepth 5, stepSize 0.1, a 70/30 split; test error
+    /// (features ordinal: no VectorIndexer).
+    Gbt,
 }
 
 impl Example {
@@ -72,6 +87,7 @@ impl Example {
             Self::Kmeans => "kmeans",
             Self::LinearRegression => "linear-regression",
             Self::RandomForest => "random-forest",
+            Self::Gbt => "gbt",
         }
     }
 
@@ -80,7 +96,7 @@ impl Example {
         match self {
             Self::Kmeans => "libsvm/sample_kmeans_data",
             Self::LinearRegression => "libsvm/sample_linear_regression_data",
-            Self::RandomForest => "libsvm/sample_libsvm_data",
+            Self::RandomForest | Self::Gbt => "libsvm/sample_libsvm_data",
         }
     }
 }
@@ -93,7 +109,8 @@ pub struct MllibParams {
     /// Which of Spark's examples to run.
     #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t = Example::default()))]
     pub example: Example,
-    /// Worker functions the rows (or, for the random forest, the trees) are shared among.
+    /// Worker functions the rows (or, for the random forest, the trees; for gbt, the
+    /// training rows) are shared among.
     #[cfg_attr(feature = "cli", arg(long, default_value_t = MllibParams::default().workers))]
     pub workers: usize,
     /// Prefix of a table in the store (LIBSVM, or CSV with --target); default: the example's
@@ -202,6 +219,21 @@ pub struct ForestFigures {
     pub categorical: usize,
 }
 
+/// Gradient-boosted trees figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GbtFigures {
+    /// Share of the test rows misclassified.
+    pub test_error: f64,
+    /// Training rows.
+    pub n_train: usize,
+    /// Test rows.
+    pub n_test: usize,
+    /// Boosting iterations (one tree each).
+    pub iterations: usize,
+    /// SHA-256 of the model every worker ended with.
+    pub model_digest: String,
+}
+
 /// What an `mllib` run produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MllibResult {
@@ -230,6 +262,9 @@ pub struct MllibResult {
     pub linear_regression: Option<LinearFigures>,
     /// Random forest figures.
     pub random_forest: Option<ForestFigures>,
+    /// Gradient-boosted trees figures.
+    #[serde(default)]
+    pub gbt: Option<GbtFigures>,
 }
 
 /// The `mllib` workflow.
@@ -239,7 +274,7 @@ pub struct Mllib;
 impl Workflow for Mllib {
     const NAME: &'static str = "mllib";
     const ABOUT: &'static str = "Spark MLlib's examples (k-means, elastic-net linear regression, \
-                                 random forest) with Spark's settings and outputs, over W \
+                                 random forest, gradient-boosted trees) with Spark's settings and outputs, over W \
                                  worker functions.";
     type Params = MllibParams;
     type Output = MllibResult;
@@ -251,6 +286,7 @@ impl Workflow for Mllib {
 
     fn register(registry: &mut Registry) {
         registry.register(WORKER, worker::run);
+        registry.register(GBT, gbt::run).long_running();
     }
 
     fn resolve(params: &mut MllibParams) {
@@ -263,6 +299,20 @@ impl Workflow for Mllib {
 
     fn datasets(params: &MllibParams) -> Vec<String> {
         vec![params.data_prefix()]
+    }
+
+    fn min_concurrency(params: &MllibParams) -> usize {
+        // The gbt workers wait for each other, the driver for them.
+        if params.example == Example::Gbt {
+            params.workers + 1
+        } else {
+            1
+        }
+    }
+
+    fn shared_state() -> bool {
+        // The gbt workers all-reduce through the state store.
+        true
     }
 
     fn summary(_params: &MllibParams, r: &MllibResult) -> String {
@@ -281,7 +331,18 @@ impl Workflow for Mllib {
                  {} categorical features)",
                 f.test_error, f.n_test, f.n_train, f.trees, f.categorical
             ),
-            _ => String::new(),
+            _ => match &r.gbt {
+                Some(g) => format!(
+                    "gradient-boosted trees: test error {:.4} on {} test rows ({} training \
+                     rows, {} iterations, model {})",
+                    g.test_error,
+                    g.n_test,
+                    g.n_train,
+                    g.iterations,
+                    &g.model_digest[..16.min(g.model_digest.len())]
+                ),
+                None => String::new(),
+            },
         };
         out.push_str(&format!(
             "\ndata: {}, {} rows x {} features; {} workers, {} invocations: data {:.3} s, fit \
@@ -312,7 +373,7 @@ impl Workflow for Mllib {
     fn bench() -> BenchSpec<MllibResult> {
         BenchSpec {
             axes: vec![
-                ("example", "kmeans,linear-regression,random-forest"),
+                ("example", "kmeans,linear-regression,random-forest,gbt"),
                 ("workers", "1,2,4"),
             ],
             metrics: vec![Metric {
@@ -374,6 +435,7 @@ async fn drive(params: &MllibParams, ctx: &Ctx) -> Result<MllibResult> {
         kmeans: None,
         linear_regression: None,
         random_forest: None,
+        gbt: None,
     };
     let scratch = Scratch::of_run(ctx.run_id());
     let mut rounds = Rounds::default();
@@ -446,10 +508,107 @@ async fn drive(params: &MllibParams, ctx: &Ctx) -> Result<MllibResult> {
                 categorical,
             });
         }
+        Example::Gbt => {
+            let figures =
+                gbt_example(params, ctx, (&x, &y), started, &mut result, &mut rounds).await?;
+            result.gbt = Some(figures);
+        }
     }
     result.invocations = rounds.invocations;
     result.workers_compute_s = rounds.compute_s;
     Ok(result)
+}
+
+/// Spark's GBTClassifierExample: the random forest's seeded 70/30 split, the training rows
+/// sharded over the `mllib.gbt` workers, the agreed model scored on the test rows. Sets the
+/// result's `data_s` and `fit_s` (timed from the driver's start, `started`), and counts the
+/// workers in `rounds`.
+async fn gbt_example(
+    params: &MllibParams,
+    ctx: &Ctx,
+    (x, y): (&Rows, &[f64]),
+    started: Instant,
+    result: &mut MllibResult,
+    rounds: &mut Rounds,
+) -> Result<GbtFigures> {
+    let prefix = params.data_prefix();
+    let (labels, n_classes) = class_labels(y).map_err(|e| {
+        WorkflowError::InvalidParams(format!("'{prefix}' cannot train a classifier: {e}"))
+    })?;
+    if n_classes != 2 {
+        return Err(WorkflowError::InvalidParams(format!(
+            "'{prefix}' has {n_classes} classes: Spark's GBTClassifier takes binary labels 0 \
+             and 1 only"
+        )));
+    }
+    let p = ForestExample::params();
+    let (train, test) = random_split(x.n(), p.train_fraction, p.seed)?;
+    if train.is_empty() || test.is_empty() {
+        return Err(WorkflowError::InvalidParams(format!(
+            "the 70/30 split of the {} rows of '{prefix}' left one side empty",
+            x.n()
+        )));
+    }
+    if params.workers > train.len() {
+        return Err(WorkflowError::InvalidParams(format!(
+            "--workers {} is more than the {} training rows of '{prefix}': every worker needs \
+             a shard of at least one row",
+            params.workers,
+            train.len()
+        )));
+    }
+    let (train_x, test_x) = (x.select(&train)?, x.select(&test)?);
+    let train_y: Vec<f64> = train.iter().map(|&i| f64::from(labels[i])).collect();
+    let test_y: Vec<u32> = test.iter().map(|&i| labels[i]).collect();
+    let scratch = Scratch::of_run(ctx.run_id());
+    let mut tasks = Vec::with_capacity(params.workers);
+    for (rank, range) in train_x
+        .shard_ranges(params.workers)?
+        .into_iter()
+        .enumerate()
+    {
+        let shard = Shard {
+            y: train_y[range.clone()].to_vec(),
+            x: train_x.slice(range)?,
+        };
+        let key = scratch.key(&format!("mllib/gbt-shard-{rank}.json"));
+        tasks.push(GbtTask {
+            shard: Transfer::send(ctx, params.transfer, key, shard).await?,
+            rank,
+            workers: params.workers,
+        });
+    }
+    result.data_s = started.elapsed().as_secs_f64();
+    let fitting = Instant::now();
+    rounds.invocations += tasks.len();
+    let reports = ctx.map(GBT, tasks).await?;
+    rounds.compute_s += reports.iter().map(|r| r.compute_s).sum::<f64>();
+    let digest = reports
+        .first()
+        .map(|r| r.model_digest.clone())
+        .ok_or_else(|| WorkflowError::Coordination("no gbt worker answered".into()))?;
+    if let Some(r) = reports.iter().find(|r| r.model_digest != digest) {
+        return Err(WorkflowError::Coordination(format!(
+            "gbt worker {} ended with model {} but worker 0 with {}: the shards diverged",
+            r.rank, r.model_digest, digest
+        )));
+    }
+    let model: GbdtModel = persist::load(ctx.store(), &scratch.key(gbt::MODEL_SCRATCH)).await?;
+    let test_m = test_x.to_matrix()?;
+    let scores = model.predict_raw(Features::Dense(test_m.view()))?;
+    let wrong = scores
+        .iter()
+        .zip(&test_y)
+        .filter(|&(&s, &label)| u32::from(s > 0.0) != label)
+        .count();
+    result.fit_s = fitting.elapsed().as_secs_f64();
+    Ok(GbtFigures {
+        test_error: wrong as f64 / test_y.len() as f64,
+        n_train: train.len(),
+        n_test: test.len(),
+        iterations: model.n_iterations(),
+        model_digest: digest,
+    })
 }
 
 /// `n_trees` split into `workers` consecutive ranges of near-equal size.
