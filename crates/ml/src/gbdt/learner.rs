@@ -184,29 +184,18 @@ impl<'a> Learner<'a> {
         let t = self.len - W;
         let (tg, th, tn) = (hist[t], hist[t + 1], hist[t + 2]);
         let s = self.shard;
-        let view: &[f64] = hist;
-        let default_of = |u: usize| {
+        for u in self.own.clone() {
             let (lo, hi) = (s.offsets[u] as usize, s.offsets[u + 1] as usize);
             let (mut sg, mut sh, mut sn) = (0.0, 0.0, 0.0);
             for b in lo..hi {
-                sg += view[b * W];
-                sh += view[b * W + 1];
-                sn += view[b * W + 2];
+                sg += hist[b * W];
+                sh += hist[b * W + 1];
+                sn += hist[b * W + 2];
             }
             let at = (lo + s.default_bin[u] as usize) * W;
-            (
-                at,
-                tg - (sg - view[at]),
-                (th - (sh - view[at + 1])).max(0.0),
-                (tn - (sn - view[at + 2])).max(0.0),
-            )
-        };
-        let own = self.own.clone();
-        let fills: Vec<(usize, f64, f64, f64)> = own.map(default_of).collect();
-        for (at, g, h, n) in fills {
-            hist[at] = g;
-            hist[at + 1] = h;
-            hist[at + 2] = n;
+            hist[at] = tg - (sg - hist[at]);
+            hist[at + 1] = (th - (sh - hist[at + 1])).max(0.0);
+            hist[at + 2] = (tn - (sn - hist[at + 2])).max(0.0);
         }
     }
 

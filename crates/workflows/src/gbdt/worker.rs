@@ -76,13 +76,18 @@ fn objective_for(name: &str, labels: &[f32]) -> Result<ObjectiveSpec> {
 pub(crate) async fn plan(params: &GbdtRunParams, ctx: &Ctx) -> Result<Plan> {
     let store = ctx.store();
     let w = params.workers;
-    let table = !matches!(
+    // Tables when the prefix holds any (listed once: the plan below uses the listing).
+    let table_sources = if matches!(
         bundled::lookup(&params.data),
         Some(bundled::Bundled::Images(_))
-    ) && tables::list(store, &params.data, Some(&params.target))
-        .await
-        .is_ok();
-    if !table {
+    ) {
+        None
+    } else {
+        tables::list(store, &params.data, Some(&params.target))
+            .await
+            .ok()
+    };
+    let Some(sources) = table_sources else {
         let mut sources = images::list(store, &params.data).await?;
         if let Some(limit) = params.limit {
             sources = images::take(&sources, limit);
@@ -104,8 +109,7 @@ pub(crate) async fn plan(params: &GbdtRunParams, ctx: &Ctx) -> Result<Plan> {
             test: TestSet { x, y },
             n_test,
         });
-    }
-    let sources = tables::list(store, &params.data, Some(&params.target)).await?;
+    };
     let all = load_tables(store, &sources).await?;
     let holdout = if params.test.is_some() {
         0.0
