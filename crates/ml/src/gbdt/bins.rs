@@ -291,9 +291,26 @@ pub struct BinMapper {
 }
 
 impl BinMapper {
-    /// Edges for at most `max_bin` bins per feature from merged sketches.
-    pub fn from_sketches(s: &Sketches, max_bin: usize) -> Self {
-        let edges = s.0.iter().map(|f| feature_edges(f, max_bin)).collect();
+    /// Edges for at most `max_bin` bins of at least `min_data_in_bin` rows per feature from
+    /// merged sketches. A feature that no cut splits into two sides of `min_data_in_leaf` rows
+    /// gets no edges (one bin): no leaf could ever split on it.
+    pub fn from_sketches(
+        s: &Sketches,
+        max_bin: usize,
+        min_data_in_bin: usize,
+        min_data_in_leaf: usize,
+    ) -> Self {
+        let edges =
+            s.0.iter()
+                .map(|f| {
+                    let e = feature_edges(f, max_bin, min_data_in_bin);
+                    if can_split(f, &e, min_data_in_leaf as u64) {
+                        e
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect();
         BinMapper { edges }
     }
 
@@ -391,8 +408,10 @@ impl BinMapper {
     }
 }
 
-/// Greedy equal-count edges over a weighted sketch (midpoints between kept values).
-fn feature_edges(s: &FeatureSketch, max_bin: usize) -> Vec<f32> {
+/// Greedy equal-count edges over a weighted sketch (midpoints between kept values): every bin
+/// but the last holds at least `min_data_in_bin` rows, a heavy value gets a bin of its own, and
+/// 0.0 (the default bin) is always alone in its bin, as in LightGBM's `GreedyFindBin`.
+fn feature_edges(s: &FeatureSketch, max_bin: usize, min_data_in_bin: usize) -> Vec<f32> {
     let m = s.values.len();
     if m <= 1 {
         return Vec::new();
@@ -401,25 +420,47 @@ fn feature_edges(s: &FeatureSketch, max_bin: usize) -> Vec<f32> {
         let c = a + (b - a) / 2.0;
         if c >= b { a } else { c }
     };
-    if m <= max_bin {
-        return s.values.windows(2).map(|w| mid(w[0], w[1])).collect();
-    }
-    let mut edges = Vec::with_capacity(max_bin - 1);
+    let min_bin = min_data_in_bin.max(1) as u64;
+    let mut edges = Vec::with_capacity(max_bin.min(m) - 1);
     let mut remaining: u64 = s.total();
     let mut acc = 0u64;
     for i in 0..m - 1 {
         let bins_left = (max_bin - edges.len()) as u64;
-        let target = remaining.div_ceil(bins_left).max(1);
+        let target = if m <= max_bin {
+            min_bin
+        } else {
+            remaining.div_ceil(bins_left).max(min_bin)
+        };
         acc += s.counts[i];
-        // Cut after value i when its bin is full, or when the next value alone would
-        // overfill it (a heavy value gets a bin of its own).
-        if edges.len() + 1 < max_bin && (acc >= target || acc + s.counts[i + 1] > 2 * target) {
+        let at_zero = s.values[i] == 0.0 || s.values[i + 1] == 0.0;
+        // Cut after value i when its bin is full, when the next value alone would overfill
+        // it (a heavy value gets a bin of its own), or on either side of 0.0.
+        let full = acc >= target || (acc >= min_bin && acc + s.counts[i + 1] > 2 * target);
+        if edges.len() + 1 < max_bin && (full || at_zero) {
             edges.push(mid(s.values[i], s.values[i + 1]));
             remaining -= acc;
             acc = 0;
         }
     }
     edges
+}
+
+/// Whether some cut between the bins of `edges` leaves at least `min_rows` rows on both sides.
+fn can_split(s: &FeatureSketch, edges: &[f32], min_rows: u64) -> bool {
+    let total = s.total();
+    let mut left = 0u64;
+    let mut e = 0usize;
+    for (&v, &c) in s.values.iter().zip(&s.counts) {
+        // Close every bin that ends before v.
+        while e < edges.len() && edges[e] < v {
+            if left >= min_rows && total - left >= min_rows {
+                return true;
+            }
+            e += 1;
+        }
+        left += c;
+    }
+    false
 }
 
 /// One shard's rows as bins: row-major non-default global bins, and feature-major bytes.
@@ -479,7 +520,7 @@ mod tests {
         let s = Sketches::of(Features::Dense(x.view()));
         assert_eq!(s.0[0].values, vec![0.0, 1.0, 2.0, 5.0]);
         assert_eq!(s.0[0].counts, vec![2, 1, 2, 1]);
-        let m = BinMapper::from_sketches(&s, 255);
+        let m = BinMapper::from_sketches(&s, 255, 1, 1);
         assert_eq!(m.edges(0), &[0.5, 1.5, 3.5]);
         assert_eq!(
             (m.bin(0, 0.0), m.bin(0, 0.5), m.bin(0, 0.6), m.bin(0, 9.0)),
@@ -489,10 +530,35 @@ mod tests {
         let mut v = vec![0.0f32; 100];
         v.extend((1..=100).map(|i| i as f32));
         let x = Matrix::new(200, 1, v).unwrap();
-        let m = BinMapper::from_sketches(&Sketches::of(Features::Dense(x.view())), 4);
+        let m = BinMapper::from_sketches(&Sketches::of(Features::Dense(x.view())), 4, 3, 20);
         assert_eq!(m.n_bins(0), 4);
         assert_eq!(m.bin(0, 0.0), 0);
         assert_eq!(m.bin(0, 1.0), 1);
+    }
+
+    #[test]
+    fn rare_values_share_bins_and_zero_stays_alone() {
+        // Values 1..=7 once each, 0.0 ten times, -1.0 once: bins of 3 rows, 0.0 alone.
+        let mut v = vec![0.0f32; 10];
+        v.push(-1.0);
+        v.extend((1..=7).map(|i| i as f32));
+        let x = Matrix::new(v.len(), 1, v).unwrap();
+        let m = BinMapper::from_sketches(&Sketches::of(Features::Dense(x.view())), 255, 3, 1);
+        assert_eq!(m.edges(0), &[-0.5, 0.5, 3.5, 6.5]);
+        assert_eq!((m.bin(0, -1.0), m.bin(0, 0.0), m.bin(0, 3.0)), (0, 1, 2));
+    }
+
+    #[test]
+    fn a_feature_no_cut_can_split_gets_one_bin() {
+        // 25 rows: 0.0 in 22, other values in 3. With min_data_in_leaf 5 no cut leaves 5 rows
+        // on both sides; with 3 the cut after 0.0 does.
+        let mut v = vec![0.0f32; 22];
+        v.extend([1.0, 2.0, 3.0]);
+        let x = Matrix::new(25, 1, v).unwrap();
+        let s = Sketches::of(Features::Dense(x.view()));
+        assert_eq!(BinMapper::from_sketches(&s, 255, 1, 5).n_bins(0), 1);
+        assert_eq!(BinMapper::from_sketches(&s, 255, 1, 3).n_bins(0), 4);
+        assert_eq!(BinMapper::from_sketches(&s, 255, 3, 3).n_bins(0), 2);
     }
 
     #[test]
@@ -525,7 +591,7 @@ mod tests {
         sparse.push_row(&[(1, 3.0)]).unwrap();
         let sd = Sketches::of(Features::Dense(dense.view()));
         assert_eq!(sd, Sketches::of(Features::Sparse(&sparse)));
-        let m = BinMapper::from_sketches(&sd, 255);
+        let m = BinMapper::from_sketches(&sd, 255, 1, 1);
         let a = m.bin_shard(Features::Dense(dense.view())).unwrap();
         let b = m.bin_shard(Features::Sparse(&sparse)).unwrap();
         assert_eq!(a.used, vec![0, 1]); // feature 2 is constant

@@ -149,7 +149,7 @@ impl Collective for Timed<'_> {
     fn reduce_scatter(
         &mut self,
         tag: Tag,
-        values: &mut [f64],
+        values: &mut [f32],
         blocks: &[std::ops::Range<usize>],
         tail: usize,
     ) -> Result<()> {
@@ -247,7 +247,12 @@ pub fn train(
         }
     }
     let merged = merged.ok_or_else(|| MlError::Collective("no shard contributed".into()))?;
-    let mapper = BinMapper::from_sketches(&merged, params.max_bin);
+    let mapper = BinMapper::from_sketches(
+        &merged,
+        params.max_bin,
+        params.min_data_in_bin,
+        params.min_data_in_leaf,
+    );
     let shard = mapper.bin_shard(x)?;
     // Starting scores from the label sums of every shard.
     let mut sums = objective::label_sums(params.objective, labels);

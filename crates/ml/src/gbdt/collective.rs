@@ -1,5 +1,6 @@
 //! How the shards of a data-parallel booster combine what they computed: an all-gather of bytes
-//! (the bin sketches) and an all-reduce sum of `f64` vectors (label sums, histograms).
+//! (the bin sketches, split candidates), an all-reduce sum of `f64` vectors (label sums) and a
+//! reduce-scatter sum of `f32` histograms.
 //!
 //! Every participant calls the same operations with the same [`Tag`]s in the same order, because
 //! every decision that orders them is taken from values all participants share. A sum adds the
@@ -68,37 +69,71 @@ pub trait Collective {
         sum_in_rank_order(tag, &all, values)
     }
 
-    /// Sums `values` where this participant needs only `blocks[rank()]` and the last `tail`
-    /// values (the rest may be left as anything): a reduce-scatter. The default sums all.
+    /// Sums the histogram `values` where this participant needs only `blocks[rank()]` and the
+    /// last `tail` values (the rest may be left as anything): a reduce-scatter, added in rank
+    /// order. The default gathers and sums everything.
     fn reduce_scatter(
         &mut self,
         tag: Tag,
-        values: &mut [f64],
+        values: &mut [f32],
         blocks: &[std::ops::Range<usize>],
         tail: usize,
     ) -> Result<()> {
         let _ = (blocks, tail);
-        self.all_sum(tag, values)
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let all = self.all_gather(tag, bytes)?;
+        sum_in_rank_order(tag, &all, values)
     }
 }
 
-/// Sums little-endian `f64` contributions into `out`, in rank order, checking their lengths.
-pub fn sum_in_rank_order(tag: Tag, all: &[Vec<u8>], out: &mut [f64]) -> Result<()> {
+/// A number the collectives move, as little-endian bytes.
+pub trait WireValue: Copy + PartialEq + std::ops::AddAssign + Send + Sync + 'static {
+    /// Bytes per value.
+    const BYTES: usize;
+    /// The zero.
+    const ZERO: Self;
+    /// Appends the value's bytes.
+    fn put(self, out: &mut Vec<u8>);
+    /// Reads a value from exactly [`WireValue::BYTES`] bytes.
+    fn get(bytes: &[u8]) -> Self;
+}
+
+macro_rules! wire_value {
+    ($t:ty, $n:expr) => {
+        impl WireValue for $t {
+            const BYTES: usize = $n;
+            const ZERO: Self = 0.0;
+            fn put(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn get(bytes: &[u8]) -> Self {
+                let mut b = [0u8; $n];
+                b.copy_from_slice(bytes);
+                <$t>::from_le_bytes(b)
+            }
+        }
+    };
+}
+wire_value!(f32, 4);
+wire_value!(f64, 8);
+
+/// Sums little-endian contributions into `out`, in rank order, checking their lengths.
+pub fn sum_in_rank_order<T: WireValue>(tag: Tag, all: &[Vec<u8>], out: &mut [T]) -> Result<()> {
     for (rank, c) in all.iter().enumerate() {
-        if c.len() != out.len() * 8 {
+        if c.len() != out.len() * T::BYTES {
             return Err(MlError::Collective(format!(
                 "rank {rank} contributed {} bytes to {tag}, expected {} ({} values): the \
                  participants disagree about the shape of this round",
                 c.len(),
-                out.len() * 8,
+                out.len() * T::BYTES,
                 out.len()
             )));
         }
     }
-    out.fill(0.0);
+    out.fill(T::ZERO);
     for c in all {
-        for (o, b) in out.iter_mut().zip(c.chunks_exact(8)) {
-            *o += f64::from_le_bytes(b.try_into().expect("8 bytes"));
+        for (o, b) in out.iter_mut().zip(c.chunks_exact(T::BYTES)) {
+            *o += T::get(b);
         }
     }
     Ok(())
@@ -122,6 +157,16 @@ impl Collective for Solo {
     }
 
     fn all_sum(&mut self, _tag: Tag, _values: &mut [f64]) -> Result<()> {
+        Ok(())
+    }
+
+    fn reduce_scatter(
+        &mut self,
+        _tag: Tag,
+        _values: &mut [f32],
+        _blocks: &[std::ops::Range<usize>],
+        _tail: usize,
+    ) -> Result<()> {
         Ok(())
     }
 }

@@ -68,7 +68,12 @@ pub struct GbdtParams {
     pub learning_rate: f64,
     /// Most bins per feature (`max_bin`, default 255, at most 256).
     pub max_bin: usize,
-    /// Fewest rows in a leaf (`min_data_in_leaf`, default 20).
+    /// Fewest rows in a bin (`min_data_in_bin`, default 3): rarer values share a bin with
+    /// their neighbours. The bin of 0.0 is always its own.
+    pub min_data_in_bin: usize,
+    /// Fewest rows in a leaf (`min_data_in_leaf`, default 20). A feature none of whose
+    /// thresholds leaves this many rows on both sides over the whole training set can never
+    /// split, and gets one bin (LightGBM's `feature_pre_filter`).
     pub min_data_in_leaf: usize,
     /// Smallest hessian sum in a leaf (`min_sum_hessian_in_leaf`, default 1e-3).
     pub min_sum_hessian_in_leaf: f64,
@@ -97,6 +102,7 @@ impl Default for GbdtParams {
             max_depth: None,
             learning_rate: 0.1,
             max_bin: 255,
+            min_data_in_bin: 3,
             min_data_in_leaf: 20,
             min_sum_hessian_in_leaf: 1e-3,
             lambda_l2: 0.0,
@@ -147,6 +153,9 @@ impl GbdtParams {
                 "max_bin",
                 format!("must be in 2..=256, got {}", self.max_bin),
             ));
+        }
+        if self.min_data_in_bin == 0 {
+            return Err(invalid("min_data_in_bin", "must be at least 1".into()));
         }
         if self.min_data_in_leaf == 0 {
             return Err(invalid("min_data_in_leaf", "must be at least 1".into()));

@@ -48,12 +48,14 @@ impl Collective for Threads {
     fn reduce_scatter(
         &mut self,
         tag: Tag,
-        values: &mut [f64],
+        values: &mut [f32],
         blocks: &[std::ops::Range<usize>],
         tail: usize,
     ) -> crate::Result<()> {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let all = self.all_gather(tag, bytes)?;
         let mut sum = values.to_vec();
-        self.all_sum(tag, &mut sum)?;
+        sum_in_rank_order(tag, &all, &mut sum)?;
         let keep = blocks[self.rank].clone();
         let n = values.len();
         for (i, v) in values.iter_mut().enumerate() {
@@ -120,6 +122,7 @@ fn the_first_split_is_the_brute_force_best() {
         min_data_in_leaf: 5,
         learning_rate: 1.0,
         max_bin: 256,
+        min_data_in_bin: 1,
         ..Default::default()
     };
     let model = train(

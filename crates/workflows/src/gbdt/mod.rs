@@ -110,6 +110,9 @@ pub struct GbdtRunParams {
     /// Most bins per feature.
     #[cfg_attr(feature = "cli", arg(long, default_value_t = GbdtRunParams::default().max_bin))]
     pub max_bin: usize,
+    /// Fewest rows in a bin (rarer values share one; 0.0 always has its own).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = GbdtRunParams::default().min_data_in_bin))]
+    pub min_data_in_bin: usize,
     /// Fewest rows in a leaf.
     #[cfg_attr(feature = "cli", arg(long, default_value_t = GbdtRunParams::default().min_data_in_leaf))]
     pub min_data_in_leaf: usize,
@@ -158,6 +161,7 @@ impl Default for GbdtRunParams {
             max_depth: None,
             learning_rate: p.learning_rate,
             max_bin: p.max_bin,
+            min_data_in_bin: p.min_data_in_bin,
             min_data_in_leaf: p.min_data_in_leaf,
             min_sum_hessian_in_leaf: p.min_sum_hessian_in_leaf,
             lambda_l2: p.lambda_l2,
@@ -182,6 +186,7 @@ impl GbdtRunParams {
             max_depth: self.max_depth,
             learning_rate: self.learning_rate,
             max_bin: self.max_bin,
+            min_data_in_bin: self.min_data_in_bin,
             min_data_in_leaf: self.min_data_in_leaf,
             min_sum_hessian_in_leaf: self.min_sum_hessian_in_leaf,
             lambda_l2: self.lambda_l2,

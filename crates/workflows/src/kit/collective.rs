@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use faasml_ml::MlError;
-use faasml_ml::gbdt::{Collective, Tag};
+use faasml_ml::gbdt::{Collective, Tag, WireValue};
 use faasml_state::StateStore;
 use tokio::runtime::Handle;
 
@@ -168,24 +168,29 @@ impl StateCollective {
 }
 
 /// A sparse encoding of `values`: their count (u32), a bitmap of the non-zero ones, and those.
-pub fn encode_sparse(values: &[f64]) -> Vec<u8> {
+pub fn encode_sparse<T: WireValue>(values: &[T]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + values.len().div_ceil(8));
     out.extend_from_slice(&(values.len() as u32).to_le_bytes());
     let bitmap_at = out.len();
     out.resize(bitmap_at + values.len().div_ceil(8), 0);
     for (i, v) in values.iter().enumerate() {
-        if *v != 0.0 {
+        if *v != T::ZERO {
             out[bitmap_at + i / 8] |= 1 << (i % 8);
         }
     }
-    for v in values.iter().filter(|v| **v != 0.0) {
-        out.extend_from_slice(&v.to_le_bytes());
+    for v in values.iter().filter(|v| **v != T::ZERO) {
+        v.put(&mut out);
     }
     out
 }
 
 /// Adds a sparse contribution into `acc`, checking its shape against `acc`'s.
-pub fn add_sparse(tag: Tag, rank: usize, bytes: &[u8], acc: &mut [f64]) -> Result<(), MlError> {
+pub fn add_sparse<T: WireValue>(
+    tag: Tag,
+    rank: usize,
+    bytes: &[u8],
+    acc: &mut [T],
+) -> Result<(), MlError> {
     let bad = |why: String| {
         MlError::Collective(format!(
             "rank {rank}'s contribution to {tag} {why}: the participants disagree about the \
@@ -205,17 +210,17 @@ pub fn add_sparse(tag: Tag, rank: usize, bytes: &[u8], acc: &mut [f64]) -> Resul
         .ok_or_else(|| bad("is truncated".into()))?;
     let values = &bytes[4 + map_len..];
     let set: usize = bitmap.iter().map(|b| b.count_ones() as usize).sum();
-    if values.len() != set * 8 {
+    if values.len() != set * T::BYTES {
         return Err(bad(format!(
             "has {} value bytes for {set} values",
             values.len()
         )));
     }
-    let mut it = values.chunks_exact(8);
+    let mut it = values.chunks_exact(T::BYTES);
     for (i, a) in acc.iter_mut().enumerate() {
         if bitmap[i / 8] & (1 << (i % 8)) != 0 {
             let b = it.next().expect("counted");
-            *a += f64::from_le_bytes(b.try_into().expect("8 bytes"));
+            *a += T::get(b);
         }
     }
     Ok(())
@@ -265,7 +270,7 @@ impl Collective for StateCollective {
     fn reduce_scatter(
         &mut self,
         tag: Tag,
-        values: &mut [f64],
+        values: &mut [f32],
         blocks: &[Range<usize>],
         tail: usize,
     ) -> Result<(), MlError> {
@@ -278,7 +283,7 @@ impl Collective for StateCollective {
 
 impl StateCollective {
     /// The bytes rank `to` needs of `values`: its block, then the tail.
-    fn block_of(values: &[f64], block: &Range<usize>, tail: usize) -> Vec<u8> {
+    fn block_of(values: &[f32], block: &Range<usize>, tail: usize) -> Vec<u8> {
         let n = values.len();
         let mut part = Vec::with_capacity(block.len() + tail);
         part.extend_from_slice(&values[block.clone()]);
@@ -291,7 +296,7 @@ impl StateCollective {
     fn scatter(
         &mut self,
         tag: Tag,
-        values: &mut [f64],
+        values: &mut [f32],
         blocks: &[Range<usize>],
         tail: usize,
     ) -> Result<(), MlError> {
@@ -344,13 +349,15 @@ mod tests {
     #[test]
     fn sparse_contributions_round_trip_and_a_misshapen_one_is_named() {
         let tag = Tag::Setup("labels");
-        let v = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 3.25];
+        let v = [0.0f64, 1.5, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 3.25];
         let bytes = encode_sparse(&v);
         assert_eq!(bytes.len(), 4 + 2 + 3 * 8);
+        let narrow: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        assert_eq!(encode_sparse(&narrow).len(), 4 + 2 + 3 * 4);
         let mut acc = [0.0; 10];
         add_sparse(tag, 1, &bytes, &mut acc).unwrap();
         assert_eq!(acc, v);
-        let mut short = [0.0; 9];
+        let mut short = [0.0f64; 9];
         let e = add_sparse(tag, 3, &bytes, &mut short)
             .unwrap_err()
             .to_string();
@@ -392,7 +399,7 @@ mod scatter_tests {
                         Duration::from_secs(5),
                         handle,
                     );
-                    let mut v: Vec<f64> = (0..9).map(|i| (i * 10 + rank) as f64).collect();
+                    let mut v: Vec<f32> = (0..9).map(|i| (i * 10 + rank) as f32).collect();
                     c.reduce_scatter(tag, &mut v, &blocks, 2).unwrap();
                     (v, blocks[rank].clone())
                 })
@@ -401,7 +408,7 @@ mod scatter_tests {
         for h in handles {
             let (v, block) = h.join().unwrap();
             for i in block.chain(7..9) {
-                assert_eq!(v[i], (i * 30 + 3) as f64, "value {i}");
+                assert_eq!(v[i], (i * 30 + 3) as f32, "value {i}");
             }
         }
     }
