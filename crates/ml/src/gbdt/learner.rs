@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use super::bins::BinnedShard;
+use super::bins::{BinnedShard, EntryBlock};
 use super::collective::{Collective, Tag};
 use super::params::GbdtParams;
 use super::tree::Tree;
@@ -29,10 +29,8 @@ pub(crate) type HistValue = f32;
 
 /// Values per histogram bin: gradient sum, hessian sum, row count.
 const W: usize = 3;
-/// Rows per chunk of a parallel histogram build.
-const CHUNK_ROWS: usize = 4096;
-/// Most chunks of one build (and buffers kept for them).
-const MAX_CHUNKS: usize = 4;
+/// Fewest rows for a histogram build shared among threads.
+const PARALLEL_ROWS: usize = 1024;
 
 /// The best split of a leaf.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +102,6 @@ pub(crate) struct Learner<'a> {
     params: &'a GbdtParams,
     len: usize,
     free: Vec<Vec<HistValue>>,
-    chunk_bufs: Vec<Vec<HistValue>>,
     order: Vec<u32>,
     scratch: Vec<u32>,
     /// This shard's rows of each leaf of the last tree: `order[begin..end]`.
@@ -148,7 +145,6 @@ impl<'a> Learner<'a> {
             params,
             len,
             free: Vec::new(),
-            chunk_bufs: Vec::new(),
             order: Vec::new(),
             scratch: Vec::new(),
             leaf_ranges: Vec::new(),
@@ -161,31 +157,39 @@ impl<'a> Learner<'a> {
         self.free.pop().unwrap_or_else(|| vec![0.0; self.len])
     }
 
-    /// This shard's histogram of `rows` (default bins left at zero), totals last.
+    /// This shard's histogram of `rows` (default bins left at zero), totals last. Built one
+    /// block of features at a time (in parallel when threads are free): each bin's adds come in
+    /// row order whatever the thread count, so the histogram has the same bits with any.
     fn accumulate(&mut self, rows: &[u32], g: &[f32], h: &[f32], out: &mut [HistValue]) {
-        let n_chunks = (rows.len() / CHUNK_ROWS).clamp(1, MAX_CHUNKS);
-        let shard = self.shard;
-        if n_chunks == 1 {
+        let t = out.len() - W;
+        let (mut tg, mut th) = (0.0f64, 0.0f64);
+        for &r in rows {
+            tg += f64::from(g[r as usize]);
+            th += f64::from(h[r as usize]);
+        }
+        out[t] = tg as HistValue;
+        out[t + 1] = th as HistValue;
+        out[t + 2] = rows.len() as HistValue;
+        let blocks = &self.shard.blocks;
+        let mut slices = Vec::with_capacity(blocks.len());
+        let mut rest = &mut out[..t];
+        let mut at = 0usize;
+        for b in blocks {
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut(b.bins.start * W - at);
+            let (mine, tail) = tail.split_at_mut(b.bins.len() * W);
+            slices.push(mine);
+            rest = tail;
+            at = b.bins.end * W;
+        }
+        let work = |(b, out): (&EntryBlock, &mut &mut [HistValue])| {
             out.fill(0.0);
-            accumulate_rows(shard, rows, g, h, out);
-            return;
-        }
-        while self.chunk_bufs.len() < n_chunks {
-            self.chunk_bufs.push(vec![0.0; self.len]);
-        }
-        let per = rows.len().div_ceil(n_chunks);
-        self.chunk_bufs[..n_chunks]
-            .par_iter_mut()
-            .zip(rows.par_chunks(per))
-            .for_each(|(buf, part)| {
-                buf.fill(0.0);
-                accumulate_rows(shard, part, g, h, buf);
-            });
-        out.copy_from_slice(&self.chunk_bufs[0]);
-        for buf in &self.chunk_bufs[1..n_chunks] {
-            for (o, v) in out.iter_mut().zip(buf) {
-                *o += v;
-            }
+            accumulate_block(b, rows, g, h, out);
+        };
+        if rayon::current_num_threads() > 1 && rows.len() >= PARALLEL_ROWS && blocks.len() > 1 {
+            blocks.par_iter().zip(slices.par_iter_mut()).for_each(work);
+        } else {
+            blocks.iter().zip(slices.iter_mut()).for_each(work);
         }
     }
 
@@ -248,7 +252,7 @@ impl<'a> Learner<'a> {
             .iter()
             .map(|&u| (o[u as usize + 1] - o[u as usize]) as usize)
             .sum();
-        bins > 16 * 1024
+        bins > 16 * 1024 && rayon::current_num_threads() > 1
     }
 
     /// The root's scan: fills each feature's default bin, then finds the best split over
@@ -752,24 +756,17 @@ fn collect_cuts(features: &[u32], found: &[FeatureCut]) -> (Option<Split>, Vec<u
     (best, feasible)
 }
 
-/// Adds rows to a histogram: every stored bin, and the totals.
-fn accumulate_rows(s: &BinnedShard, rows: &[u32], g: &[f32], h: &[f32], out: &mut [HistValue]) {
-    let t = out.len() - W;
-    let (mut tg, mut th) = (0.0f64, 0.0f64);
+/// Adds rows to one block's histogram: their stored bins.
+fn accumulate_block(b: &EntryBlock, rows: &[u32], g: &[f32], h: &[f32], out: &mut [HistValue]) {
     for &r in rows {
         let r = r as usize;
         let (gr, hr) = (g[r], h[r]);
-        tg += f64::from(gr);
-        th += f64::from(hr);
-        let (a, b) = (s.row_ptr[r] as usize, s.row_ptr[r + 1] as usize);
-        for &e in &s.entries[a..b] {
+        let (lo, hi) = (b.row_ptr[r] as usize, b.row_ptr[r + 1] as usize);
+        for &e in &b.entries[lo..hi] {
             let e = e as usize * W;
             out[e] += gr;
             out[e + 1] += hr;
             out[e + 2] += 1.0;
         }
     }
-    out[t] += tg as HistValue;
-    out[t + 1] += th as HistValue;
-    out[t + 2] += rows.len() as HistValue;
 }
