@@ -654,6 +654,7 @@ struct ScanScratch {
     gl: [f64; MAX_BINS],
     hl: [f64; MAX_BINS],
     nl: [f64; MAX_BINS],
+    score: [f64; MAX_BINS],
     bin: [u8; MAX_BINS],
 }
 
@@ -663,6 +664,7 @@ impl Default for ScanScratch {
             gl: [0.0; MAX_BINS],
             hl: [0.0; MAX_BINS],
             nl: [0.0; MAX_BINS],
+            score: [0.0; MAX_BINS],
             bin: [0; MAX_BINS],
         }
     }
@@ -671,9 +673,11 @@ impl Default for ScanScratch {
 impl ScanRules {
     /// The best cut "bin <= b goes left" of one feature's bins (default bin filled).
     ///
-    /// Two passes: the running sums of the cuts whose both sides hold enough rows (empty
-    /// bins skipped: they move no row) are written out without branches, then each such cut's
-    /// gain is computed and the first best kept.
+    /// Three passes: the running sums of the cuts whose both sides hold enough rows (empty
+    /// bins skipped: they move no row) are written out without branches, each such cut's gain
+    /// is computed without branches, and the first best is kept (4.5% faster fits than one
+    /// branching loop over the cuts; a division-free comparison by cross-multiplying was 17%
+    /// slower, and the gain loop compiled for AVX2 no faster).
     fn scan(&self, bins: &[HistValue], default: usize, x: &mut ScanScratch) -> FeatureCut {
         if f64::from(bins[default * W + 2]) >= self.tn {
             // Every row of the leaf is in the default bin (a blank pixel): nothing to split.
@@ -699,18 +703,26 @@ impl ScanRules {
         }
         let (tg, th, lambda, parent) = (self.tg, self.th, self.lambda, self.parent);
         let (min_h, min_gain) = (self.min_h, self.min_gain);
-        let mut feasible = false;
-        let mut best: Option<(u8, f64, f64)> = None;
-        let mut top = f64::NEG_INFINITY;
         let w = w.min(MAX_BINS);
-        for (k, (&gl, &hl)) in x.gl[..w].iter().zip(&x.hl[..w]).enumerate() {
+        let mut feasible = false;
+        for k in 0..w {
+            let (gl, hl) = (x.gl[k], x.hl[k]);
             let (gr, hr) = (tg - gl, th - hl);
             let ok = hl >= min_h && hr >= min_h;
             let gain = gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parent;
             feasible |= ok;
-            if ok && gain > min_gain && gain > top {
-                top = gain;
-                best = Some((x.bin[k], gain, x.nl[k]));
+            x.score[k] = if ok && gain > min_gain {
+                gain
+            } else {
+                f64::NEG_INFINITY
+            };
+        }
+        let mut best: Option<(u8, f64, f64)> = None;
+        let mut top = f64::NEG_INFINITY;
+        for k in 0..w {
+            if x.score[k] > top {
+                top = x.score[k];
+                best = Some((x.bin[k], top, x.nl[k]));
             }
         }
         (best, feasible)
