@@ -135,6 +135,19 @@ impl StateStore for ConfinedState {
         self.inner.add_f32(key, delta).await
     }
 
+    fn notifies_writes(&self) -> bool {
+        self.inner.notifies_writes()
+    }
+
+    async fn wait_get(
+        &self,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Bytes>, StateError> {
+        self.check(key)?;
+        self.inner.wait_get(key, timeout).await
+    }
+
     async fn get_f32(&self, key: &str) -> Result<Option<Vec<f32>>, StateError> {
         self.check(key)?;
         self.inner.get_f32(key).await

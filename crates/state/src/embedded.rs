@@ -8,10 +8,12 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{StateError, StateStore, add_le_in_place, check_update_len, decode_f32};
 
-/// An in-process [`StateStore`].
+/// An in-process [`StateStore`]. It hears of its own writes, so a reader can wait for a key
+/// ([`StateStore::wait_get`]) and wake when it is written instead of polling.
 #[derive(Debug, Default)]
 pub struct EmbeddedState {
     values: Mutex<HashMap<String, Bytes>>,
+    written: tokio::sync::Notify,
 }
 
 impl EmbeddedState {
@@ -37,6 +39,7 @@ impl StateStore for EmbeddedState {
 
     async fn put(&self, key: &str, value: Bytes) -> Result<(), StateError> {
         self.lock().insert(key.to_string(), value);
+        self.written.notify_waiters();
         Ok(())
     }
 
@@ -111,7 +114,33 @@ impl StateStore for EmbeddedState {
             return Ok(false);
         }
         values.insert(key.to_string(), new);
+        drop(values);
+        self.written.notify_waiters();
         Ok(true)
+    }
+
+    fn notifies_writes(&self) -> bool {
+        true
+    }
+
+    async fn wait_get(
+        &self,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Bytes>, StateError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the look, so a write between the look and the wait wakes it.
+            let written = self.written.notified();
+            let mut written = std::pin::pin!(written);
+            written.as_mut().enable();
+            if let Some(v) = self.lock().get(key).cloned() {
+                return Ok(Some(v));
+            }
+            if tokio::time::timeout_at(deadline, written).await.is_err() {
+                return Ok(None);
+            }
+        }
     }
 }
 

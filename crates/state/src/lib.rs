@@ -99,6 +99,23 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         expected: Option<&[u8]>,
         new: Bytes,
     ) -> Result<bool, StateError>;
+
+    /// Whether [`StateStore::wait_get`] waits for a write (the store hears of its writes)
+    /// rather than returning at once.
+    fn notifies_writes(&self) -> bool {
+        false
+    }
+
+    /// The value under `key`, waiting up to `timeout` for it to be written when the store
+    /// [notifies writes](StateStore::notifies_writes); otherwise the same as `get`.
+    async fn wait_get(
+        &self,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Bytes>, StateError> {
+        let _ = timeout;
+        self.get(key).await
+    }
 }
 
 /// Checks that `len` bytes are a whole number of f32s.

@@ -94,6 +94,8 @@ pub trait WireValue: Copy + PartialEq + std::ops::AddAssign + Send + Sync + 'sta
     const ZERO: Self;
     /// Appends the value's bytes.
     fn put(self, out: &mut Vec<u8>);
+    /// Writes the value's bytes into exactly [`WireValue::BYTES`] bytes.
+    fn write(self, out: &mut [u8]);
     /// Reads a value from exactly [`WireValue::BYTES`] bytes.
     fn get(bytes: &[u8]) -> Self;
 }
@@ -106,6 +108,11 @@ macro_rules! wire_value {
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
+            #[inline]
+            fn write(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline]
             fn get(bytes: &[u8]) -> Self {
                 let mut b = [0u8; $n];
                 b.copy_from_slice(bytes);

@@ -44,6 +44,10 @@ pub struct StateCollective {
     /// What this participant moved.
     pub traffic: Traffic,
     last_collected: Option<usize>,
+    /// The running sum of a reduce-scatter when this rank's own values cannot be its start
+    /// (rank 2 and up), kept between rounds: a fresh half-histogram every round cost page
+    /// faults and TLB shootdowns.
+    scratch: Vec<f32>,
 }
 
 impl StateCollective {
@@ -67,6 +71,7 @@ impl StateCollective {
             handle,
             traffic: Traffic::default(),
             last_collected: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -94,20 +99,32 @@ impl StateCollective {
         }
         let mut got = Vec::with_capacity(reads.len());
         let started = Instant::now();
+        let notified = state.notifies_writes();
         for (r, key) in reads {
-            // This thread is the worker's own (the booster is synchronous): it yields for the
-            // first 200 µs, then sleeps between polls — 50 µs apart for the first 20 ms (a peer
-            // that is a split's work behind), then backing off to 2 ms (a peer loading or
-            // restarting). Tokio's timer cannot sleep below 1 ms, hence the thread sleep.
+            // This thread is the worker's own (the booster is synchronous). A store that hears
+            // of its writes (the embedded one) wakes it when the key is written. Another is
+            // polled: yielding for the first 200 µs, then sleeping between polls — 50 µs apart
+            // for the first 20 ms (a peer that is a split's work behind), then backing off to
+            // 2 ms (a peer loading or restarting). Tokio's timer cannot sleep below 1 ms, hence
+            // the thread sleep.
             let mut pause = Duration::from_micros(50);
             loop {
-                match handle.block_on(state.get(key)) {
+                let read = if notified {
+                    let left = self.timeout.saturating_sub(started.elapsed());
+                    handle.block_on(state.wait_get(key, left.min(Duration::from_secs(1))))
+                } else {
+                    handle.block_on(state.get(key))
+                };
+                match read {
                     Ok(Some(b)) => {
                         self.traffic.received += b.len() as u64;
                         got.push(b);
                         break;
                     }
                     Ok(None) if started.elapsed() < self.timeout => {
+                        if notified {
+                            continue;
+                        }
                         if started.elapsed() < Duration::from_micros(200) {
                             // A peer a few microseconds behind: yield rather than sleep (a
                             // sleep costs a timer slack of ~50 µs).
@@ -169,17 +186,46 @@ impl StateCollective {
 
 /// A sparse encoding of `values`: their count (u32), a bitmap of the non-zero ones, and those.
 pub fn encode_sparse<T: WireValue>(values: &[T]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + values.len().div_ceil(8));
-    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    let bitmap_at = out.len();
-    out.resize(bitmap_at + values.len().div_ceil(8), 0);
-    for (i, v) in values.iter().enumerate() {
-        if *v != T::ZERO {
-            out[bitmap_at + i / 8] |= 1 << (i % 8);
+    encode_sparse_parts(&[values])
+}
+
+/// [`encode_sparse`] of the concatenation of `parts`, without building it.
+pub fn encode_sparse_parts<T: WireValue>(parts: &[&[T]]) -> Vec<u8> {
+    let n: usize = parts.iter().map(|p| p.len()).sum();
+    let head = 4 + n.div_ceil(8);
+    let mut out = Vec::with_capacity(head + n * T::BYTES);
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.resize(head, 0);
+    let mut at = 0usize;
+    for part in parts {
+        let mut rest: &[T] = part;
+        if at.is_multiple_of(8) {
+            // Eight values at a time: their bitmap byte without branches, then only the
+            // non-zero ones (a histogram has long runs of zeros, and of non-zeros).
+            let chunks = rest.chunks_exact(8);
+            let left = chunks.remainder();
+            for c in chunks {
+                let mut bits = 0u8;
+                for (k, v) in c.iter().enumerate() {
+                    bits |= u8::from(*v != T::ZERO) << k;
+                }
+                out[4 + at / 8] = bits;
+                let mut b = bits;
+                while b != 0 {
+                    c[b.trailing_zeros() as usize].put(&mut out);
+                    b &= b - 1;
+                }
+                at += 8;
+            }
+            rest = left;
         }
-    }
-    for v in values.iter().filter(|v| **v != T::ZERO) {
-        v.put(&mut out);
+        for v in rest {
+            if *v != T::ZERO {
+                out[4 + at / 8] |= 1 << (at % 8);
+                v.put(&mut out);
+            }
+            at += 1;
+        }
     }
     out
 }
@@ -191,18 +237,31 @@ pub fn add_sparse<T: WireValue>(
     bytes: &[u8],
     acc: &mut [T],
 ) -> Result<(), MlError> {
+    let n = acc.len();
+    add_sparse_with(tag, rank, bytes, n, |i, v| acc[i] += v)
+}
+
+/// Checks a sparse contribution of `n` values and calls `add(index, value)` for each of its
+/// non-zero values, in index order.
+fn add_sparse_with<T: WireValue>(
+    tag: Tag,
+    rank: usize,
+    bytes: &[u8],
+    n: usize,
+    mut add: impl FnMut(usize, T),
+) -> Result<(), MlError> {
     let bad = |why: String| {
         MlError::Collective(format!(
             "rank {rank}'s contribution to {tag} {why}: the participants disagree about the \
              shape of this round"
         ))
     };
-    let n = bytes
+    let got = bytes
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .ok_or_else(|| bad("is truncated".into()))?;
-    if n != acc.len() {
-        return Err(bad(format!("holds {n} values, expected {}", acc.len())));
+    if got != n {
+        return Err(bad(format!("holds {got} values, expected {n}")));
     }
     let map_len = n.div_ceil(8);
     let bitmap = bytes
@@ -216,12 +275,48 @@ pub fn add_sparse<T: WireValue>(
             values.len()
         )));
     }
+    if !n.is_multiple_of(8) && bitmap[map_len - 1] >> (n % 8) != 0 {
+        return Err(bad("marks values past its end".into()));
+    }
     let mut it = values.chunks_exact(T::BYTES);
-    for (i, a) in acc.iter_mut().enumerate() {
-        if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+    for (k, &byte) in bitmap.iter().enumerate() {
+        let mut bits = byte;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
             let b = it.next().expect("counted");
-            *a += T::get(b);
+            add(k * 8 + i, T::get(b));
         }
+    }
+    Ok(())
+}
+
+/// A block of values and a tail, summed into as one vector.
+struct SplitParts<'a> {
+    block: &'a mut [f32],
+    tail: &'a mut [f32],
+}
+
+/// [`add_sparse`] into a block and a tail as if they were one vector.
+fn add_sparse_parts(
+    tag: Tag,
+    rank: usize,
+    bytes: &[u8],
+    parts: &mut SplitParts<'_>,
+) -> Result<(), MlError> {
+    let split = parts.block.len();
+    let n = split + parts.tail.len();
+    // The tail is a few values: decode into a small buffer, add the block in place.
+    let mut tail = vec![0.0f32; parts.tail.len()];
+    add_sparse_with(tag, rank, bytes, n, |i, v: f32| {
+        if i < split {
+            parts.block[i] += v;
+        } else {
+            tail[i - split] += v;
+        }
+    })?;
+    for (t, v) in parts.tail.iter_mut().zip(&tail) {
+        *t += v;
     }
     Ok(())
 }
@@ -285,10 +380,7 @@ impl StateCollective {
     /// The bytes rank `to` needs of `values`: its block, then the tail.
     fn block_of(values: &[f32], block: &Range<usize>, tail: usize) -> Vec<u8> {
         let n = values.len();
-        let mut part = Vec::with_capacity(block.len() + tail);
-        part.extend_from_slice(&values[block.clone()]);
-        part.extend_from_slice(&values[n - tail..]);
-        encode_sparse(&part)
+        encode_sparse_parts(&[&values[block.clone()], &values[n - tail..]])
     }
 
     /// The reduce-scatter: rank `r` receives only the other ranks' values of `blocks[r]` (and the
@@ -321,23 +413,43 @@ impl StateCollective {
             .collect();
         let got = self.exchange(tag, writes, &reads)?;
         let block = blocks[me].clone();
-        let mut own = Vec::with_capacity(block.len() + tail);
-        own.extend_from_slice(&values[block.clone()]);
-        own.extend_from_slice(&values[n - tail..]);
-        let mut acc = vec![0.0; own.len()];
+        let (head, rest) = values.split_at_mut(block.end);
+        let own_block = &mut head[block.clone()];
+        let rest_len = rest.len();
+        let own_tail = &mut rest[rest_len - tail..];
         let mut next = got.iter().zip(&reads);
+        if me <= 1 {
+            // Rank order without a copy: rank 0's sum starts from its own values; rank 1's
+            // from its own plus rank 0's, which is rank 0's plus its own (one addition
+            // commutes bit for bit).
+            let mut parts = SplitParts {
+                block: own_block,
+                tail: own_tail,
+            };
+            for (bytes, (from, _)) in next {
+                add_sparse_parts(tag, *from, bytes, &mut parts)?;
+            }
+            return Ok(());
+        }
+        let len = block.len() + tail;
+        self.scratch.clear();
+        self.scratch.resize(len, 0.0);
         for r in 0..self.size {
             if r == me {
-                for (a, v) in acc.iter_mut().zip(&own) {
-                    *a += v;
+                let (a, b) = self.scratch.split_at_mut(block.len());
+                for (s, v) in a.iter_mut().zip(own_block.iter()) {
+                    *s += v;
+                }
+                for (s, v) in b.iter_mut().zip(own_tail.iter()) {
+                    *s += v;
                 }
             } else if let Some((bytes, (from, _))) = next.next() {
-                add_sparse(tag, *from, bytes, &mut acc)?;
+                add_sparse(tag, *from, bytes, &mut self.scratch)?;
             }
         }
-        let (head, tail_vals) = acc.split_at(block.len());
-        values[block].copy_from_slice(head);
-        values[n - tail..].copy_from_slice(tail_vals);
+        let (a, b) = self.scratch.split_at(block.len());
+        own_block.copy_from_slice(a);
+        own_tail.copy_from_slice(b);
         Ok(())
     }
 }
