@@ -151,6 +151,36 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_waiting_reader_wakes_on_the_write_and_gives_up_after_its_timeout() {
+        use std::time::{Duration, Instant};
+        let state = Arc::new(EmbeddedState::new());
+        assert!(state.notifies_writes());
+        let started = Instant::now();
+        assert_eq!(
+            state
+                .wait_get("absent", Duration::from_millis(30))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let writer = {
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                state.put("other", Bytes::from_static(b"x")).await.unwrap();
+                state.put("k", Bytes::from_static(b"v")).await.unwrap();
+            })
+        };
+        let got = state.wait_get("k", Duration::from_secs(30)).await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"v"[..]));
+        writer.await.unwrap();
+        // A key already there is returned at once.
+        let got = state.wait_get("k", Duration::ZERO).await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"v"[..]));
+    }
+
+    #[tokio::test]
     async fn counters_vectors_and_cas_behave() {
         let state = EmbeddedState::new();
         assert_eq!(state.incr("c", 2).await.unwrap(), 2);
