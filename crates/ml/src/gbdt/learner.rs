@@ -2,16 +2,18 @@
 //! for one shard of a data-parallel fit.
 //!
 //! A histogram holds `(Σg, Σh, n)` per bin of every used feature, then the leaf's totals: one
-//! flat `f64` vector, which is what the shards all-reduce. A shard accumulates only the bins that
-//! differ from a feature's default bin (the bin of 0.0; most of an image's pixels, every absent
-//! sparse entry); after the sum, each default bin is the leaf's totals minus the feature's other
-//! bins. Of two new children only the one with fewer rows (over all shards) is accumulated and
-//! reduced; the other is its parent minus it.
+//! flat `f32` vector, which is what the shards reduce-scatter. A shard accumulates only the bins
+//! that differ from a feature's default bin (the bin of 0.0; most of an image's pixels, every
+//! absent sparse entry); after the sum, each default bin is the leaf's totals minus the feature's
+//! other bins. Of two new children only the one with fewer rows (over all shards) is accumulated
+//! and reduced; the other is its parent minus it. A leaf remembers which features had an
+//! admissible cut in it; its children fill, subtract and scan only those.
 //!
 //! The leaf to split next is the one whose best split gains most (ties: the oldest leaf). Every
 //! choice is taken from reduced values, so every shard grows the same tree; within a shard, rows
-//! stay in ascending order inside each leaf and chunk sums are added in a fixed order, so a
-//! shard's contribution does not depend on thread timing.
+//! stay in ascending order inside each leaf and a histogram is built one block of features at a
+//! time, each bin's adds in row order, so a shard's contribution depends neither on thread timing
+//! nor on the thread count.
 
 use rayon::prelude::*;
 
