@@ -139,6 +139,10 @@ impl StateStore for ConfinedState {
         self.inner.notifies_writes()
     }
 
+    fn is_local(&self) -> bool {
+        self.inner.is_local()
+    }
+
     async fn wait_get(
         &self,
         key: &str,

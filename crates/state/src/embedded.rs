@@ -123,6 +123,10 @@ impl StateStore for EmbeddedState {
         true
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn wait_get(
         &self,
         key: &str,

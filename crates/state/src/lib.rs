@@ -100,6 +100,12 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         new: Bytes,
     ) -> Result<bool, StateError>;
 
+    /// Whether the store lives in this process: a value written is handed over, not copied or
+    /// sent, so its size costs nothing (and encoding it smaller only costs CPU).
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Whether [`StateStore::wait_get`] waits for a write (the store hears of its writes)
     /// rather than returning at once.
     fn notifies_writes(&self) -> bool {

@@ -48,6 +48,8 @@ pub struct StateCollective {
     /// (rank 2 and up), kept between rounds: a fresh half-histogram every round cost page
     /// faults and TLB shootdowns.
     scratch: Vec<f32>,
+    /// Whether contributions travel dense (the store is in this process) or sparse.
+    dense: bool,
 }
 
 impl StateCollective {
@@ -62,6 +64,7 @@ impl StateCollective {
         timeout: Duration,
         handle: Handle,
     ) -> Self {
+        let dense = state.is_local();
         Self {
             state,
             prefix,
@@ -72,6 +75,7 @@ impl StateCollective {
             traffic: Traffic::default(),
             last_collected: None,
             scratch: Vec::new(),
+            dense,
         }
     }
 
@@ -291,34 +295,78 @@ fn add_sparse_with<T: WireValue>(
     Ok(())
 }
 
-/// A block of values and a tail, summed into as one vector.
-struct SplitParts<'a> {
-    block: &'a mut [f32],
-    tail: &'a mut [f32],
+/// How a reduce-scatter contribution travels: its first byte.
+const SPARSE: u8 = 0;
+const DENSE: u8 = 1;
+
+/// A rank's contribution to another's block: the block's values, then the tail, dense (`f32`
+/// little-endian after their count) when the store is in this process — handing over bytes
+/// costs nothing there, encoding them does — and sparse ([`encode_sparse`]) when they travel.
+fn encode_contribution(parts: [&[f32]; 2], dense: bool) -> Vec<u8> {
+    let n = parts[0].len() + parts[1].len();
+    if !dense {
+        let mut out = vec![SPARSE];
+        out.extend_from_slice(&encode_sparse_parts(&parts));
+        return out;
+    }
+    let mut out = Vec::with_capacity(5 + n * 4);
+    out.push(DENSE);
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    for v in parts[0].iter().chain(parts[1]) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
 }
 
-/// [`add_sparse`] into a block and a tail as if they were one vector.
-fn add_sparse_parts(
+/// Adds a contribution from rank `rank` into `parts` (a block, then a tail, as one vector),
+/// checking its kind and shape.
+fn add_contribution(
     tag: Tag,
     rank: usize,
     bytes: &[u8],
-    parts: &mut SplitParts<'_>,
+    parts: [&mut [f32]; 2],
 ) -> Result<(), MlError> {
-    let split = parts.block.len();
-    let n = split + parts.tail.len();
-    // The tail is a few values: decode into a small buffer, add the block in place.
-    let mut tail = vec![0.0f32; parts.tail.len()];
-    add_sparse_with(tag, rank, bytes, n, |i, v: f32| {
-        if i < split {
-            parts.block[i] += v;
-        } else {
-            tail[i - split] += v;
+    let [block, tail] = parts;
+    let split = block.len();
+    let n = split + tail.len();
+    match bytes.split_first() {
+        Some((&DENSE, rest)) => {
+            if rest.len() != 4 + n * 4 || rest[..4] != (n as u32).to_le_bytes() {
+                return Err(MlError::Collective(format!(
+                    "rank {rank}'s contribution to {tag} holds {} bytes, expected {} dense \
+                     values: the participants disagree about the shape of this round",
+                    rest.len(),
+                    n
+                )));
+            }
+            let (head, end) = rest[4..].split_at(split * 4);
+            for (a, b) in block.iter_mut().zip(head.chunks_exact(4)) {
+                *a += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            for (a, b) in tail.iter_mut().zip(end.chunks_exact(4)) {
+                *a += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            Ok(())
         }
-    })?;
-    for (t, v) in parts.tail.iter_mut().zip(&tail) {
-        *t += v;
+        Some((&SPARSE, rest)) => {
+            // The tail is a few values: decode into a small buffer, add the block in place.
+            let mut end = vec![0.0f32; tail.len()];
+            add_sparse_with(tag, rank, rest, n, |i, v: f32| {
+                if i < split {
+                    block[i] += v;
+                } else {
+                    end[i - split] += v;
+                }
+            })?;
+            for (t, v) in tail.iter_mut().zip(&end) {
+                *t += v;
+            }
+            Ok(())
+        }
+        _ => Err(MlError::Collective(format!(
+            "rank {rank}'s contribution to {tag} is empty or of an unknown kind"
+        ))),
     }
-    Ok(())
 }
 
 impl Collective for StateCollective {
@@ -378,9 +426,9 @@ impl Collective for StateCollective {
 
 impl StateCollective {
     /// The bytes rank `to` needs of `values`: its block, then the tail.
-    fn block_of(values: &[f32], block: &Range<usize>, tail: usize) -> Vec<u8> {
+    fn block_of(values: &[f32], block: &Range<usize>, tail: usize, dense: bool) -> Vec<u8> {
         let n = values.len();
-        encode_sparse_parts(&[&values[block.clone()], &values[n - tail..]])
+        encode_contribution([&values[block.clone()], &values[n - tail..]], dense)
     }
 
     /// The reduce-scatter: rank `r` receives only the other ranks' values of `blocks[r]` (and the
@@ -404,7 +452,8 @@ impl StateCollective {
             .filter(|&to| to != me)
             .map(|to| {
                 let key = format!("{}/ar/{tag}/{to}/{me}", self.prefix);
-                (key, Bytes::from(Self::block_of(values, &blocks[to], tail)))
+                let bytes = Self::block_of(values, &blocks[to], tail, self.dense);
+                (key, Bytes::from(bytes))
             })
             .collect();
         let reads: Vec<(usize, String)> = (0..self.size)
@@ -422,12 +471,8 @@ impl StateCollective {
             // Rank order without a copy: rank 0's sum starts from its own values; rank 1's
             // from its own plus rank 0's, which is rank 0's plus its own (one addition
             // commutes bit for bit).
-            let mut parts = SplitParts {
-                block: own_block,
-                tail: own_tail,
-            };
             for (bytes, (from, _)) in next {
-                add_sparse_parts(tag, *from, bytes, &mut parts)?;
+                add_contribution(tag, *from, bytes, [&mut *own_block, &mut *own_tail])?;
             }
             return Ok(());
         }
@@ -444,7 +489,8 @@ impl StateCollective {
                     *s += v;
                 }
             } else if let Some((bytes, (from, _))) = next.next() {
-                add_sparse(tag, *from, bytes, &mut self.scratch)?;
+                let (a, b) = self.scratch.split_at_mut(block.len());
+                add_contribution(tag, *from, bytes, [a, b])?;
             }
         }
         let (a, b) = self.scratch.split_at(block.len());
@@ -479,6 +525,44 @@ mod tests {
         );
         assert!(add_sparse(tag, 0, &bytes[..bytes.len() - 1], &mut acc).is_err());
         assert!(add_sparse(tag, 0, &[1, 0], &mut acc).is_err());
+    }
+}
+
+#[cfg(test)]
+mod contribution_tests {
+    use super::*;
+
+    #[test]
+    fn contributions_add_alike_dense_and_sparse_and_a_bad_one_is_named() {
+        let tag = Tag::Node {
+            iteration: 1,
+            tree: 0,
+            step: 4,
+        };
+        let block = [0.0f32, 2.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let tail = [3.0f32, 0.0, 7.0];
+        for dense in [true, false] {
+            let bytes = encode_contribution([&block, &tail], dense);
+            let (mut b, mut t) = ([1.0f32; 10], [1.0f32; 3]);
+            add_contribution(tag, 2, &bytes, [&mut b, &mut t]).unwrap();
+            assert_eq!(b, block.map(|v| v + 1.0), "dense {dense}");
+            assert_eq!(t, tail.map(|v| v + 1.0), "dense {dense}");
+            // Another shape: named, with the rank and the round.
+            let (mut b, mut t) = ([0.0f32; 9], [0.0f32; 3]);
+            let e = add_contribution(tag, 2, &bytes, [&mut b, &mut t])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("rank 2") && e.contains("it/1/0/4"), "{e}");
+            let (mut b, mut t) = ([0.0f32; 10], [0.0f32; 3]);
+            assert!(add_contribution(tag, 2, &bytes[..bytes.len() - 1], [&mut b, &mut t]).is_err());
+        }
+        let (mut b, mut t) = ([0.0f32; 10], [0.0f32; 3]);
+        for bad in [&[][..], &[9, 0, 0, 0, 0][..]] {
+            let e = add_contribution(tag, 1, bad, [&mut b, &mut t])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("unknown kind"), "{e}");
+        }
     }
 }
 
