@@ -320,14 +320,12 @@ impl<'a> Learner<'a> {
             |x: &mut ScanScratch,
              ((&u, p), sm): ((&u32, &mut &mut [HistValue]), &mut &mut [HistValue])| {
                 let default = s.default_bin[u as usize] as usize;
-                fill_default_bin(sm, default, small_totals);
-                let small_cut = rs.map_or(NO_CUT, |r| r.scan(sm, default, x));
                 if rl.is_none() {
-                    return (small_cut, NO_CUT);
+                    fill_default_bin(sm, default, small_totals);
+                    return (rs.map_or(NO_CUT, |r| r.scan(sm, default, x)), NO_CUT);
                 }
-                for (pv, sv) in p.iter_mut().zip(sm.iter()) {
-                    *pv -= sv;
-                }
+                fill_and_subtract(sm, p, default, small_totals);
+                let small_cut = rs.map_or(NO_CUT, |r| r.scan(sm, default, x));
                 (small_cut, rl.map_or(NO_CUT, |r| r.scan(p, default, x)))
             };
         let found: Vec<(FeatureCut, FeatureCut)> = if parallel {
@@ -744,6 +742,38 @@ fn fill_default_bin(bins: &mut [HistValue], default: usize, totals: [f64; 3]) {
     bins[at] = (totals[0] - (sg - own[0])) as HistValue;
     bins[at + 1] = (totals[1] - (sh - own[1])).max(0.0) as HistValue;
     bins[at + 2] = (totals[2] - (sn - own[2])).max(0.0) as HistValue;
+}
+
+/// [`fill_default_bin`] of the smaller child's bins `small`, and `parent` made the larger
+/// child's (parent minus smaller), in one pass over `small`.
+fn fill_and_subtract(
+    small: &mut [HistValue],
+    parent: &mut [HistValue],
+    default: usize,
+    totals: [f64; 3],
+) {
+    let at = default * W;
+    let own = [small[at], small[at + 1], small[at + 2]];
+    let (mut sg, mut sh, mut sn) = (0.0f64, 0.0f64, 0.0f64);
+    for (p, v) in parent.chunks_exact_mut(W).zip(small.chunks_exact(W)) {
+        sg += f64::from(v[0]);
+        sh += f64::from(v[1]);
+        sn += f64::from(v[2]);
+        p[0] -= v[0];
+        p[1] -= v[1];
+        p[2] -= v[2];
+    }
+    // The default bin so far lost only `own`; it loses the rest of the filled value now.
+    let filled = [
+        (totals[0] - (sg - f64::from(own[0]))) as HistValue,
+        (totals[1] - (sh - f64::from(own[1]))).max(0.0) as HistValue,
+        (totals[2] - (sn - f64::from(own[2]))).max(0.0) as HistValue,
+    ];
+    for k in 0..W {
+        parent[at + k] += own[k];
+        parent[at + k] -= filled[k];
+        small[at + k] = filled[k];
+    }
 }
 
 /// The best of per-feature cuts (ties to the earlier feature) and the features with an

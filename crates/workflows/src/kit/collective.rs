@@ -312,8 +312,15 @@ fn encode_contribution(parts: [&[f32]; 2], dense: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + n * 4);
     out.push(DENSE);
     out.extend_from_slice(&(n as u32).to_le_bytes());
-    for v in parts[0].iter().chain(parts[1]) {
-        out.extend_from_slice(&v.to_le_bytes());
+    for part in parts {
+        if cfg!(target_endian = "little") {
+            // The values' own bytes are their little-endian bytes: one copy.
+            out.extend_from_slice(bytemuck::cast_slice(part));
+        } else {
+            for v in part {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
     }
     out
 }
