@@ -769,11 +769,11 @@ fn fill_and_subtract(
         (totals[1] - (sh - f64::from(own[1]))).max(0.0) as HistValue,
         (totals[2] - (sn - f64::from(own[2]))).max(0.0) as HistValue,
     ];
-    for k in 0..W {
-        parent[at + k] += own[k];
-        parent[at + k] -= filled[k];
-        small[at + k] = filled[k];
+    for (k, (&o, &f)) in own.iter().zip(&filled).enumerate() {
+        parent[at + k] += o;
+        parent[at + k] -= f;
     }
+    small[at..at + W].copy_from_slice(&filled);
 }
 
 /// The best of per-feature cuts (ties to the earlier feature) and the features with an
