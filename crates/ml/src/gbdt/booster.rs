@@ -127,6 +127,16 @@ struct Timed<'c> {
     spent: Duration,
 }
 
+impl Timed<'_> {
+    /// Runs one operation of the inner collective, adding its time to `spent`.
+    fn time<R>(&mut self, op: impl FnOnce(&mut dyn Collective) -> R) -> R {
+        let t = Instant::now();
+        let r = op(&mut *self.inner);
+        self.spent += t.elapsed();
+        r
+    }
+}
+
 impl Collective for Timed<'_> {
     fn rank(&self) -> usize {
         self.inner.rank()
@@ -135,16 +145,10 @@ impl Collective for Timed<'_> {
         self.inner.size()
     }
     fn all_gather(&mut self, tag: Tag, local: Vec<u8>) -> Result<Vec<Vec<u8>>> {
-        let t = Instant::now();
-        let r = self.inner.all_gather(tag, local);
-        self.spent += t.elapsed();
-        r
+        self.time(|c| c.all_gather(tag, local))
     }
     fn all_sum(&mut self, tag: Tag, values: &mut [f64]) -> Result<()> {
-        let t = Instant::now();
-        let r = self.inner.all_sum(tag, values);
-        self.spent += t.elapsed();
-        r
+        self.time(|c| c.all_sum(tag, values))
     }
     fn reduce_scatter(
         &mut self,
@@ -153,10 +157,7 @@ impl Collective for Timed<'_> {
         blocks: &[std::ops::Range<usize>],
         tail: usize,
     ) -> Result<()> {
-        let t = Instant::now();
-        let r = self.inner.reduce_scatter(tag, values, blocks, tail);
-        self.spent += t.elapsed();
-        r
+        self.time(|c| c.reduce_scatter(tag, values, blocks, tail))
     }
 }
 

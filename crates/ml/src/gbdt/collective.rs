@@ -64,9 +64,7 @@ pub trait Collective {
     /// Replaces `values` by the element-wise sum over every participant's `values` for `tag`,
     /// added in rank order. A contribution of another length is an error naming its rank.
     fn all_sum(&mut self, tag: Tag, values: &mut [f64]) -> Result<()> {
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let all = self.all_gather(tag, bytes)?;
-        sum_in_rank_order(tag, &all, values)
+        gather_and_sum(self, tag, values)
     }
 
     /// Sums the histogram `values` where this participant needs only `blocks[rank()]` and the
@@ -80,10 +78,23 @@ pub trait Collective {
         tail: usize,
     ) -> Result<()> {
         let _ = (blocks, tail);
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let all = self.all_gather(tag, bytes)?;
-        sum_in_rank_order(tag, &all, values)
+        gather_and_sum(self, tag, values)
     }
+}
+
+/// Replaces `values` by their sum over every participant, gathering every contribution
+/// whole: what [`Collective::all_sum`] and [`Collective::reduce_scatter`] do by default.
+pub fn gather_and_sum<C: Collective + ?Sized, T: WireValue>(
+    c: &mut C,
+    tag: Tag,
+    values: &mut [T],
+) -> Result<()> {
+    let mut bytes = Vec::with_capacity(values.len() * T::BYTES);
+    for v in values.iter() {
+        v.put(&mut bytes);
+    }
+    let all = c.all_gather(tag, bytes)?;
+    sum_in_rank_order(tag, &all, values)
 }
 
 /// A number the collectives move, as little-endian bytes.
@@ -94,8 +105,6 @@ pub trait WireValue: Copy + PartialEq + std::ops::AddAssign + Send + Sync + 'sta
     const ZERO: Self;
     /// Appends the value's bytes.
     fn put(self, out: &mut Vec<u8>);
-    /// Writes the value's bytes into exactly [`WireValue::BYTES`] bytes.
-    fn write(self, out: &mut [u8]);
     /// Reads a value from exactly [`WireValue::BYTES`] bytes.
     fn get(bytes: &[u8]) -> Self;
 }
@@ -107,10 +116,6 @@ macro_rules! wire_value {
             const ZERO: Self = 0.0;
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
-            }
-            #[inline]
-            fn write(self, out: &mut [u8]) {
-                out.copy_from_slice(&self.to_le_bytes());
             }
             #[inline]
             fn get(bytes: &[u8]) -> Self {

@@ -729,6 +729,17 @@ impl ScanRules {
     }
 }
 
+/// A feature's default bin: the leaf's `totals` minus the feature's other bins, given the sums
+/// over all its bins (`sums`) and the default bin's value before the fill (`own`).
+fn default_bin_value(totals: [f64; 3], sums: [f64; 3], own: [HistValue; 3]) -> [HistValue; 3] {
+    let other = |k: usize| sums[k] - f64::from(own[k]);
+    [
+        (totals[0] - other(0)) as HistValue,
+        (totals[1] - other(1)).max(0.0) as HistValue,
+        (totals[2] - other(2)).max(0.0) as HistValue,
+    ]
+}
+
 /// Sets a feature's default bin to the leaf's totals minus its other bins.
 fn fill_default_bin(bins: &mut [HistValue], default: usize, totals: [f64; 3]) {
     let (mut sg, mut sh, mut sn) = (0.0f64, 0.0f64, 0.0f64);
@@ -737,11 +748,10 @@ fn fill_default_bin(bins: &mut [HistValue], default: usize, totals: [f64; 3]) {
         sh += f64::from(v[1]);
         sn += f64::from(v[2]);
     }
+    let sums = [sg, sh, sn];
     let at = default * W;
-    let own = [bins[at], bins[at + 1], bins[at + 2]].map(f64::from);
-    bins[at] = (totals[0] - (sg - own[0])) as HistValue;
-    bins[at + 1] = (totals[1] - (sh - own[1])).max(0.0) as HistValue;
-    bins[at + 2] = (totals[2] - (sn - own[2])).max(0.0) as HistValue;
+    let own = [bins[at], bins[at + 1], bins[at + 2]];
+    bins[at..at + W].copy_from_slice(&default_bin_value(totals, sums, own));
 }
 
 /// [`fill_default_bin`] of the smaller child's bins `small`, and `parent` made the larger
@@ -752,8 +762,6 @@ fn fill_and_subtract(
     default: usize,
     totals: [f64; 3],
 ) {
-    let at = default * W;
-    let own = [small[at], small[at + 1], small[at + 2]];
     let (mut sg, mut sh, mut sn) = (0.0f64, 0.0f64, 0.0f64);
     for (p, v) in parent.chunks_exact_mut(W).zip(small.chunks_exact(W)) {
         sg += f64::from(v[0]);
@@ -763,12 +771,11 @@ fn fill_and_subtract(
         p[1] -= v[1];
         p[2] -= v[2];
     }
+    let sums = [sg, sh, sn];
+    let at = default * W;
+    let own = [small[at], small[at + 1], small[at + 2]];
+    let filled = default_bin_value(totals, sums, own);
     // The default bin so far lost only `own`; it loses the rest of the filled value now.
-    let filled = [
-        (totals[0] - (sg - f64::from(own[0]))) as HistValue,
-        (totals[1] - (sh - f64::from(own[1]))).max(0.0) as HistValue,
-        (totals[2] - (sn - f64::from(own[2]))).max(0.0) as HistValue,
-    ];
     for (k, (&o, &f)) in own.iter().zip(&filled).enumerate() {
         parent[at + k] += o;
         parent[at + k] -= f;

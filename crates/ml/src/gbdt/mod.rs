@@ -32,7 +32,7 @@ mod tree;
 
 pub use bins::{BinMapper, BinnedShard, FeatureSketch, Features, SKETCH_POINTS, Sketches};
 pub use booster::{GbdtModel, IterationReport, train};
-pub use collective::{Collective, Solo, Tag, WireValue, sum_in_rank_order};
+pub use collective::{Collective, Solo, Tag, WireValue, gather_and_sum, sum_in_rank_order};
 pub use learner::GrowStats;
 pub use objective::{Metrics, evaluate};
 pub use params::{GbdtParams, Objective};

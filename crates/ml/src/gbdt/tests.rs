@@ -52,10 +52,8 @@ impl Collective for Threads {
         blocks: &[std::ops::Range<usize>],
         tail: usize,
     ) -> crate::Result<()> {
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let all = self.all_gather(tag, bytes)?;
         let mut sum = values.to_vec();
-        sum_in_rank_order(tag, &all, &mut sum)?;
+        gather_and_sum(self, tag, &mut sum)?;
         let keep = blocks[self.rank].clone();
         let n = values.len();
         for (i, v) in values.iter_mut().enumerate() {
