@@ -432,6 +432,11 @@ impl Collective for StateCollective {
 }
 
 impl StateCollective {
+    /// Where rank `from` leaves its contribution to rank `to`'s block for `tag`.
+    fn contribution_key(&self, tag: Tag, to: usize, from: usize) -> String {
+        format!("{}/ar/{tag}/{to}/{from}", self.prefix)
+    }
+
     /// The bytes rank `to` needs of `values`: its block, then the tail.
     fn block_of(values: &[f32], block: &Range<usize>, tail: usize, dense: bool) -> Vec<u8> {
         let n = values.len();
@@ -458,14 +463,14 @@ impl StateCollective {
         let writes = (0..self.size)
             .filter(|&to| to != me)
             .map(|to| {
-                let key = format!("{}/ar/{tag}/{to}/{me}", self.prefix);
+                let key = self.contribution_key(tag, to, me);
                 let bytes = Self::block_of(values, &blocks[to], tail, self.dense);
                 (key, Bytes::from(bytes))
             })
             .collect();
         let reads: Vec<(usize, String)> = (0..self.size)
             .filter(|&from| from != me)
-            .map(|from| (from, format!("{}/ar/{tag}/{me}/{from}", self.prefix)))
+            .map(|from| (from, self.contribution_key(tag, me, from)))
             .collect();
         let got = self.exchange(tag, writes, &reads)?;
         let block = blocks[me].clone();

@@ -9,14 +9,14 @@
 use faasml_core::Ctx;
 use faasml_ml::gbdt::{Features, GbdtModel, Objective};
 use faasml_ml::pca::PcaModel;
-use faasml_ml::{Matrix, MatrixView, ModelTensors, Persist, metrics};
+use faasml_ml::{Matrix, MatrixView, ModelTensors, Persist};
 use faasml_store::Path;
 use serde::{Deserialize, Serialize};
 
-use crate::data::images::{self, pixels_matrix};
+use super::validate::{Scored, load_test, model_metadata, score_votes};
+use crate::data::images::pixels_matrix;
 use crate::error::{Result, WorkflowError};
 use crate::kit::{limits, persist};
-use crate::model;
 
 /// The file name of a published Orion model in its `models/<name>/` prefix.
 pub const ORION_FILE: &str = "orion.safetensors";
@@ -207,27 +207,11 @@ pub struct OrionCombineOutput {
     pub model_key: Path,
 }
 
-struct Scored {
-    accuracy: f64,
-    member_accuracy: Vec<f64>,
-    confusion: Vec<Vec<u64>>,
-}
-
 fn score(model: &OrionModel, test: &faasml_datasets::ImageSet) -> Result<Scored> {
     let x = pixels_matrix(test)?;
     let member_probs = model.member_probas(x.view())?;
-    let member_accuracy = member_probs
-        .iter()
-        .map(|p| metrics::accuracy(&model::argmax_rows(p), &test.labels))
-        .collect();
     let combined = average(&member_probs, test.len(), model.n_classes)?;
-    let predicted = model::argmax_rows(&combined);
-    let n_classes = model.n_classes.max(test.n_classes());
-    Ok(Scored {
-        accuracy: metrics::accuracy(&predicted, &test.labels),
-        member_accuracy,
-        confusion: metrics::confusion_matrix(&predicted, &test.labels, n_classes),
-    })
+    Ok(score_votes(&member_probs, &combined, test, model.n_classes))
 }
 
 pub(super) async fn run(input: OrionCombineInput, ctx: Ctx) -> Result<OrionCombineOutput> {
@@ -251,31 +235,21 @@ pub(super) async fn run(input: OrionCombineInput, ctx: Ctx) -> Result<OrionCombi
             .join(", "),
         reason,
     })?;
-    let test_sources = images::list(store, &input.test).await?;
-    let test = images::load(store, &test_sources).await?;
-    if test.pixels_per_image() != combined.n_pixels() {
-        return Err(WorkflowError::InvalidParams(format!(
-            "test images under '{}' have {} pixels, the model was trained on {}",
-            input.test,
-            test.pixels_per_image(),
-            combined.n_pixels()
-        )));
-    }
+    let test = load_test(store, &input.test, combined.n_pixels()).await?;
     let n_test = test.len();
     let (rows, cols) = (test.rows, test.cols);
     let (combined, scored) = ctx
         .compute(move || score(&combined, &test).map(|s| (combined, s)))
         .await
         .map_err(WorkflowError::Compute)??;
-    let tensors = combined.to_tensors(&[
-        ("run_id", ctx.run_id().to_string()),
-        ("accuracy", format!("{:.6}", scored.accuracy)),
-        ("test", input.test.clone()),
-        ("dataset", input.dataset.clone()),
-        ("image_rows", rows.to_string()),
-        ("image_cols", cols.to_string()),
-        ("params", input.params.to_string()),
-    ]);
+    let tensors = combined.to_tensors(&model_metadata(
+        &ctx,
+        scored.accuracy,
+        &input.test,
+        &input.dataset,
+        (rows, cols),
+        &input.params,
+    ));
     persist::put(store, &input.model_key, tensors).await?;
     Ok(OrionCombineOutput {
         accuracy: scored.accuracy,
