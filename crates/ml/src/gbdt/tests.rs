@@ -110,6 +110,11 @@ fn table(n: usize, seed: u64) -> (Matrix, Vec<f32>) {
     (Matrix::new(n, 3, x).unwrap(), y)
 }
 
+/// One process's fit of `y` on `f`, with no resume and no progress callback.
+fn fit(p: &GbdtParams, f: Features<'_>, y: &[f32]) -> GbdtModel {
+    train(p, f, y, &mut Solo, None, &mut |_, _| Ok(())).unwrap()
+}
+
 #[test]
 fn the_first_split_is_the_brute_force_best() {
     let (x, y) = table(120, 7);
@@ -123,15 +128,7 @@ fn the_first_split_is_the_brute_force_best() {
         min_data_in_bin: 1,
         ..Default::default()
     };
-    let model = train(
-        &p,
-        Features::Dense(x.view()),
-        &y,
-        &mut Solo,
-        None,
-        &mut |_, _| Ok(()),
-    )
-    .unwrap();
+    let model = fit(&p, Features::Dense(x.view()), &y);
     let tree = &model.trees()[0];
     // Brute force: every feature, every midpoint between distinct values, gradients s - y.
     let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
@@ -239,7 +236,7 @@ fn a_resumed_fit_grows_the_same_trees() {
         ..Default::default()
     };
     let f = Features::Dense(x.view());
-    let full = train(&p, f, &y, &mut Solo, None, &mut |_, _| Ok(())).unwrap();
+    let full = fit(&p, f, &y);
     let resumed = train(
         &p,
         f,
@@ -261,15 +258,7 @@ fn models_survive_persistence_and_corruption_is_refused() {
         min_data_in_leaf: 5,
         ..Default::default()
     };
-    let m = train(
-        &p,
-        Features::Dense(x.view()),
-        &y,
-        &mut Solo,
-        None,
-        &mut |_, _| Ok(()),
-    )
-    .unwrap();
+    let m = fit(&p, Features::Dense(x.view()), &y);
     let t = m.to_tensors();
     assert_eq!(GbdtModel::from_tensors(&t).unwrap(), m);
     let mut bad = t.clone();
@@ -306,24 +295,8 @@ fn sparse_rows_fit_the_same_model_as_dense_ones() {
         min_data_in_leaf: 5,
         ..Default::default()
     };
-    let a = train(
-        &p,
-        Features::Dense(x.view()),
-        &y,
-        &mut Solo,
-        None,
-        &mut |_, _| Ok(()),
-    )
-    .unwrap();
-    let b = train(
-        &p,
-        Features::Sparse(&csr),
-        &y,
-        &mut Solo,
-        None,
-        &mut |_, _| Ok(()),
-    )
-    .unwrap();
+    let a = fit(&p, Features::Dense(x.view()), &y);
+    let b = fit(&p, Features::Sparse(&csr), &y);
     assert_eq!(a, b);
     assert_eq!(
         a.predict_raw(Features::Sparse(&csr)).unwrap(),
