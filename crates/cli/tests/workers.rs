@@ -189,6 +189,22 @@ fn spawn_run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Child {
         .expect("faasml run starts")
 }
 
+/// Starts `faasml` with `args` in `dir`, kills `worker` (SIGKILL) once it has been running an
+/// invocation for `after`, and waits for the run to end.
+fn run_killing(
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    worker: &mut WorkerProcess,
+    after: Duration,
+) -> Output {
+    let run = spawn_run(dir, args, env);
+    wait_until_busy(worker);
+    std::thread::sleep(after);
+    worker.kill();
+    run.wait_with_output().unwrap()
+}
+
 /// Waits (at most two minutes) until `worker` runs an invocation.
 fn wait_until_busy(worker: &WorkerProcess) {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -280,10 +296,7 @@ fn runs_survive_workers_killed_before_and_during_and_fail_clearly_without_any() 
     // invocation cut off is retried on the surviving worker.
     let mut args = training_args(&store, "runs-during");
     args.extend(["--platform", "http", "--gateway", &gateway]);
-    let run = spawn_run(dir.path(), &args, &env);
-    wait_until_busy(&workers[1]);
-    workers[1].kill();
-    let out = run.wait_with_output().unwrap();
+    let out = run_killing(dir.path(), &args, &env, &mut workers[1], Duration::ZERO);
     assert_eq!(accuracy(&out), embedded, "{}", text(&out.stderr));
     let report_during = report(dir.path(), "runs-during");
     let records = invocations(&report_during);
@@ -367,13 +380,15 @@ fn downpour_survives_a_worker_process_killed_mid_training() {
         "runs",
         "--json",
     ];
-    let run = spawn_run(dir.path(), &args, &env);
     // Worker 0 hosts the driver (the CLI's first round-robin turn); kill worker 1 once it has
     // been training for a moment.
-    wait_until_busy(&workers[1]);
-    std::thread::sleep(Duration::from_millis(300));
-    workers[1].kill();
-    let out = run.wait_with_output().unwrap();
+    let out = run_killing(
+        dir.path(),
+        &args,
+        &env,
+        &mut workers[1],
+        Duration::from_millis(300),
+    );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let document: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -453,12 +468,14 @@ fn gbdt_survives_a_worker_process_killed_mid_training_with_the_same_model() {
         "--report-dir",
         "runs",
     ]);
-    let run = spawn_run(dir.path(), &args, &env);
     // Worker 0 hosts the driver (the CLI's first round-robin turn); worker 1 holds a shard.
-    wait_until_busy(&workers[1]);
-    std::thread::sleep(Duration::from_millis(1500));
-    workers[1].kill();
-    let out = run.wait_with_output().unwrap();
+    let out = run_killing(
+        dir.path(),
+        &args,
+        &env,
+        &mut workers[1],
+        Duration::from_millis(1500),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let document: Value = serde_json::from_slice(&out.stdout).unwrap();
     let result = &document["result"];
